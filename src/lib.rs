@@ -1,0 +1,14 @@
+//! Real-space difference maps for cryo-EM.
+//!
+//! The data flow, one module per step:
+//! [`map_io`] → [`model_io`] → model map → local scaling → difference → peaks/report → batch.
+#![warn(missing_docs)]
+
+pub mod atomic_file;
+pub mod error;
+pub mod grid;
+pub mod map_io;
+pub mod model_io;
+
+pub use error::{Error, Result};
+pub use grid::{GridGeometry, Map, MapHeader, MapStatistics};
