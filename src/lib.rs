@@ -6,9 +6,14 @@
 
 pub mod atomic_file;
 pub mod error;
+pub mod form_factors;
+pub mod fourier;
 pub mod grid;
 pub mod map_io;
+pub mod mask;
 pub mod model_io;
+pub mod model_map;
+pub mod placement;
 
 pub use error::{Error, Result};
 pub use grid::{GridGeometry, Map, MapHeader, MapStatistics};

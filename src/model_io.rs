@@ -223,6 +223,7 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
     };
     let mut model = Model::default();
     let mut unknown_elements = Vec::new();
+    let mut non_finite = 0usize;
     let Some(first) = pdb.models().next() else {
         return model;
     };
@@ -267,6 +268,13 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
             None => atom.b_factor(),
         };
         let (x, y, z) = atom.pos();
+        if ![x, y, z, atom.occupancy(), b_iso]
+            .iter()
+            .all(|v| v.is_finite())
+        {
+            non_finite += 1;
+            continue;
+        }
         model.atoms.push(Atom {
             position: [x, y, z],
             is_hydrogen: atomic_number == 1,
@@ -279,6 +287,11 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
             alt_loc: conformer.alternative_location().map(str::to_string),
             residue: model.residues.len() - 1,
         });
+    }
+    if non_finite > 0 {
+        warnings.push(format!(
+            "{non_finite} atoms with non-finite coordinates, occupancy or B were skipped"
+        ));
     }
     if !unknown_elements.is_empty() {
         warnings.push(format!(
@@ -428,7 +441,10 @@ mod tests {
     #[test]
     fn element_inference_from_names() {
         assert_eq!(infer_element("CA", "ALA").map(|e| e.symbol()), Some("C"));
-        assert_eq!(infer_element("ZN", "ZN").map(|e| e.symbol()), Some("Zn"));
+        assert_eq!(
+            infer_element("ZN", "ZN").map(|e| e.atomic_number()),
+            Some(30)
+        );
         assert_eq!(infer_element("1HB", "ALA").map(|e| e.symbol()), Some("H"));
         assert_eq!(infer_element("123", "ALA"), None);
     }
