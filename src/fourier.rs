@@ -30,15 +30,22 @@ struct SharedMut(*mut Complex32);
 unsafe impl Send for SharedMut {}
 unsafe impl Sync for SharedMut {}
 
+impl SharedMut {
+    /// The pointer (a method, so closures capture the whole Send wrapper, not the raw field).
+    fn get(self) -> *mut Complex32 {
+        self.0
+    }
+}
+
 /// Smallest n' >= n whose only prime factors are 2, 3, 5 and 7 (fast for the FFT), and even so
 /// that the real transform's half spectrum has a Nyquist term.
 pub fn fft_friendly_size(n: usize) -> usize {
     let mut m = n.max(2);
     loop {
-        if m % 2 == 0 {
+        if m.is_multiple_of(2) {
             let mut r = m;
             for p in [2, 3, 5, 7] {
-                while r % p == 0 {
+                while r.is_multiple_of(p) {
                     r /= p;
                 }
             }
@@ -84,6 +91,18 @@ impl Fft3d {
     /// Forward transform of `real` (which is used as scratch and left unspecified) into a new
     /// half spectrum.
     pub fn forward(&self, real: &mut [f32]) -> Vec<Complex32> {
+        self.forward_band_limited(real, None)
+    }
+
+    /// Forward transform that computes exactly only the terms with `|frequency index| <= band`
+    /// on every axis; the others hold partial transforms and must be discarded (multiplied by
+    /// zero) by the caller. A resolution-limited map needs only the band around the sphere: the
+    /// Y and Z passes then skip most lines.
+    pub fn forward_band_limited(
+        &self,
+        real: &mut [f32],
+        band: Option<[usize; 3]>,
+    ) -> Vec<Complex32> {
         let [nx, ny, nz] = self.dims;
         assert_eq!(real.len(), nx * ny * nz);
         let hx = self.half_x();
@@ -99,17 +118,28 @@ impl Fft3d {
                         .expect("lengths match the plan");
                 },
             );
-        self.columns(&mut spectrum, &self.y_forward, &self.z_forward);
+        self.columns(&mut spectrum, &self.y_forward, &self.z_forward, band, true);
         spectrum
     }
 
     /// Inverse transform of a half spectrum (used as scratch) into `real`, unnormalised.
     pub fn inverse(&self, spectrum: &mut [Complex32], real: &mut [f32]) {
+        self.inverse_band_limited(spectrum, real, None)
+    }
+
+    /// Inverse transform of a spectrum that is zero outside `|frequency index| <= band` on
+    /// every axis (the caller guarantees it); lines that hold only zeros are skipped.
+    pub fn inverse_band_limited(
+        &self,
+        spectrum: &mut [Complex32],
+        real: &mut [f32],
+        band: Option<[usize; 3]>,
+    ) {
         let [nx, ny, nz] = self.dims;
         assert_eq!(real.len(), nx * ny * nz);
         assert_eq!(spectrum.len(), self.spectrum_len());
         let hx = self.half_x();
-        self.columns(spectrum, &self.y_inverse, &self.z_inverse);
+        self.columns(spectrum, &self.y_inverse, &self.z_inverse, band, false);
         real.par_chunks_mut(nx)
             .zip(spectrum.par_chunks_mut(hx))
             .for_each_init(
@@ -128,62 +158,95 @@ impl Fft3d {
             );
     }
 
-    /// Complex transforms along Y, then Z, of a half spectrum.
+    /// Complex transforms along Y and Z of a half spectrum: Y first when going forward, Z
+    /// first when going back, so that with a band limit each pass skips the lines that are
+    /// outside the band (forward: not needed; inverse: all zero).
     fn columns(
         &self,
         spectrum: &mut [Complex32],
         along_y: &Arc<dyn Fft<f32>>,
         along_z: &Arc<dyn Fft<f32>>,
+        band: Option<[usize; 3]>,
+        forward: bool,
     ) {
-        let [_, ny, nz] = self.dims;
+        let [_, ny, _] = self.dims;
         let hx = self.half_x();
-        // Y: each Z plane is contiguous; transpose it so the Y lines are contiguous.
+        let x_lines = band.map_or(hx, |b| (b[0] + 1).min(hx));
+        let y_rows: Vec<usize> = (0..ny)
+            .filter(|&y| band.is_none_or(|b| Self::frequency(y, ny).unsigned_abs() <= b[1]))
+            .collect();
+        if forward {
+            self.pass_y(spectrum, along_y, x_lines);
+            self.pass_z(spectrum, along_z, x_lines, &y_rows);
+        } else {
+            self.pass_z(spectrum, along_z, x_lines, &y_rows);
+            self.pass_y(spectrum, along_y, x_lines);
+        }
+    }
+
+    /// Transforms along Y of the first `x_lines` columns of every Z plane (each plane is
+    /// contiguous; it is transposed so the Y lines are contiguous).
+    fn pass_y(&self, spectrum: &mut [Complex32], along_y: &Arc<dyn Fft<f32>>, x_lines: usize) {
+        let [_, ny, _] = self.dims;
+        let hx = self.half_x();
         spectrum.par_chunks_mut(hx * ny).for_each_init(
             || {
                 (
-                    vec![Complex32::new(0.0, 0.0); hx * ny],
+                    vec![Complex32::new(0.0, 0.0); x_lines * ny],
                     vec![Complex32::new(0.0, 0.0); along_y.get_inplace_scratch_len()],
                 )
             },
             |(lines, scratch), plane| {
                 for y in 0..ny {
-                    for x in 0..hx {
+                    for x in 0..x_lines {
                         lines[x * ny + y] = plane[y * hx + x];
                     }
                 }
                 along_y.process_with_scratch(lines, scratch);
                 for y in 0..ny {
-                    for x in 0..hx {
+                    for x in 0..x_lines {
                         plane[y * hx + x] = lines[x * ny + y];
                     }
                 }
             },
         );
-        // Z: one task per Y row gathers that row from every Z plane.
+    }
+
+    /// Transforms along Z of the first `x_lines` values of the given Y rows: one task per Y
+    /// row gathers that row from every Z plane.
+    fn pass_z(
+        &self,
+        spectrum: &mut [Complex32],
+        along_z: &Arc<dyn Fft<f32>>,
+        x_lines: usize,
+        y_rows: &[usize],
+    ) {
+        let [_, ny, nz] = self.dims;
+        let hx = self.half_x();
         let base = SharedMut(spectrum.as_mut_ptr());
         let plane_len = hx * ny;
-        (0..ny).into_par_iter().for_each_init(
+        y_rows.par_iter().for_each_init(
             || {
                 (
-                    vec![Complex32::new(0.0, 0.0); hx * nz],
+                    vec![Complex32::new(0.0, 0.0); x_lines * nz],
                     vec![Complex32::new(0.0, 0.0); along_z.get_inplace_scratch_len()],
                 )
             },
-            |(lines, scratch), y| {
-                let base = base;
-                // SAFETY: task `y` reads and writes only indices y*hx + z*plane_len + x, which no
-                // other task touches, and `spectrum` outlives the parallel loop.
+            |(lines, scratch), &y| {
+                // SAFETY: the rows are distinct; task `y` reads and writes only indices
+                // y*hx + z*plane_len + x (x < hx), which no other task touches, and `spectrum`
+                // outlives the parallel loop.
                 unsafe {
                     for z in 0..nz {
-                        let row = base.0.add(z * plane_len + y * hx);
-                        for x in 0..hx {
+                        let row = base.get().add(z * plane_len + y * hx);
+                        for x in 0..x_lines {
                             lines[x * nz + z] = *row.add(x);
                         }
                     }
                     along_z.process_with_scratch(lines, scratch);
                     for z in 0..nz {
-                        let row = base.0.add(z * plane_len + y * hx);
-                        for x in 0..hx {
+                        let row = base.get().add(z * plane_len + y * hx);
+                        for x in 0..x_lines {
                             *row.add(x) = lines[x * nz + z];
                         }
                     }
@@ -283,6 +346,45 @@ mod tests {
             for (b, o) in back.iter().zip(&original) {
                 assert!((b / n as f32 - o).abs() < 1e-5);
             }
+        }
+    }
+
+    #[test]
+    fn band_limited_transforms_agree_with_full_ones_inside_the_band() {
+        let dims = [12, 10, 14];
+        let n: usize = dims.iter().product();
+        let original: Vec<f32> = (0..n)
+            .map(|i| ((i * 104729) % 97) as f32 / 40.0 - 1.0)
+            .collect();
+        let fft = Fft3d::new(dims);
+        let band = [3, 2, 4];
+        let full = fft.forward(&mut original.clone());
+        let mut limited = fft.forward_band_limited(&mut original.clone(), Some(band));
+        let hx = fft.half_x();
+        let inside = |i: usize| {
+            let (x, y, z) = (i % hx, (i / hx) % dims[1], i / (hx * dims[1]));
+            x <= band[0]
+                && Fft3d::frequency(y, dims[1]).unsigned_abs() <= band[1]
+                && Fft3d::frequency(z, dims[2]).unsigned_abs() <= band[2]
+        };
+        for i in 0..full.len() {
+            if inside(i) {
+                assert!((full[i] - limited[i]).norm() < 1e-4, "{i}");
+            } else {
+                limited[i] = Complex32::new(0.0, 0.0);
+            }
+        }
+        let mut a = full.clone();
+        for (i, v) in a.iter_mut().enumerate() {
+            if !inside(i) {
+                *v = Complex32::new(0.0, 0.0);
+            }
+        }
+        let (mut back_full, mut back_limited) = (vec![0f32; n], vec![0f32; n]);
+        fft.inverse(&mut a, &mut back_full);
+        fft.inverse_band_limited(&mut limited, &mut back_limited, Some(band));
+        for (p, q) in back_full.iter().zip(&back_limited) {
+            assert!((p - q).abs() < 1e-3);
         }
     }
 

@@ -3,6 +3,8 @@
 //! The data flow, one module per step:
 //! [`map_io`] → [`model_io`] → model map → local scaling → difference → peaks/report → batch.
 #![warn(missing_docs)]
+// Index loops over the three axes read more clearly than zipped iterators in geometry code.
+#![allow(clippy::needless_range_loop)]
 
 pub mod atomic_file;
 pub mod error;

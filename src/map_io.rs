@@ -332,7 +332,7 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     if origin.iter().any(|o| !o.is_finite()) {
         return Err(bad(format!("ORIGIN {:?} is not finite", origin)));
     }
-    if cell_angles.iter().any(|c| *c == 0.0) {
+    if cell_angles.contains(&0.0) {
         cell_angles = [90.0; 3];
     } else if cell_angles.iter().any(|c| (c - 90.0).abs() > 1e-3) {
         warnings.push(format!(

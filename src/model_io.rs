@@ -323,10 +323,11 @@ fn infer_element(atom_name: &str, residue_name: &str) -> Option<pdbtbx::Element>
     if letters.is_empty() {
         return None;
     }
-    if letters.len() <= 2 && letters.eq_ignore_ascii_case(residue_name.trim()) {
-        if let Some(e) = pdbtbx::Element::from_symbol(&letters) {
-            return Some(e);
-        }
+    if letters.len() <= 2
+        && letters.eq_ignore_ascii_case(residue_name.trim())
+        && let Some(e) = pdbtbx::Element::from_symbol(&letters)
+    {
+        return Some(e);
     }
     let first = &letters[..1];
     if first.eq_ignore_ascii_case("D") {

@@ -182,8 +182,8 @@ pub fn compute_model_map(
     let fallback = electron_form_factor(FALLBACK_ATOMIC_NUMBER).expect("carbon is in the table");
     let mut unknown = 0usize;
     let log_accuracy = (1.0 / options.accuracy).ln();
-    let mut splats_in_angstrom: Vec<([f64; 3], [f64; 5], [f64; 5], f64)> =
-        Vec::with_capacity(atoms.len());
+    // Positions stay in Ångström until the FFT grid is known.
+    let mut splats_in_angstrom: Vec<Splat> = Vec::with_capacity(atoms.len());
     for atom in &atoms {
         let form = electron_form_factor(atom.atomic_number).unwrap_or_else(|| {
             unknown += 1;
@@ -208,14 +208,22 @@ pub fn compute_model_map(
                 (ln / exponent[i]).sqrt()
             })
             .fold(0.0, f64::max);
-        splats_in_angstrom.push((atom.position, amplitude, exponent, radius));
+        splats_in_angstrom.push(Splat {
+            grid_position: atom.position,
+            amplitude,
+            exponent,
+            radius,
+        });
     }
     if unknown > 0 {
         warnings.push(format!(
             "{unknown} atoms have an element outside the electron form-factor table; they are modelled as carbon"
         ));
     }
-    let max_radius = splats_in_angstrom.iter().map(|s| s.3).fold(0.0, f64::max);
+    let max_radius = splats_in_angstrom
+        .iter()
+        .map(|s| s.radius)
+        .fold(0.0, f64::max);
 
     // The FFT grid: the target box, padded unless periodic.
     let mut padding = [0usize; 3];
@@ -231,24 +239,31 @@ pub fn compute_model_map(
     });
     let splats: Vec<Splat> = splats_in_angstrom
         .into_iter()
-        .filter_map(|(position, amplitude, exponent, radius)| {
-            let grid_position: [f64; 3] =
-                std::array::from_fn(|a| (position[a] - fft_origin[a]) / target.voxel_size[a]);
-            // In a padded box, atoms whose Gaussians cannot reach the target box are left out;
-            // in a periodic box every atom counts (wrapped).
-            let reaches = options.periodic
-                || (0..3).all(|a| {
-                    let r = radius / target.voxel_size[a];
-                    grid_position[a] + r >= padding[a] as f64
-                        && grid_position[a] - r <= (padding[a] + target.dims[a] - 1) as f64
-                });
-            reaches.then_some(Splat {
-                grid_position,
-                amplitude,
-                exponent,
-                radius,
-            })
-        })
+        .filter_map(
+            |Splat {
+                 grid_position: position,
+                 amplitude,
+                 exponent,
+                 radius,
+             }| {
+                let grid_position: [f64; 3] =
+                    std::array::from_fn(|a| (position[a] - fft_origin[a]) / target.voxel_size[a]);
+                // In a padded box, atoms whose Gaussians cannot reach the target box are left out;
+                // in a periodic box every atom counts (wrapped).
+                let reaches = options.periodic
+                    || (0..3).all(|a| {
+                        let r = radius / target.voxel_size[a];
+                        grid_position[a] + r >= padding[a] as f64
+                            && grid_position[a] - r <= (padding[a] + target.dims[a] - 1) as f64
+                    });
+                reaches.then_some(Splat {
+                    grid_position,
+                    amplitude,
+                    exponent,
+                    radius,
+                })
+            },
+        )
         .collect();
     let atoms_used = splats.len();
 
@@ -256,20 +271,20 @@ pub fn compute_model_map(
     add_gaussians(&mut density, fft_dims, target.voxel_size, &splats);
 
     let fft = Fft3d::new(fft_dims);
-    let mut spectrum = fft.forward(&mut density);
     let s_max = 1.0 / d_min;
+    let band = band_for(fft_dims, target.voxel_size, s_max);
+    let mut spectrum = fft.forward_band_limited(&mut density, Some(band));
     let normalisation = 1.0 / density.len() as f64;
     let edge = options.edge;
+    let s_max2 = s_max * s_max;
     fft.for_each_s2(target.voxel_size, &mut spectrum, |value, s2| {
-        let s = s2.sqrt();
-        let weight = edge.weight(s, s_max);
-        *value *= if weight == 0.0 {
+        *value *= if s2 > s_max2 {
             0.0
         } else {
-            (weight * (blur * s2 / 4.0).exp() * normalisation) as f32
+            (edge.weight(s2.sqrt(), s_max) * (blur * s2 / 4.0).exp() * normalisation) as f32
         };
     });
-    fft.inverse(&mut spectrum, &mut density);
+    fft.inverse_band_limited(&mut spectrum, &mut density, Some(band));
     drop(spectrum);
 
     let data = if padding == [0, 0, 0] && fft_dims == target.dims {
@@ -294,6 +309,13 @@ pub fn compute_model_map(
     })
 }
 
+/// Largest frequency index per axis that can lie inside the sphere `s <= s_max`.
+pub fn band_for(dims: [usize; 3], voxel_size: [f64; 3], s_max: f64) -> [usize; 3] {
+    std::array::from_fn(|a| {
+        ((s_max * dims[a] as f64 * voxel_size[a]).floor() as usize).min(dims[a] / 2)
+    })
+}
+
 /// Adds the atoms' Gaussians to a periodic grid, in parallel over Z slabs.
 fn add_gaussians(density: &mut [f32], dims: [usize; 3], voxel_size: [f64; 3], splats: &[Splat]) {
     let [nx, ny, nz] = dims;
@@ -310,14 +332,10 @@ fn add_gaussians(density: &mut [f32], dims: [usize; 3], voxel_size: [f64; 3], sp
             by_slab.iter_mut().for_each(|b| b.push(index as u32));
             continue;
         }
-        let mut last = usize::MAX;
         for z in lo..=hi {
             let b = z.rem_euclid(nz as i64) as usize / slab;
-            if b != last {
-                if by_slab[b].last() != Some(&(index as u32)) {
-                    by_slab[b].push(index as u32);
-                }
-                last = b;
+            if by_slab[b].last() != Some(&(index as u32)) {
+                by_slab[b].push(index as u32);
             }
         }
     }
@@ -326,71 +344,100 @@ fn add_gaussians(density: &mut [f32], dims: [usize; 3], voxel_size: [f64; 3], sp
         .zip(by_slab.par_iter())
         .enumerate()
         .for_each_init(
-            || {
-                (
-                    Vec::<f64>::new(),
-                    Vec::<f64>::new(),
-                    Vec::<f64>::new(),
-                    Vec::<f64>::new(),
-                )
-            },
-            |(ex, ey, ez, row), (slab_index, (chunk, members))| {
+            || (Vec::<f32>::new(), Vec::<f32>::new(), Vec::<f32>::new()),
+            |(ex, ey, ez), (slab_index, (chunk, members))| {
                 let z_begin = slab_index * slab;
                 let z_end = z_begin + chunk.len() / (nx * ny);
                 for &m in members {
-                    let s = &splats[m as usize];
-                    // 1-D factors exp(-α d²) per Gaussian and axis: the 3-D Gaussian is their product.
-                    let ranges: [(i64, i64); 3] = std::array::from_fn(|a| {
-                        let r = s.radius / voxel_size[a];
-                        (
-                            (s.grid_position[a] - r).ceil() as i64,
-                            (s.grid_position[a] + r).floor() as i64,
-                        )
-                    });
-                    let fill = |buf: &mut Vec<f64>, a: usize| {
-                        let (lo, hi) = ranges[a];
-                        buf.clear();
-                        for g in lo..=hi {
-                            let d = (g as f64 - s.grid_position[a]) * voxel_size[a];
-                            for i in 0..5 {
-                                buf.push((-s.exponent[i] * d * d).exp());
-                            }
-                        }
-                    };
-                    fill(ex, 0);
-                    fill(ey, 1);
-                    fill(ez, 2);
-                    let len_x = (ranges[0].1 - ranges[0].0 + 1).max(0) as usize;
-                    let r2 = s.radius * s.radius;
-                    for (iz, gz) in (ranges[2].0..=ranges[2].1).enumerate() {
-                        let z = gz.rem_euclid(nz as i64) as usize;
-                        if z < z_begin || z >= z_end {
-                            continue;
-                        }
-                        let dz = (gz as f64 - s.grid_position[2]) * voxel_size[2];
-                        for (iy, gy) in (ranges[1].0..=ranges[1].1).enumerate() {
-                            let dy = (gy as f64 - s.grid_position[1]) * voxel_size[1];
-                            if dy * dy + dz * dz > r2 {
-                                continue;
-                            }
-                            let y = gy.rem_euclid(ny as i64) as usize;
-                            let w: [f64; 5] = std::array::from_fn(|i| {
-                                s.amplitude[i] * ey[iy * 5 + i] * ez[iz * 5 + i]
-                            });
-                            row.clear();
-                            row.extend((0..len_x).map(|ix| {
-                                let e = &ex[ix * 5..ix * 5 + 5];
-                                w[0] * e[0] + w[1] * e[1] + w[2] * e[2] + w[3] * e[3] + w[4] * e[4]
-                            }));
-                            let base = (z - z_begin) * nx * ny + y * nx;
-                            let x0 = ranges[0].0;
-                            for (ix, v) in row.iter().enumerate() {
-                                let x = (x0 + ix as i64).rem_euclid(nx as i64) as usize;
-                                chunk[base + x] += *v as f32;
-                            }
-                        }
-                    }
+                    add_one_atom(
+                        chunk,
+                        dims,
+                        voxel_size,
+                        &splats[m as usize],
+                        z_begin..z_end,
+                        (ex, ey, ez),
+                    );
                 }
             },
         );
+}
+
+/// Adds one atom to the Z planes `planes` of a periodic grid (`chunk` holds exactly those).
+fn add_one_atom(
+    chunk: &mut [f32],
+    dims: [usize; 3],
+    voxel_size: [f64; 3],
+    s: &Splat,
+    planes: std::ops::Range<usize>,
+    (ex, ey, ez): (&mut Vec<f32>, &mut Vec<f32>, &mut Vec<f32>),
+) {
+    let [nx, ny, nz] = dims;
+    // 1-D factors exp(-α d²) per axis, stored Gaussian-major so that the X loop reads five
+    // contiguous rows: the 3-D Gaussian is the product of the three factors.
+    let ranges: [(i64, i64); 3] = std::array::from_fn(|a| {
+        let r = s.radius / voxel_size[a];
+        (
+            (s.grid_position[a] - r).ceil() as i64,
+            (s.grid_position[a] + r).floor() as i64,
+        )
+    });
+    let lens: [usize; 3] = std::array::from_fn(|a| (ranges[a].1 - ranges[a].0 + 1).max(0) as usize);
+    let fill = |buf: &mut Vec<f32>, a: usize| {
+        buf.clear();
+        for i in 0..5 {
+            for g in 0..lens[a] {
+                let d = ((ranges[a].0 + g as i64) as f64 - s.grid_position[a]) * voxel_size[a];
+                buf.push((-s.exponent[i] * d * d).exp() as f32);
+            }
+        }
+    };
+    fill(ex, 0);
+    fill(ey, 1);
+    fill(ez, 2);
+    let len_x = lens[0];
+    let x0 = ranges[0].0;
+    let x_wraps = x0 < 0 || x0 + len_x as i64 > nx as i64;
+    let row = |i: usize| &ex[i * len_x..(i + 1) * len_x];
+    let (e0, e1, e2, e3, e4) = (row(0), row(1), row(2), row(3), row(4));
+    let r2 = s.radius * s.radius;
+    for iz in 0..lens[2] {
+        let gz = ranges[2].0 + iz as i64;
+        let z = gz.rem_euclid(nz as i64) as usize;
+        if !planes.contains(&z) {
+            continue;
+        }
+        let dz = (gz as f64 - s.grid_position[2]) * voxel_size[2];
+        for iy in 0..lens[1] {
+            let gy = ranges[1].0 + iy as i64;
+            let dy = (gy as f64 - s.grid_position[1]) * voxel_size[1];
+            if dy * dy + dz * dz > r2 {
+                continue;
+            }
+            let y = gy.rem_euclid(ny as i64) as usize;
+            let w: [f32; 5] = std::array::from_fn(|i| {
+                (s.amplitude[i] * ey[i * lens[1] + iy] as f64 * ez[i * lens[2] + iz] as f64) as f32
+            });
+            let base = (z - planes.start) * nx * ny + y * nx;
+            if !x_wraps {
+                let start = base + x0 as usize;
+                let out = &mut chunk[start..start + len_x];
+                for ix in 0..len_x {
+                    out[ix] += w[0] * e0[ix]
+                        + w[1] * e1[ix]
+                        + w[2] * e2[ix]
+                        + w[3] * e3[ix]
+                        + w[4] * e4[ix];
+                }
+            } else {
+                for ix in 0..len_x {
+                    let x = (x0 + ix as i64).rem_euclid(nx as i64) as usize;
+                    chunk[base + x] += w[0] * e0[ix]
+                        + w[1] * e1[ix]
+                        + w[2] * e2[ix]
+                        + w[3] * e3[ix]
+                        + w[4] * e4[ix];
+                }
+            }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! One generated fixture per file quirk, each made from the real map in `testdata/`: byte order,
 //! data modes, axis orders, machine stamps, extended headers, gzip, and the broken files that
 //! must give a clear error (truncated, too long, NaN, bad dimensions, bad axis order, bad mode).

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The reader against `../shared/reference/*/values.json`: dimensions, voxel size, axis order,
 //! placement, statistics, raw voxel values and trilinear values at atom positions, for every map
 //! listed there (input maps, independent model maps and the reference tool's outputs, which use

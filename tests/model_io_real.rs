@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! Every model in ../shared loads, with the atoms, hydrogens, occupancies and resolution the
 //! files hold, and sits where its map is (ORIGIN, NSTART and shifted copies alike).
 

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The model map against independent references: direct Fourier summation of the same
 //! Gaussians, gemmi's model maps in ../shared/reference, and translation invariance.
 

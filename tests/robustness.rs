@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! Random damage to real files never panics, hangs or allocates without bound: reading returns
 //! an error or a valid map/model.
 

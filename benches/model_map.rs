@@ -1,0 +1,83 @@
+#![allow(clippy::needless_range_loop)]
+//! Model-map speed as a ratio to one forward plus one inverse real FFT of the same grid, on a
+//! generated case of about 384^3 voxels and 80,000 atoms (the testdata model tiled 4 x 4 x 3).
+//!
+//! Run: `cargo bench --bench model_map` (set RAYON_NUM_THREADS to pin the thread count).
+
+use real_space_diff_map::GridGeometry;
+use real_space_diff_map::fourier::Fft3d;
+use real_space_diff_map::model_io::read_model;
+use real_space_diff_map::model_map::{ModelMapOptions, compute_model_map};
+use std::path::Path;
+use std::time::Instant;
+
+fn main() {
+    let n = std::env::var("BENCH_GRID")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(384usize);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = read_model(root.join("testdata/6vyb_Ndom.pdb")).expect("testdata model");
+    let voxel = 1.05;
+    let box_len = n as f64 * voxel;
+    let mut lo = [f64::INFINITY; 3];
+    for atom in &unit.atoms {
+        for a in 0..3 {
+            lo[a] = lo[a].min(atom.position[a]);
+        }
+    }
+    let tiles = [4usize, 4, 3];
+    let mut model = unit.clone();
+    model.atoms.clear();
+    for tz in 0..tiles[2] {
+        for ty in 0..tiles[1] {
+            for tx in 0..tiles[0] {
+                let t = [tx, ty, tz];
+                for atom in &unit.atoms {
+                    let mut copy = atom.clone();
+                    for a in 0..3 {
+                        let step = box_len / tiles[a] as f64;
+                        copy.position[a] = atom.position[a] - lo[a] + 5.0 + t[a] as f64 * step;
+                    }
+                    model.atoms.push(copy);
+                }
+            }
+        }
+    }
+    let geometry = GridGeometry {
+        dims: [n; 3],
+        voxel_size: [voxel; 3],
+        first_voxel_centre: [0.0; 3],
+    };
+    println!(
+        "grid {n}^3 ({:.0} MB as f32), {} atoms, {} threads",
+        geometry.len() as f64 * 4.0 / 1e6,
+        model.atoms.len(),
+        rayon::current_num_threads()
+    );
+
+    let fft = Fft3d::new([n; 3]);
+    let mut data = vec![0.5f32; geometry.len()];
+    let mut fft_best = f64::INFINITY;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let mut spectrum = fft.forward(&mut data);
+        fft.inverse(&mut spectrum, &mut data);
+        fft_best = fft_best.min(start.elapsed().as_secs_f64());
+    }
+    let options = ModelMapOptions::new(3.2);
+    let mut model_best = f64::INFINITY;
+    let mut info = None;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let result = compute_model_map(&model, &geometry, &options).expect("model map");
+        model_best = model_best.min(start.elapsed().as_secs_f64());
+        info = Some((result.blur, result.fft_dims));
+    }
+    let (blur, fft_dims) = info.unwrap();
+    println!("FFT pair (forward + inverse, {n}^3): {fft_best:.3} s (best of 3)");
+    println!(
+        "model map (d_min 3.2, blur {blur:.1}, FFT grid {fft_dims:?}): {model_best:.3} s (best of 3)"
+    );
+    println!("ratio model map / FFT pair: {:.2}", model_best / fft_best);
+}
