@@ -7,10 +7,13 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod atomic_file;
+pub mod cli;
+pub mod difference;
 pub mod error;
 pub mod form_factors;
 pub mod fourier;
 pub mod grid;
+pub mod local_scaling;
 pub mod map_io;
 pub mod mask;
 pub mod model_io;

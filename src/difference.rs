@@ -1,0 +1,269 @@
+//! The difference map: experimental map minus the locally scaled model map, in sigma units.
+//!
+//! Steps, each in its own module: limit the experimental map to `d_min` with the same edge as the
+//! model map ([`resolution_limited`]); compute the model map ([`crate::model_map`]); fit it
+//! globally and then in a sliding window ([`crate::local_scaling`]); subtract; divide by the
+//! standard deviation inside the model envelope, which unlike the whole-box sd does not change
+//! with how much solvent the box holds.
+
+use crate::error::{Error, Result};
+use crate::fourier::Fft3d;
+use crate::grid::{GridGeometry, Map};
+use crate::local_scaling::{
+    GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit,
+    subtract_locally_scaled,
+};
+use crate::mask::envelope_mask;
+use crate::model_io::Model;
+use crate::model_map::{ModelMapOptions, ResolutionEdge, band_for, compute_model_map};
+use crate::placement::{PlacementReport, check_placement};
+
+/// Which difference to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Variant {
+    /// Experimental minus scaled model map (the complex difference `F_obs - k F_calc`).
+    Complex,
+    /// Scaled amplitude difference on the experimental phases, per window, blended.
+    Amplitude,
+    /// Both.
+    Both,
+}
+
+impl Variant {
+    /// Parses `complex`, `amplitude` or `both`.
+    pub fn parse(text: &str) -> Option<Variant> {
+        match text.to_ascii_lowercase().as_str() {
+            "complex" => Some(Variant::Complex),
+            "amplitude" => Some(Variant::Amplitude),
+            "both" => Some(Variant::Both),
+            _ => None,
+        }
+    }
+}
+
+/// Over which voxels the sigma of the output is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum SigmaScope {
+    /// Voxels within the envelope radius of the model (independent of the box size).
+    Envelope,
+    /// The whole box (as Phenix does; changes with the amount of solvent in the box).
+    Box,
+}
+
+/// Parameters of the difference map.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct DifferenceOptions {
+    /// Resolution limit in Ångström.
+    pub d_min: f64,
+    /// Which difference(s) to compute.
+    pub variant: Variant,
+    /// Sliding-window fit.
+    pub scaling: LocalScalingOptions,
+    /// Resolution edge applied to both maps.
+    pub edge: ResolutionEdge,
+    /// Include hydrogens in the model map.
+    pub include_hydrogens: bool,
+    /// Where sigma is measured.
+    pub sigma_scope: SigmaScope,
+    /// Envelope radius around atoms, Ångström.
+    pub envelope_radius: f64,
+    /// Return the fitted local scale and offset maps (costs two maps of memory).
+    pub keep_local_fields: bool,
+}
+
+impl DifferenceOptions {
+    /// Defaults for a resolution: complex difference, 20 Å window with a local offset, raised
+    /// cosine edge over the last 10% of `1/d_min`, hydrogens included, sigma in a 3 Å envelope.
+    pub fn new(d_min: f64) -> Self {
+        DifferenceOptions {
+            d_min,
+            variant: Variant::Complex,
+            scaling: LocalScalingOptions::default(),
+            edge: ResolutionEdge::RaisedCosine { width: 0.1 },
+            include_hydrogens: true,
+            sigma_scope: SigmaScope::Envelope,
+            envelope_radius: 3.0,
+            keep_local_fields: false,
+        }
+    }
+}
+
+/// Everything the difference-map job produces.
+#[derive(Debug, Clone)]
+pub struct DifferenceMaps {
+    /// Complex difference in sigma units, in the input map's frame (when computed).
+    pub complex: Option<Map>,
+    /// Amplitude difference in sigma units (when computed).
+    pub amplitude: Option<Map>,
+    /// The sd (input map units) that the complex difference was divided by.
+    pub sigma: f64,
+    /// Global fit of the model map to the experimental map inside the envelope.
+    pub global: GlobalFit,
+    /// Summary of the local fit.
+    pub local: LocalFitSummary,
+    /// Fitted local scale and offset, when requested.
+    pub local_fields: Option<LocalFields>,
+    /// How the model sits in the map.
+    pub placement: PlacementReport,
+    /// Blur B used by the model map (Å²).
+    pub model_map_blur: f64,
+    /// Voxels in the envelope.
+    pub envelope_voxels: usize,
+    /// Non-fatal remarks.
+    pub warnings: Vec<String>,
+}
+
+/// The map limited to `d_min` with `edge`, in its own (periodic) box. F(000) is kept, so the
+/// mean is preserved and a local offset, not a global mean, absorbs the background.
+pub fn resolution_limited(
+    mut data: Vec<f32>,
+    geometry: &GridGeometry,
+    d_min: f64,
+    edge: ResolutionEdge,
+) -> Vec<f32> {
+    let fft = Fft3d::new(geometry.dims);
+    let s_max = 1.0 / d_min;
+    let band = band_for(geometry.dims, geometry.voxel_size, s_max);
+    let mut spectrum = fft.forward_band_limited(&mut data, Some(band));
+    let normalisation = 1.0 / data.len() as f64;
+    let s_max2 = s_max * s_max;
+    fft.for_each_s2(geometry.voxel_size, &mut spectrum, |value, s2| {
+        *value *= if s2 > s_max2 {
+            0.0
+        } else {
+            (edge.weight(s2.sqrt(), s_max) * normalisation) as f32
+        };
+    });
+    fft.inverse_band_limited(&mut spectrum, &mut data, Some(band));
+    data
+}
+
+/// Population sd of `values` over `mask` (all when `None`).
+fn masked_sd(values: &[f32], mask: Option<&[bool]>) -> f64 {
+    let (mut n, mut s, mut ss) = (0.0f64, 0.0f64, 0.0f64);
+    for (i, &v) in values.iter().enumerate() {
+        if mask.is_some_and(|m| !m[i]) {
+            continue;
+        }
+        let v = v as f64;
+        n += 1.0;
+        s += v;
+        ss += v * v;
+    }
+    if n == 0.0 {
+        0.0
+    } else {
+        (ss / n - (s / n).powi(2)).max(0.0).sqrt()
+    }
+}
+
+/// Computes the difference map(s) of `model` against `map`.
+///
+/// The map is taken by value because its buffer becomes the output: a validation pipeline
+/// holding the map elsewhere passes a clone. Peak memory is about three maps (the experimental
+/// map, the model map on a slightly padded grid and its half spectrum).
+pub fn compute_difference_map(
+    model: &Model,
+    map: Map,
+    options: &DifferenceOptions,
+) -> Result<DifferenceMaps> {
+    if !(options.d_min.is_finite() && options.d_min > 0.0) {
+        return Err(Error::Usage(format!(
+            "resolution must be a positive number of Ångström, got {}",
+            options.d_min
+        )));
+    }
+    if !(options.scaling.window.is_finite() && options.scaling.window > 0.0) {
+        return Err(Error::Usage(format!(
+            "window must be a positive number of Ångström, got {}",
+            options.scaling.window
+        )));
+    }
+    let mut warnings = Vec::new();
+    let placement = check_placement(model, &map);
+    if placement.atoms_inside == 0 {
+        return Err(Error::Invalid(format!(
+            "none of the model's {} atoms lies inside the map box ({:.1} .. {:.1} Å): the model and the \
+             map are in different frames",
+            placement.atoms,
+            fmt_xyz(map.geometry.first_voxel_centre),
+            fmt_xyz(map.geometry.last_voxel_centre())
+        )));
+    }
+    if let Some(w) = &placement.warning {
+        warnings.push(w.clone());
+    }
+    let Map {
+        geometry,
+        data,
+        header,
+    } = map;
+
+    let model_options = ModelMapOptions {
+        d_min: options.d_min,
+        edge: options.edge,
+        include_hydrogens: options.include_hydrogens,
+        ..ModelMapOptions::new(options.d_min)
+    };
+    let obs = resolution_limited(data, &geometry, options.d_min, options.edge);
+    let model_map = compute_model_map(model, &geometry, &model_options)?;
+    warnings.extend(model_map.warnings.iter().cloned());
+    let calc = model_map.data;
+
+    let envelope = envelope_mask(model, &geometry, options.envelope_radius);
+    let envelope_voxels = envelope.iter().filter(|v| **v).count();
+    let global = global_fit(&obs, &calc, Some(&envelope));
+
+    let amplitude = if matches!(options.variant, Variant::Amplitude | Variant::Both) {
+        return Err(Error::Usage(
+            "variant=amplitude is not implemented yet; use variant=complex".into(),
+        ));
+    } else {
+        None
+    };
+
+    let mut difference = obs;
+    let (local, local_fields) = subtract_locally_scaled(
+        &mut difference,
+        &calc,
+        &geometry,
+        &options.scaling,
+        &global,
+        Some(&envelope),
+        options.keep_local_fields,
+    );
+    drop(calc);
+    let sigma_mask = match options.sigma_scope {
+        SigmaScope::Envelope if envelope_voxels > 0 => Some(envelope.as_slice()),
+        _ => None,
+    };
+    let sigma = masked_sd(&difference, sigma_mask);
+    if !(sigma > 0.0) {
+        return Err(Error::Invalid(
+            "the difference map is flat (zero sd): nothing to normalise".into(),
+        ));
+    }
+    let inverse = (1.0 / sigma) as f32;
+    difference.iter_mut().for_each(|v| *v *= inverse);
+    let complex = Some(Map {
+        geometry,
+        data: difference,
+        header,
+    });
+    Ok(DifferenceMaps {
+        complex,
+        amplitude,
+        sigma,
+        global,
+        local,
+        local_fields,
+        placement,
+        model_map_blur: model_map.blur,
+        envelope_voxels,
+        warnings,
+    })
+}
+
+fn fmt_xyz(v: [f64; 3]) -> String {
+    format!("({:.1}, {:.1}, {:.1})", v[0], v[1], v[2])
+}
