@@ -17,6 +17,7 @@ use crate::mask::envelope_mask;
 use crate::model_io::Model;
 use crate::model_map::{ModelMapOptions, ResolutionEdge, band_for, compute_model_map};
 use crate::placement::{PlacementReport, check_placement};
+use rayon::prelude::*;
 
 /// Which difference to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -113,19 +114,34 @@ pub struct DifferenceMaps {
     pub warnings: Vec<String>,
 }
 
-/// The map limited to `d_min` with `edge`, in its own (periodic) box. F(000) is kept, so the
-/// mean is preserved and a local offset, not a global mean, absorbs the background.
+/// The map limited to `d_min` with `edge`.
+///
+/// A Fourier filter treats the box as periodic: where density runs through a face (a filament, a
+/// map boxed tightly around a larger complex), the wrap joins unrelated faces and the resulting
+/// step rings through the box, so the result would depend on where the box was cut. The map is
+/// therefore filtered on a box padded by `padding` voxels per side, filled by mirror reflection
+/// (continuous across the faces), and cropped back. F(000) is kept: the mean survives, and the
+/// local offset, not a global mean, absorbs the background.
 pub fn resolution_limited(
-    mut data: Vec<f32>,
+    data: Vec<f32>,
     geometry: &GridGeometry,
     d_min: f64,
     edge: ResolutionEdge,
 ) -> Vec<f32> {
-    let fft = Fft3d::new(geometry.dims);
+    let padding: [usize; 3] = std::array::from_fn(|a| {
+        let wanted = (MIRROR_PADDING_RESOLUTIONS * d_min / geometry.voxel_size[a]).ceil() as usize;
+        wanted.min(geometry.dims[a].saturating_sub(1))
+    });
+    let padded_dims: [usize; 3] = std::array::from_fn(|a| {
+        crate::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a])
+    });
+    let mut padded = mirror_pad(&data, geometry.dims, padded_dims, padding);
+    drop(data);
+    let fft = Fft3d::new(padded_dims);
     let s_max = 1.0 / d_min;
-    let band = band_for(geometry.dims, geometry.voxel_size, s_max);
-    let mut spectrum = fft.forward_band_limited(&mut data, Some(band));
-    let normalisation = 1.0 / data.len() as f64;
+    let band = band_for(padded_dims, geometry.voxel_size, s_max);
+    let mut spectrum = fft.forward_band_limited(&mut padded, Some(band));
+    let normalisation = 1.0 / padded.len() as f64;
     let s_max2 = s_max * s_max;
     fft.for_each_s2(geometry.voxel_size, &mut spectrum, |value, s2| {
         *value *= if s2 > s_max2 {
@@ -134,8 +150,61 @@ pub fn resolution_limited(
             (edge.weight(s2.sqrt(), s_max) * normalisation) as f32
         };
     });
-    fft.inverse_band_limited(&mut spectrum, &mut data, Some(band));
-    data
+    fft.inverse_band_limited(&mut spectrum, &mut padded, Some(band));
+    drop(spectrum);
+    crop_from(&padded, padded_dims, padding, geometry.dims)
+}
+
+/// Padding of the experimental map before filtering, in multiples of d_min: long enough for
+/// the ringing of the resolution edge from the (mirrored, hence gentle) box faces to fade.
+pub const MIRROR_PADDING_RESOLUTIONS: f64 = 3.0;
+
+/// Index into `0..n` of position `p` (may be negative or >= n) reflected at the faces
+/// (whole-sample symmetric: -1 -> 0, n -> n - 1).
+fn reflect(p: isize, n: usize) -> usize {
+    let n = n as isize;
+    let period = 2 * n;
+    let q = p.rem_euclid(period);
+    (if q < n { q } else { period - 1 - q }) as usize
+}
+
+/// Embeds `data` (dims) at offset `padding` in a grid of `padded_dims`, filling the rest by
+/// mirror reflection.
+fn mirror_pad(
+    data: &[f32],
+    dims: [usize; 3],
+    padded_dims: [usize; 3],
+    padding: [usize; 3],
+) -> Vec<f32> {
+    let [px, py, pz] = padded_dims;
+    let mut out = vec![0f32; px * py * pz];
+    let source = |p: usize, a: usize| reflect(p as isize - padding[a] as isize, dims[a]);
+    let xs: Vec<usize> = (0..px).map(|x| source(x, 0)).collect();
+    out.par_chunks_mut(px * py)
+        .enumerate()
+        .for_each(|(z, plane)| {
+            let sz = source(z, 2);
+            for y in 0..py {
+                let sy = source(y, 1);
+                let row = &data[dims[0] * (sy + dims[1] * sz)..][..dims[0]];
+                for (x, v) in plane[y * px..(y + 1) * px].iter_mut().enumerate() {
+                    *v = row[xs[x]];
+                }
+            }
+        });
+    out
+}
+
+/// The `dims` box at offset `start` of a grid of `from_dims`.
+fn crop_from(data: &[f32], from_dims: [usize; 3], start: [usize; 3], dims: [usize; 3]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(dims.iter().product());
+    for k in 0..dims[2] {
+        for j in 0..dims[1] {
+            let row = start[0] + from_dims[0] * ((j + start[1]) + from_dims[1] * (k + start[2]));
+            out.extend_from_slice(&data[row..row + dims[0]]);
+        }
+    }
+    out
 }
 
 /// Population sd of `values` over `mask` (all when `None`).
@@ -238,7 +307,7 @@ pub fn compute_difference_map(
         _ => None,
     };
     let sigma = masked_sd(&difference, sigma_mask);
-    if !(sigma > 0.0) {
+    if sigma.is_nan() || sigma <= 0.0 {
         return Err(Error::Invalid(
             "the difference map is flat (zero sd): nothing to normalise".into(),
         ));

@@ -119,7 +119,7 @@ pub struct LocalFields {
 pub fn window_voxels(window: f64, voxel_size: [f64; 3]) -> [usize; 3] {
     std::array::from_fn(|a| {
         let n = (window / voxel_size[a]).round().max(3.0) as usize;
-        if n % 2 == 0 { n + 1 } else { n }
+        if n.is_multiple_of(2) { n + 1 } else { n }
     })
 }
 
@@ -358,8 +358,8 @@ mod tests {
             for j in 0..36 {
                 for i in 0..40 {
                     let idx = geometry.index(i, j, k);
-                    let c = ((i as f32 * 0.9).sin() * (j as f32 * 0.7).cos()
-                        + (k as f32 * 1.3).sin()) as f32;
+                    let c =
+                        (i as f32 * 0.9).sin() * (j as f32 * 0.7).cos() + (k as f32 * 1.3).sin();
                     let scale = 1.0 + 0.01 * i as f32;
                     let offset = 0.2 + 0.005 * k as f32;
                     calc[idx] = c;

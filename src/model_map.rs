@@ -132,6 +132,10 @@ pub fn choose_blur(b_min: f64, voxel_size: [f64; 3], d_min: f64, accuracy: f64) 
 /// (rare: most maps are sampled at d_min/3 or finer) get a lower effective resolution.
 pub const MIN_SAMPLING_RATIO: f64 = 2.5;
 
+/// How far, in multiples of d_min, the ringing of a resolution-limited atom is followed: the
+/// padding of the model map's box and the distance beyond the box from which atoms still count.
+pub const RINGING_RESOLUTIONS: f64 = 3.0;
+
 /// One atom prepared for adding: centre in grid units and its five Gaussians.
 struct Splat {
     grid_position: [f64; 3],
@@ -225,12 +229,15 @@ pub fn compute_model_map(
         .map(|s| s.radius)
         .fold(0.0, f64::max);
 
-    // The FFT grid: the target box, padded unless periodic.
+    // The FFT grid: the target box, padded unless periodic. The padding covers an atom's
+    // Gaussian plus the ringing of the resolution edge, so that atoms just outside the box add
+    // their tails and no atom's image from a neighbouring period reaches the box.
+    let ringing = RINGING_RESOLUTIONS * d_min;
     let mut padding = [0usize; 3];
     let mut fft_dims = target.dims;
     if !options.periodic {
         for a in 0..3 {
-            padding[a] = (max_radius / target.voxel_size[a]).ceil() as usize + 1;
+            padding[a] = ((max_radius + ringing) / target.voxel_size[a]).ceil() as usize + 1;
             fft_dims[a] = fft_friendly_size(target.dims[a] + 2 * padding[a]);
         }
     }
@@ -248,11 +255,11 @@ pub fn compute_model_map(
              }| {
                 let grid_position: [f64; 3] =
                     std::array::from_fn(|a| (position[a] - fft_origin[a]) / target.voxel_size[a]);
-                // In a padded box, atoms whose Gaussians cannot reach the target box are left out;
-                // in a periodic box every atom counts (wrapped).
+                // In a padded box, atoms whose resolution-limited density cannot reach the target
+                // box are left out; in a periodic box every atom counts (wrapped).
                 let reaches = options.periodic
                     || (0..3).all(|a| {
-                        let r = radius / target.voxel_size[a];
+                        let r = (radius + ringing) / target.voxel_size[a];
                         grid_position[a] + r >= padding[a] as f64
                             && grid_position[a] - r <= (padding[a] + target.dims[a] - 1) as f64
                     });
