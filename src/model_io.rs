@@ -36,6 +36,8 @@ pub struct Atom {
     pub alt_loc: Option<String>,
     /// Index into [`Model::residues`].
     pub residue: usize,
+    /// Serial number in the file.
+    pub serial: usize,
 }
 
 /// Residue identity for reports.
@@ -201,6 +203,10 @@ pub fn parse_model(text: &str, format: ModelFormat, path: &Path) -> Result<Model
         ModelFormat::Mmcif => mmcif_resolution(text),
         ModelFormat::Pdb => pdb_resolution(text),
     };
+    if format == ModelFormat::Pdb {
+        // The coordinate-only fallback ignores ANISOU records: apply them here, by serial number.
+        apply_pdb_anisou(text, &mut model);
+    }
     model.warnings = warnings;
     Ok(model)
 }
@@ -286,6 +292,7 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
             name: atom.name().to_string(),
             alt_loc: conformer.alternative_location().map(str::to_string),
             residue: model.residues.len() - 1,
+            serial: atom.serial_number(),
         });
     }
     if non_finite > 0 {
@@ -334,6 +341,39 @@ fn infer_element(atom_name: &str, residue_name: &str) -> Option<pdbtbx::Element>
         return pdbtbx::Element::from_symbol("H");
     }
     pdbtbx::Element::from_symbol(first)
+}
+
+/// Sets B to the isotropic equivalent 8π²·(U11+U22+U33)/3 for atoms with an ANISOU record
+/// (PDB columns 29-49 hold U11, U22, U33 in units of 1e-4 Å²).
+fn apply_pdb_anisou(text: &str, model: &mut Model) {
+    let mut b_by_serial = std::collections::HashMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("ANISOU") && l.len() >= 49)
+    {
+        let field = |range: std::ops::Range<usize>| {
+            line.get(range).and_then(|f| f.trim().parse::<f64>().ok())
+        };
+        if let (Some(serial), Some(u11), Some(u22), Some(u33)) = (
+            line.get(6..11).and_then(|f| f.trim().parse::<usize>().ok()),
+            field(28..35),
+            field(35..42),
+            field(42..49),
+        ) {
+            let b = 8.0 * std::f64::consts::PI.powi(2) * (u11 + u22 + u33) / 3.0 * 1e-4;
+            if b.is_finite() && b > 0.0 {
+                b_by_serial.insert(serial, b);
+            }
+        }
+    }
+    if b_by_serial.is_empty() {
+        return;
+    }
+    for atom in &mut model.atoms {
+        if let Some(b) = b_by_serial.get(&atom.serial) {
+            atom.b_iso = *b;
+        }
+    }
 }
 
 fn pdb_resolution(text: &str) -> Option<f64> {
@@ -437,6 +477,27 @@ mod tests {
             pdb_resolution("REMARK   2 RESOLUTION. NOT APPLICABLE.\n"),
             None
         );
+    }
+
+    #[test]
+    fn anisou_gives_the_isotropic_equivalent_in_both_read_paths() {
+        let atoms = "ATOM      1  N   ALA A   1      11.104   6.134  -6.504  1.00 20.00           N\n\
+                     ANISOU    1  N   ALA A   1     5000   5000   5000      0      0      0       N\n\
+                     ATOM      2  CA  ALA A   1      11.639   6.071  -5.147  1.00 20.00           C\n";
+        let expected = 8.0 * std::f64::consts::PI.powi(2) * 0.5;
+        // A LINK to an absent atom makes pdbtbx refuse the full read: the fallback path.
+        let broken = format!(
+            "LINK         ND2 ASN A  99                 C1  NAG A 500     1555   1555  1.44\n{atoms}END\n"
+        );
+        for text in [format!("{atoms}END\n"), broken] {
+            let model = parse_model(&text, ModelFormat::Pdb, Path::new("anisou.pdb")).unwrap();
+            assert!(
+                (model.atoms[0].b_iso - expected).abs() < 1e-6,
+                "{}",
+                model.atoms[0].b_iso
+            );
+            assert_eq!(model.atoms[1].b_iso, 20.0);
+        }
     }
 
     #[test]

@@ -43,6 +43,7 @@ fn toy_model(box_len: [f64; 3], origin: [f64; 3]) -> Model {
             name: symbol.to_string(),
             alt_loc: None,
             residue: 0,
+            serial: n + 1,
         });
     }
     Model {
