@@ -65,9 +65,9 @@ where
         let file = File::create(&temp)?;
         let mut writer = BufWriter::new(file);
         write(&mut writer)?;
+        // No fsync: the rename already makes the file appear whole or not at all when the
+        // process dies; forcing every map to disk would cost more than computing it.
         writer.flush()?;
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
         Ok(())
     })();
     if let Err(source) = result {

@@ -219,7 +219,9 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
 
     let progress = progress_bar(args.quiet);
     progress.set_message("reading the map");
+    let read_start = Instant::now();
     let map_read = read_map(&map_path)?;
+    let map_seconds = read_start.elapsed().as_secs_f64();
     let map = map_read.map;
     let g = map.geometry;
     say(format!(
@@ -246,7 +248,9 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         eprintln!("warning: {}: {w}", map_path.display());
     }
     progress.set_message("reading the model");
+    let read_start = Instant::now();
     let model = read_model(&model_path)?;
+    let model_seconds = read_start.elapsed().as_secs_f64();
     for w in &model.warnings {
         eprintln!("warning: {}: {w}", model_path.display());
     }
@@ -335,6 +339,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     ));
 
     progress.set_message("writing");
+    let write_start = Instant::now();
     let inputs = [model_path.as_path(), map_path.as_path()];
     let label = format!(
         "real_space_diff_map {} d_min={resolution} window={}",
@@ -364,7 +369,19 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         write_map(path, &scale, "real_space_diff_map local scale k", &inputs)?;
         outputs.push(path.clone());
     }
+    let write_seconds = write_start.elapsed().as_secs_f64();
     progress.finish_and_clear();
+    let mut stages = vec![("read map", map_seconds), ("read model", model_seconds)];
+    stages.extend(result.timings.iter().copied());
+    stages.push(("write", write_seconds));
+    say(format!(
+        "time: {}",
+        stages
+            .iter()
+            .map(|(name, s)| format!("{name} {s:.2} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     for path in &outputs {
         say(format!("wrote {}", path.display()));
     }

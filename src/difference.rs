@@ -112,6 +112,8 @@ pub struct DifferenceMaps {
     pub envelope_voxels: usize,
     /// Non-fatal remarks.
     pub warnings: Vec<String>,
+    /// Wall time of each stage, in seconds, in order.
+    pub timings: Vec<(&'static str, f64)>,
 }
 
 /// The map limited to `d_min` with `edge`.
@@ -157,7 +159,7 @@ pub fn resolution_limited(
 
 /// Padding of the experimental map before filtering, in multiples of d_min: long enough for
 /// the ringing of the resolution edge from the (mirrored, hence gentle) box faces to fade.
-pub const MIRROR_PADDING_RESOLUTIONS: f64 = 3.0;
+pub const MIRROR_PADDING_RESOLUTIONS: f64 = 2.0;
 
 /// Index into `0..n` of position `p` (may be negative or >= n) reflected at the faces
 /// (whole-sample symmetric: -1 -> 0, n -> n - 1).
@@ -274,14 +276,23 @@ pub fn compute_difference_map(
         include_hydrogens: options.include_hydrogens,
         ..ModelMapOptions::new(options.d_min)
     };
+    let mut timings = Vec::new();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, f64)>| {
+        timings.push((name, clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
+    };
     let obs = resolution_limited(data, &geometry, options.d_min, options.edge);
+    lap("resolution limit of the map", &mut timings);
     let model_map = compute_model_map(model, &geometry, &model_options)?;
+    lap("model map", &mut timings);
     warnings.extend(model_map.warnings.iter().cloned());
     let calc = model_map.data;
 
     let envelope = envelope_mask(model, &geometry, options.envelope_radius);
     let envelope_voxels = envelope.iter().filter(|v| **v).count();
     let global = global_fit(&obs, &calc, Some(&envelope));
+    lap("envelope and global fit", &mut timings);
 
     let amplitude = if matches!(options.variant, Variant::Amplitude | Variant::Both) {
         return Err(Error::Usage(
@@ -302,6 +313,7 @@ pub fn compute_difference_map(
         options.keep_local_fields,
     );
     drop(calc);
+    lap("local fit and subtraction", &mut timings);
     let sigma_mask = match options.sigma_scope {
         SigmaScope::Envelope if envelope_voxels > 0 => Some(envelope.as_slice()),
         _ => None,
@@ -330,6 +342,7 @@ pub fn compute_difference_map(
         model_map_blur: model_map.blur,
         envelope_voxels,
         warnings,
+        timings,
     })
 }
 

@@ -130,38 +130,57 @@ fn counts(n: usize, h: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Box sums along X then Y of one plane, into `out` (f32, as stored in the ring).
+/// Box sums along X then Y of one plane, into `out`. Running sums in f64 (the values are
+/// added and removed once each, so nothing drifts); the Y pass moves whole rows, contiguous in
+/// memory. `row_sums` and `running` are scratch of length `nx * ny` and `nx`.
 fn plane_box_sum(
-    plane: &[f64],
+    plane: &[f32],
     nx: usize,
     ny: usize,
     hx: usize,
     hy: usize,
     out: &mut [f32],
-    tmp: &mut Vec<f64>,
+    row_sums: &mut [f64],
+    running: &mut [f64],
 ) {
-    tmp.clear();
-    tmp.resize(nx * ny, 0.0);
-    let mut prefix = vec![0.0f64; nx.max(ny) + 1];
     for j in 0..ny {
         let row = &plane[j * nx..(j + 1) * nx];
-        for i in 0..nx {
-            prefix[i + 1] = prefix[i] + row[i];
+        let sums = &mut row_sums[j * nx..(j + 1) * nx];
+        let mut acc = 0.0f64;
+        for v in &row[..hx.min(nx - 1) + 1] {
+            acc += *v as f64;
         }
         for i in 0..nx {
-            let lo = i.saturating_sub(hx);
-            let hi = (i + hx).min(nx - 1);
-            tmp[j * nx + i] = prefix[hi + 1] - prefix[lo];
+            sums[i] = acc;
+            if i + hx + 1 < nx {
+                acc += row[i + hx + 1] as f64;
+            }
+            if i >= hx {
+                acc -= row[i - hx] as f64;
+            }
         }
     }
-    for i in 0..nx {
-        for j in 0..ny {
-            prefix[j + 1] = prefix[j] + tmp[j * nx + i];
+    running.fill(0.0);
+    for j in 0..=hy.min(ny - 1) {
+        for (r, v) in running.iter_mut().zip(&row_sums[j * nx..(j + 1) * nx]) {
+            *r += *v;
         }
-        for j in 0..ny {
-            let lo = j.saturating_sub(hy);
-            let hi = (j + hy).min(ny - 1);
-            out[j * nx + i] = (prefix[hi + 1] - prefix[lo]) as f32;
+    }
+    for j in 0..ny {
+        for (o, r) in out[j * nx..(j + 1) * nx].iter_mut().zip(running.iter()) {
+            *o = *r as f32;
+        }
+        if j + hy + 1 < ny {
+            let entering = &row_sums[(j + hy + 1) * nx..(j + hy + 2) * nx];
+            for (r, v) in running.iter_mut().zip(entering) {
+                *r += *v;
+            }
+        }
+        if j >= hy {
+            let leaving = &row_sums[(j - hy) * nx..(j - hy + 1) * nx];
+            for (r, v) in running.iter_mut().zip(leaving) {
+                *r -= *v;
+            }
         }
     }
 }
@@ -200,24 +219,27 @@ pub fn subtract_locally_scaled(
     });
     let mut k_samples: Vec<f32> = Vec::new();
 
-    let sum_plane = |z: usize, obs: &[f32], slot: &mut Vec<f32>| {
+    // Per-field scratch: the field's plane, the X sums and a running row.
+    let mut scratch: Vec<(Vec<f32>, Vec<f64>, Vec<f64>)> = (0..FIELDS)
+        .map(|_| (vec![0f32; plane_len], vec![0f64; plane_len], vec![0f64; nx]))
+        .collect();
+    let mut sum_plane = |z: usize, obs: &[f32], slot: &mut Vec<f32>| {
         let o = &obs[z * plane_len..(z + 1) * plane_len];
         let c = &calc[z * plane_len..(z + 1) * plane_len];
         slot.par_chunks_mut(plane_len)
+            .zip(scratch.par_iter_mut())
             .enumerate()
-            .for_each_init(Vec::new, |tmp, (f, out)| {
-                let values: Vec<f64> = (0..plane_len)
-                    .map(|i| {
-                        let (o, c) = (o[i] as f64, c[i] as f64);
-                        match f {
-                            0 => o,
-                            1 => c,
-                            2 => o * c,
-                            _ => c * c,
-                        }
-                    })
-                    .collect();
-                plane_box_sum(&values, nx, ny, hx, hy, out, tmp);
+            .for_each(|(f, (out, (values, row_sums, running)))| {
+                match f {
+                    0 => values.copy_from_slice(o),
+                    1 => values.copy_from_slice(c),
+                    2 => values
+                        .iter_mut()
+                        .zip(o.iter().zip(c))
+                        .for_each(|(v, (o, c))| *v = o * c),
+                    _ => values.iter_mut().zip(c).for_each(|(v, c)| *v = c * c),
+                }
+                plane_box_sum(values, nx, ny, hx, hy, out, row_sums, running);
             });
     };
     let add = |acc: &mut [f64], slot: &[f32], sign: f64| {
@@ -230,6 +252,13 @@ pub fn subtract_locally_scaled(
             });
     };
 
+    let scale_len = if keep_fields || report_mask.is_some() {
+        plane_len
+    } else {
+        0
+    };
+    let mut scale_plane = vec![0f32; scale_len];
+    let mut offset_plane = vec![0f32; if keep_fields { plane_len } else { 0 }];
     let mut next = 0usize;
     for z in 0..nz {
         // Planes below the window leave before the plane that reuses their slot arrives.
@@ -249,15 +278,6 @@ pub fn subtract_locally_scaled(
         let c = &calc[z * plane_len..(z + 1) * plane_len];
         let cz = count_z[z];
         let offset = options.offset;
-        let mut scale_plane = vec![
-            0f32;
-            if keep_fields || report_mask.is_some() {
-                plane_len
-            } else {
-                0
-            }
-        ];
-        let mut offset_plane = vec![0f32; if keep_fields { plane_len } else { 0 }];
         let fit_row =
             |j: usize, row: &mut [f32], calc_row: &[f32], k_row: &mut [f32], a_row: &mut [f32]| {
                 for i in 0..nx {
@@ -284,24 +304,35 @@ pub fn subtract_locally_scaled(
                     }
                 }
             };
-        let scale_rows: Vec<&mut [f32]> = if scale_plane.is_empty() {
-            (0..ny).map(|_| &mut [][..]).collect()
+        if scale_plane.is_empty() {
+            plane
+                .par_chunks_mut(nx)
+                .zip(c.par_chunks(nx))
+                .enumerate()
+                .for_each(|(j, (row, calc_row))| fit_row(j, row, calc_row, &mut [], &mut []));
+        } else if offset_plane.is_empty() {
+            plane
+                .par_chunks_mut(nx)
+                .zip(c.par_chunks(nx))
+                .zip(scale_plane.par_chunks_mut(nx))
+                .enumerate()
+                .for_each(|(j, ((row, calc_row), k_row))| {
+                    fit_row(j, row, calc_row, k_row, &mut [])
+                });
         } else {
-            scale_plane.chunks_mut(nx).collect()
-        };
-        let offset_rows: Vec<&mut [f32]> = if offset_plane.is_empty() {
-            (0..ny).map(|_| &mut [][..]).collect()
-        } else {
-            offset_plane.chunks_mut(nx).collect()
-        };
-        plane
-            .par_chunks_mut(nx)
-            .zip(c.par_chunks(nx))
-            .zip(scale_rows.into_par_iter().zip(offset_rows.into_par_iter()))
-            .enumerate()
-            .for_each(|(j, ((row, calc_row), (k_row, a_row)))| {
-                fit_row(j, row, calc_row, k_row, a_row)
-            });
+            plane
+                .par_chunks_mut(nx)
+                .zip(c.par_chunks(nx))
+                .zip(
+                    scale_plane
+                        .par_chunks_mut(nx)
+                        .zip(offset_plane.par_chunks_mut(nx)),
+                )
+                .enumerate()
+                .for_each(|(j, ((row, calc_row), (k_row, a_row)))| {
+                    fit_row(j, row, calc_row, k_row, a_row)
+                });
+        }
         if let Some(mask) = report_mask {
             let m = &mask[z * plane_len..(z + 1) * plane_len];
             k_samples.extend(
@@ -396,15 +427,24 @@ mod tests {
     #[test]
     fn box_sums_match_brute_force() {
         let (nx, ny) = (7, 5);
-        let plane: Vec<f64> = (0..nx * ny).map(|i| (i * 37 % 11) as f64).collect();
+        let plane: Vec<f32> = (0..nx * ny).map(|i| (i * 37 % 11) as f32).collect();
         let mut out = vec![0f32; nx * ny];
-        plane_box_sum(&plane, nx, ny, 2, 1, &mut out, &mut Vec::new());
+        plane_box_sum(
+            &plane,
+            nx,
+            ny,
+            2,
+            1,
+            &mut out,
+            &mut vec![0.0; nx * ny],
+            &mut vec![0.0; nx],
+        );
         for j in 0..ny {
             for i in 0..nx {
                 let mut s = 0.0;
                 for jj in j.saturating_sub(1)..=(j + 1).min(ny - 1) {
                     for ii in i.saturating_sub(2)..=(i + 2).min(nx - 1) {
-                        s += plane[jj * nx + ii];
+                        s += plane[jj * nx + ii] as f64;
                     }
                 }
                 assert_eq!(out[j * nx + i] as f64, s);
