@@ -135,10 +135,8 @@ fn counts(n: usize, h: usize) -> Vec<f64> {
 /// memory. `row_sums` and `running` are scratch of length `nx * ny` and `nx`.
 fn plane_box_sum(
     plane: &[f32],
-    nx: usize,
-    ny: usize,
-    hx: usize,
-    hy: usize,
+    [nx, ny]: [usize; 2],
+    [hx, hy]: [usize; 2],
     out: &mut [f32],
     row_sums: &mut [f64],
     running: &mut [f64],
@@ -239,7 +237,7 @@ pub fn subtract_locally_scaled(
                         .for_each(|(v, (o, c))| *v = o * c),
                     _ => values.iter_mut().zip(c).for_each(|(v, c)| *v = c * c),
                 }
-                plane_box_sum(values, nx, ny, hx, hy, out, row_sums, running);
+                plane_box_sum(values, [nx, ny], [hx, hy], out, row_sums, running);
             });
     };
     let add = |acc: &mut [f64], slot: &[f32], sign: f64| {
