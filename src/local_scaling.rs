@@ -429,10 +429,8 @@ mod tests {
         let mut out = vec![0f32; nx * ny];
         plane_box_sum(
             &plane,
-            nx,
-            ny,
-            2,
-            1,
+            [nx, ny],
+            [2, 1],
             &mut out,
             &mut vec![0.0; nx * ny],
             &mut vec![0.0; nx],
