@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)]
 //! The whole job on a generated case of about 384^3 voxels and 80,000 atoms: wall time and peak
 //! memory of the binary, as ratios to the map's float32 size and to `servalcat fofc` run on the
 //! same files in the same session (when the reference tools are installed; see
