@@ -294,10 +294,33 @@ pub fn compute_difference_map(
     let global = global_fit(&obs, &calc, Some(&envelope));
     lap("envelope and global fit", &mut timings);
 
+    let sigma_mask = match options.sigma_scope {
+        SigmaScope::Envelope if envelope_voxels > 0 => Some(envelope.as_slice()),
+        _ => None,
+    };
     let amplitude = if matches!(options.variant, Variant::Amplitude | Variant::Both) {
-        return Err(Error::Usage(
-            "variant=amplitude is not implemented yet; use variant=complex".into(),
-        ));
+        let mut values = crate::amplitude_difference::amplitude_difference(
+            &obs,
+            &calc,
+            &geometry,
+            options.d_min,
+            options.scaling.window,
+            global.scale.max(0.0),
+        );
+        let sd = masked_sd(&values, sigma_mask);
+        if sd.is_nan() || sd <= 0.0 {
+            return Err(Error::Invalid(
+                "the amplitude difference map is flat (zero sd)".into(),
+            ));
+        }
+        let inverse = (1.0 / sd) as f32;
+        values.iter_mut().for_each(|v| *v *= inverse);
+        lap("amplitude difference", &mut timings);
+        Some(Map {
+            geometry,
+            data: values,
+            header: header.clone(),
+        })
     } else {
         None
     };
@@ -314,10 +337,6 @@ pub fn compute_difference_map(
     );
     drop(calc);
     lap("local fit and subtraction", &mut timings);
-    let sigma_mask = match options.sigma_scope {
-        SigmaScope::Envelope if envelope_voxels > 0 => Some(envelope.as_slice()),
-        _ => None,
-    };
     let sigma = masked_sd(&difference, sigma_mask);
     if sigma.is_nan() || sigma <= 0.0 {
         return Err(Error::Invalid(
@@ -326,7 +345,7 @@ pub fn compute_difference_map(
     }
     let inverse = (1.0 / sigma) as f32;
     difference.iter_mut().for_each(|v| *v *= inverse);
-    let complex = Some(Map {
+    let complex = (options.variant != Variant::Amplitude).then_some(Map {
         geometry,
         data: difference,
         header,

@@ -26,6 +26,7 @@
 // Index loops over the three axes read more clearly than zipped iterators in geometry code.
 #![allow(clippy::needless_range_loop)]
 
+pub mod amplitude_difference;
 pub mod atomic_file;
 pub mod cli;
 pub mod difference;

@@ -6,7 +6,7 @@
 mod common;
 
 use real_space_diff_map::Map;
-use real_space_diff_map::difference::{DifferenceOptions, compute_difference_map};
+use real_space_diff_map::difference::{DifferenceOptions, Variant, compute_difference_map};
 use real_space_diff_map::map_io::{read_map, read_map_bytes};
 use real_space_diff_map::mask::envelope_mask;
 use real_space_diff_map::model_io::read_model;
@@ -103,6 +103,45 @@ fn result_does_not_depend_on_where_the_box_starts() {
         "actin, first 14 voxels of X and Y cropped: rms {rms:.4} sd, max {max:.4} sd over {n} voxels near the model"
     );
     assert!(rms <= 0.01 && max <= 0.25, "actin: rms {rms} max {max}");
+    // The amplitude variant works in blended tiles, anchored to absolute voxel positions so that
+    // they do not move with the box start.
+    let map = read_map(shared.join("data/actin_emd5168/emd_5168.map"))
+        .unwrap()
+        .map;
+    let model = read_model(shared.join("data/actin_emd5168/1J6Z.pdb")).unwrap();
+    let options = DifferenceOptions {
+        variant: Variant::Amplitude,
+        ..DifferenceOptions::new(6.6)
+    };
+    let cropped = map.crop([14, 14, 0], [86, 86, 100]).unwrap();
+    let full = compute_difference_map(&model, map, &options)
+        .unwrap()
+        .amplitude
+        .unwrap();
+    let part = compute_difference_map(&model, cropped, &options)
+        .unwrap()
+        .amplitude
+        .unwrap();
+    let near = envelope_mask(&model, &part.geometry, 3.0);
+    let (mut sum, mut worst, mut n) = (0.0f64, 0.0f64, 0usize);
+    for k in 0..100 {
+        for j in 0..86 {
+            for i in 0..86 {
+                if near[part.geometry.index(i, j, k)] {
+                    let d = (part.at(i, j, k) - full.at(i + 14, j + 14, k)) as f64;
+                    sum += d * d;
+                    worst = worst.max(d.abs());
+                    n += 1;
+                }
+            }
+        }
+    }
+    let rms = (sum / n as f64).sqrt();
+    eprintln!("actin, amplitude variant, same crop: rms {rms:.4} sd, max {worst:.4} sd");
+    assert!(
+        rms <= 0.01 && worst <= 0.25,
+        "amplitude variant: rms {rms} max {worst}"
+    );
     // Boxes that the model fills: the data next to the new faces is gone, so compare at least
     // half a window plus the resolution edge's reach away from them. Tiles would still show here.
     for (model, map, d_min) in [
@@ -247,6 +286,27 @@ fn removed_atoms_are_the_strongest_positive_features() {
             );
             assert!(cc > 0.3, "{case}: CC with the ideal difference map {cc}");
         }
+        // The amplitude variant finds them too.
+        let model = read_model(dir.join("model_trunc.pdb")).unwrap();
+        let options = DifferenceOptions {
+            variant: Variant::Amplitude,
+            ..DifferenceOptions::new(2.9)
+        };
+        let result =
+            compute_difference_map(&model, read_map(dir.join("map.mrc")).unwrap().map, &options)
+                .unwrap();
+        assert!(result.complex.is_none());
+        let amplitude = result.amplitude.unwrap();
+        let mut weakest = f64::INFINITY;
+        for (_, points) in &groups {
+            let (near, far) = near_and_far(&amplitude, points, &all, 1.5, 3.0);
+            weakest = weakest.min(near / far);
+        }
+        eprintln!("{case} amplitude variant: contrast {weakest:.2}");
+        assert!(
+            weakest > 1.0,
+            "{case}: amplitude variant contrast {weakest}"
+        );
     }
 }
 
