@@ -54,6 +54,10 @@ pub struct RunArgs {
     #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
           action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub offset: bool,
+    /// Also fit a local relative B (model maps at B -30, 0, +30, +60 Å²; four times the model-map cost).
+    #[arg(long = "local_b", alias = "local-b", default_value = "false", value_parser = BoolishValueParser::new(), value_name = "BOOL",
+          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub local_b: bool,
     /// Include hydrogen atoms in the model map.
     #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
           action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -294,6 +298,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
             SigmaScope::Envelope
         },
         keep_local_fields: args.scale_map.is_some(),
+        local_b: args.local_b,
         ..DifferenceOptions::new(resolution)
     };
     progress.set_message("computing the model map and the local fit");
@@ -327,6 +332,12 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         result.local.scale_percentiles[1],
         result.local.scale_percentiles[2]
     ));
+    if let Some(b) = result.local.relative_b_percentiles {
+        say(format!(
+            "local relative B percentiles 1/50/99 = {:.1} / {:.1} / {:.1} Å²",
+            b[0], b[1], b[2]
+        ));
+    }
     say(format!(
         "sigma ({}): {:.5} map units over {} voxels",
         args.sigma_scope,

@@ -70,7 +70,13 @@ pub struct DifferenceOptions {
     pub envelope_radius: f64,
     /// Return the fitted local scale and offset maps (costs two maps of memory).
     pub keep_local_fields: bool,
+    /// Also fit a local relative B (from model maps at [`LOCAL_B_VALUES`]; each costs one more
+    /// model map of time and memory).
+    pub local_b: bool,
 }
+
+/// Relative B values (Å²) of the model maps between which a local B is fitted.
+pub const LOCAL_B_VALUES: [f64; 4] = [-30.0, 0.0, 30.0, 60.0];
 
 impl DifferenceOptions {
     /// Defaults for a resolution: complex difference, 20 Å window with a local offset, raised
@@ -85,6 +91,7 @@ impl DifferenceOptions {
             sigma_scope: SigmaScope::Envelope,
             envelope_radius: 3.0,
             keep_local_fields: false,
+            local_b: false,
         }
     }
 }
@@ -285,6 +292,18 @@ pub fn compute_difference_map(
     let obs = resolution_limited(data, &geometry, options.d_min, options.edge);
     lap("resolution limit of the map", &mut timings);
     let model_map = compute_model_map(model, &geometry, &model_options)?;
+    // Further model maps at other relative B, for the local B fit.
+    let relative_b: Vec<f64> = if options.local_b {
+        LOCAL_B_VALUES.to_vec()
+    } else {
+        vec![0.0]
+    };
+    let mut shifted_maps = Vec::new();
+    for &delta in relative_b.iter().filter(|b| **b != 0.0) {
+        let mut shifted = model.clone();
+        shifted.atoms.iter_mut().for_each(|a| a.b_iso += delta);
+        shifted_maps.push(compute_model_map(&shifted, &geometry, &model_options)?.data);
+    }
     lap("model map", &mut timings);
     warnings.extend(model_map.warnings.iter().cloned());
     let calc = model_map.data;
@@ -326,15 +345,29 @@ pub fn compute_difference_map(
     };
 
     let mut difference = obs;
+    let mut shifted = shifted_maps.iter();
+    let calcs: Vec<&[f32]> = relative_b
+        .iter()
+        .map(|b| {
+            if *b == 0.0 {
+                calc.as_slice()
+            } else {
+                shifted.next().expect("one map per B").as_slice()
+            }
+        })
+        .collect();
     let (local, local_fields) = subtract_locally_scaled(
         &mut difference,
-        &calc,
+        &calcs,
+        &relative_b,
         &geometry,
         &options.scaling,
         &global,
         Some(&envelope),
         options.keep_local_fields,
     );
+    drop(calcs);
+    drop(shifted_maps);
     drop(calc);
     lap("local fit and subtraction", &mut timings);
     let sigma = masked_sd(&difference, sigma_mask);

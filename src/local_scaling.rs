@@ -104,6 +104,8 @@ pub struct LocalFitSummary {
     /// 1st, 50th and 99th percentile of the local scale k over the voxels where `report_mask`
     /// is true.
     pub scale_percentiles: [f64; 3],
+    /// The same percentiles of the local relative B (Å²), when it was fitted.
+    pub relative_b_percentiles: Option<[f64; 3]>,
 }
 
 /// Fitted local parameters, one value per voxel, when they are kept.
@@ -183,59 +185,86 @@ fn plane_box_sum(
     }
 }
 
+/// The rows of a plane, or `ny` empty slices when the plane is not kept.
+fn rows_or_empty(plane: &mut [f32], nx: usize, ny: usize) -> Vec<&mut [f32]> {
+    if plane.is_empty() {
+        (0..ny).map(|_| &mut [][..]).collect()
+    } else {
+        plane.chunks_mut(nx).collect()
+    }
+}
+
 /// Replaces `obs` (the resolution-limited experimental map) by `obs - (a + k·calc)` with `a`
 /// and `k` fitted in a sliding window around every voxel.
 ///
-/// `global` is the ridge target; `report_mask` selects the voxels whose k is summarised (the
-/// model envelope). With `keep_fields`, the fitted k and a are returned (two more maps of memory).
+/// `calcs` holds the model map at one or more relative B values (`relative_b`, Å², same length).
+/// With more than one, every voxel also picks the B whose window fit leaves the smallest
+/// residual, refined between neighbours by a parabola, with the model map interpolated
+/// accordingly: a local relative B, fitted continuously. `global` is the ridge target;
+/// `report_mask` selects the voxels summarised (the model envelope). With `keep_fields`, the
+/// fitted k and a are returned (two more maps of memory).
+#[allow(clippy::too_many_arguments)]
 pub fn subtract_locally_scaled(
     obs: &mut [f32],
-    calc: &[f32],
+    calcs: &[&[f32]],
+    relative_b: &[f64],
     geometry: &GridGeometry,
     options: &LocalScalingOptions,
     global: &GlobalFit,
     report_mask: Option<&[bool]>,
     keep_fields: bool,
 ) -> (LocalFitSummary, Option<LocalFields>) {
+    assert!(
+        !calcs.is_empty() && calcs.len() == relative_b.len(),
+        "one B per model map"
+    );
+    assert!(calcs.len() <= 8, "at most 8 relative B values");
     let [nx, ny, nz] = geometry.dims;
     let plane_len = nx * ny;
     let window = window_voxels(options.window, geometry.voxel_size);
     let [hx, hy, hz] = window.map(|w| w / 2);
     let (count_x, count_y, count_z) = (counts(nx, hx), counts(ny, hy), counts(nz, hz));
-    let calc_stats = crate::grid::MapStatistics::of(calc);
+    let reference = calcs[relative_b.iter().position(|b| *b == 0.0).unwrap_or(0)];
+    let calc_stats = crate::grid::MapStatistics::of(reference);
     let ridge = options.ridge * calc_stats.sd * calc_stats.sd;
     let k_target = global.scale.max(0.0);
+    let n_b = calcs.len();
 
-    // Ring of X/Y box sums of the fields obs, calc, obs·calc, calc·calc for the last 2h+1 planes.
-    const FIELDS: usize = 4;
+    // Ring of X/Y box sums of the fields obs and, per B, calc, obs·calc, calc·calc, for the
+    // last 2h+1 planes.
+    let field_count = 1 + 3 * n_b;
     let slots = 2 * hz + 1;
-    let mut ring = vec![vec![0f32; plane_len * FIELDS]; slots];
-    let mut acc = vec![0f64; plane_len * FIELDS];
+    let mut ring = vec![vec![0f32; plane_len * field_count]; slots];
+    let mut acc = vec![0f64; plane_len * field_count];
     let mut fields = keep_fields.then(|| LocalFields {
         scale: vec![0.0; obs.len()],
         offset: vec![0.0; obs.len()],
     });
     let mut k_samples: Vec<f32> = Vec::new();
+    let mut b_samples: Vec<f32> = Vec::new();
 
     // Per-field scratch: the field's plane, the X sums and a running row.
-    let mut scratch: Vec<(Vec<f32>, Vec<f64>, Vec<f64>)> = (0..FIELDS)
+    let mut scratch: Vec<(Vec<f32>, Vec<f64>, Vec<f64>)> = (0..field_count)
         .map(|_| (vec![0f32; plane_len], vec![0f64; plane_len], vec![0f64; nx]))
         .collect();
     let mut sum_plane = |z: usize, obs: &[f32], slot: &mut Vec<f32>| {
         let o = &obs[z * plane_len..(z + 1) * plane_len];
-        let c = &calc[z * plane_len..(z + 1) * plane_len];
         slot.par_chunks_mut(plane_len)
             .zip(scratch.par_iter_mut())
             .enumerate()
             .for_each(|(f, (out, (values, row_sums, running)))| {
-                match f {
-                    0 => values.copy_from_slice(o),
-                    1 => values.copy_from_slice(c),
-                    2 => values
-                        .iter_mut()
-                        .zip(o.iter().zip(c))
-                        .for_each(|(v, (o, c))| *v = o * c),
-                    _ => values.iter_mut().zip(c).for_each(|(v, c)| *v = c * c),
+                if f == 0 {
+                    values.copy_from_slice(o);
+                } else {
+                    let c = &calcs[(f - 1) / 3][z * plane_len..(z + 1) * plane_len];
+                    match (f - 1) % 3 {
+                        0 => values.copy_from_slice(c),
+                        1 => values
+                            .iter_mut()
+                            .zip(o.iter().zip(c))
+                            .for_each(|(v, (o, c))| *v = o * c),
+                        _ => values.iter_mut().zip(c).for_each(|(v, c)| *v = c * c),
+                    }
                 }
                 plane_box_sum(values, [nx, ny], [hx, hy], out, row_sums, running);
             });
@@ -250,13 +279,17 @@ pub fn subtract_locally_scaled(
             });
     };
 
-    let scale_len = if keep_fields || report_mask.is_some() {
-        plane_len
-    } else {
-        0
-    };
-    let mut scale_plane = vec![0f32; scale_len];
+    let keep_scale = keep_fields || report_mask.is_some();
+    let mut scale_plane = vec![0f32; if keep_scale { plane_len } else { 0 }];
     let mut offset_plane = vec![0f32; if keep_fields { plane_len } else { 0 }];
+    let mut b_plane = vec![
+        0f32;
+        if n_b > 1 && report_mask.is_some() {
+            plane_len
+        } else {
+            0
+        }
+    ];
     let mut next = 0usize;
     for z in 0..nz {
         // Planes below the window leave before the plane that reuses their slot arrives.
@@ -273,64 +306,81 @@ pub fn subtract_locally_scaled(
         // The plane z of obs is read by the ring before it is overwritten here: planes up to
         // z + h are already summed.
         let plane = &mut obs[z * plane_len..(z + 1) * plane_len];
-        let c = &calc[z * plane_len..(z + 1) * plane_len];
         let cz = count_z[z];
         let offset = options.offset;
+        let acc = &acc;
         let fit_row =
-            |j: usize, row: &mut [f32], calc_row: &[f32], k_row: &mut [f32], a_row: &mut [f32]| {
+            |j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32], b_row: &mut [f32]| {
+                let mut sxy = [0f64; 8];
+                let mut syy = [0f64; 8];
+                let mut mcs = [0f64; 8];
                 for i in 0..nx {
                     let n = count_x[i] * count_y[j] * cz;
                     let idx = j * nx + i;
                     let mo = acc[idx] / n;
-                    let mc = acc[plane_len + idx] / n;
-                    let moc = acc[2 * plane_len + idx] / n;
-                    let mcc = acc[3 * plane_len + idx] / n;
-                    let (k, a) = if offset {
-                        let k = ((moc - mo * mc) + ridge * k_target)
-                            / ((mcc - mc * mc).max(0.0) + ridge);
-                        let k = k.max(0.0);
-                        (k, mo - k * mc)
-                    } else {
-                        ((moc + ridge * k_target) / (mcc + ridge), 0.0)
-                    };
-                    row[i] = (row[i] as f64 - a - k * calc_row[i] as f64) as f32;
+                    // Window statistics per B: covariance and variance (about the means with an offset).
+                    let mut best = 0usize;
+                    let mut residual = [0f64; 8];
+                    for b in 0..n_b {
+                        let base = (1 + 3 * b) * plane_len + idx;
+                        let mc = acc[base] / n;
+                        let moc = acc[base + plane_len] / n;
+                        let mcc = acc[base + 2 * plane_len] / n;
+                        let (xy, yy) = if offset {
+                            (moc - mo * mc, (mcc - mc * mc).max(0.0))
+                        } else {
+                            (moc, mcc)
+                        };
+                        sxy[b] = xy + ridge * k_target;
+                        syy[b] = yy + ridge;
+                        mcs[b] = if offset { mc } else { 0.0 };
+                        residual[b] = -sxy[b] * sxy[b] / syy[b];
+                        if residual[b] < residual[best] {
+                            best = b;
+                        }
+                    }
+                    // Fractional B index: parabola through the best and its neighbours.
+                    let mut t = best as f64;
+                    if n_b >= 3 && best > 0 && best < n_b - 1 {
+                        let (rm, r0, rp) = (residual[best - 1], residual[best], residual[best + 1]);
+                        let curvature = rm - 2.0 * r0 + rp;
+                        if curvature > 0.0 {
+                            t += (0.5 * (rm - rp) / curvature).clamp(-0.5, 0.5);
+                        }
+                    }
+                    let lower = (t.floor() as usize).min(n_b.saturating_sub(2));
+                    let upper = (lower + 1).min(n_b - 1);
+                    let f = if n_b > 1 { t - lower as f64 } else { 0.0 };
+                    let lerp = |v: &[f64; 8]| (1.0 - f) * v[lower] + f * v[upper];
+                    let k = (lerp(&sxy) / lerp(&syy)).max(0.0);
+                    let a = if offset { mo - k * lerp(&mcs) } else { 0.0 };
+                    let c = (1.0 - f) * calcs[lower][z * plane_len + idx] as f64
+                        + f * calcs[upper][z * plane_len + idx] as f64;
+                    row[i] = (row[i] as f64 - a - k * c) as f32;
                     if !k_row.is_empty() {
                         k_row[i] = k as f32;
                     }
                     if !a_row.is_empty() {
                         a_row[i] = a as f32;
                     }
+                    if !b_row.is_empty() {
+                        b_row[i] = ((1.0 - f) * relative_b[lower] + f * relative_b[upper]) as f32;
+                    }
                 }
             };
-        if scale_plane.is_empty() {
-            plane
-                .par_chunks_mut(nx)
-                .zip(c.par_chunks(nx))
-                .enumerate()
-                .for_each(|(j, (row, calc_row))| fit_row(j, row, calc_row, &mut [], &mut []));
-        } else if offset_plane.is_empty() {
-            plane
-                .par_chunks_mut(nx)
-                .zip(c.par_chunks(nx))
-                .zip(scale_plane.par_chunks_mut(nx))
-                .enumerate()
-                .for_each(|(j, ((row, calc_row), k_row))| {
-                    fit_row(j, row, calc_row, k_row, &mut [])
-                });
-        } else {
-            plane
-                .par_chunks_mut(nx)
-                .zip(c.par_chunks(nx))
-                .zip(
-                    scale_plane
-                        .par_chunks_mut(nx)
-                        .zip(offset_plane.par_chunks_mut(nx)),
-                )
-                .enumerate()
-                .for_each(|(j, ((row, calc_row), (k_row, a_row)))| {
-                    fit_row(j, row, calc_row, k_row, a_row)
-                });
-        }
+        // Rows are independent; optional outputs are empty slices when not kept.
+        let rows = plane.par_chunks_mut(nx).enumerate();
+        let (k_rows, a_rows, b_rows) = (
+            rows_or_empty(&mut scale_plane, nx, ny),
+            rows_or_empty(&mut offset_plane, nx, ny),
+            rows_or_empty(&mut b_plane, nx, ny),
+        );
+        rows.zip(
+            k_rows
+                .into_par_iter()
+                .zip(a_rows.into_par_iter().zip(b_rows.into_par_iter())),
+        )
+        .for_each(|((j, row), (k_row, (a_row, b_row)))| fit_row(j, row, k_row, a_row, b_row));
         if let Some(mask) = report_mask {
             let m = &mask[z * plane_len..(z + 1) * plane_len];
             k_samples.extend(
@@ -340,32 +390,29 @@ pub fn subtract_locally_scaled(
                     .filter(|(_, m)| **m)
                     .map(|(k, _)| *k),
             );
+            b_samples.extend(b_plane.iter().zip(m).filter(|(_, m)| **m).map(|(b, _)| *b));
         }
         if let Some(f) = fields.as_mut() {
             f.scale[z * plane_len..(z + 1) * plane_len].copy_from_slice(&scale_plane);
             f.offset[z * plane_len..(z + 1) * plane_len].copy_from_slice(&offset_plane);
         }
     }
-    let percentile = |samples: &mut Vec<f32>, p: f64| -> f64 {
-        if samples.is_empty() {
-            return f64::NAN;
-        }
-        let idx = ((samples.len() - 1) as f64 * p).round() as usize;
-        let (_, v, _) = samples.select_nth_unstable_by(idx, |a, b| a.total_cmp(b));
-        *v as f64
+    let percentiles = |samples: &mut Vec<f32>| -> [f64; 3] {
+        [0.01, 0.5, 0.99].map(|p| {
+            if samples.is_empty() {
+                return f64::NAN;
+            }
+            let idx = ((samples.len() - 1) as f64 * p).round() as usize;
+            let (_, v, _) = samples.select_nth_unstable_by(idx, |a, b| a.total_cmp(b));
+            *v as f64
+        })
     };
-    let scale_percentiles = [
-        percentile(&mut k_samples, 0.01),
-        percentile(&mut k_samples, 0.5),
-        percentile(&mut k_samples, 0.99),
-    ];
-    (
-        LocalFitSummary {
-            window_voxels: window,
-            scale_percentiles,
-        },
-        fields,
-    )
+    let summary = LocalFitSummary {
+        window_voxels: window,
+        scale_percentiles: percentiles(&mut k_samples),
+        relative_b_percentiles: (n_b > 1).then(|| percentiles(&mut b_samples)),
+    };
+    (summary, fields)
 }
 
 #[cfg(test)]
@@ -402,8 +449,16 @@ mod tests {
             offset: true,
             ridge: 1e-6,
         };
-        let (summary, fields) =
-            subtract_locally_scaled(&mut obs, &calc, &geometry, &options, &global, None, true);
+        let (summary, fields) = subtract_locally_scaled(
+            &mut obs,
+            &[&calc],
+            &[0.0],
+            &geometry,
+            &options,
+            &global,
+            None,
+            true,
+        );
         assert_eq!(summary.window_voxels, [9, 9, 9]);
         let worst = obs.iter().fold(0f32, |m, v| m.max(v.abs()));
         // A linear trend in k over a window leaves a second-order residual only.

@@ -437,3 +437,35 @@ fn the_same_case_in_another_frame_gives_the_same_map() {
         assert!(worst < 2e-3, "{case}: {worst}");
     }
 }
+
+#[test]
+fn local_relative_b_is_fitted_on_request() {
+    let Some(shared) = common::shared_dir("local_relative_b_is_fitted_on_request") else {
+        return;
+    };
+    let dir = shared.join("synthetic/1ahq_heme");
+    let model = read_model(dir.join("model_trunc.pdb")).unwrap();
+    let options = DifferenceOptions {
+        local_b: true,
+        ..DifferenceOptions::new(2.9)
+    };
+    let result =
+        compute_difference_map(&model, read_map(dir.join("map.mrc")).unwrap().map, &options)
+            .unwrap();
+    let b = result
+        .local
+        .relative_b_percentiles
+        .expect("B percentiles when fitted");
+    assert!(
+        b[0] >= -30.0 && b[2] <= 60.0 && b[0] <= b[1] && b[1] <= b[2],
+        "{b:?}"
+    );
+    let map = result.complex.unwrap();
+    let groups = removed_groups(&dir.join("removed_atoms.json"));
+    let all: Vec<[f64; 3]> = groups.iter().flat_map(|g| g.1.clone()).collect();
+    let (near, far) = near_and_far(&map, &groups[0].1, &all, 1.5, 3.0);
+    eprintln!(
+        "heme with local B: {near:.2} sd at the heme, {far:.2} sd elsewhere; B percentiles {b:?}"
+    );
+    assert!(near > far);
+}
