@@ -35,9 +35,7 @@ fn tiled_model(n: usize, voxel: f64) -> Model {
                 for atom in &unit.atoms {
                     let mut copy = atom.clone();
                     for a in 0..3 {
-                        copy.position[a] = atom.position[a] - lo[a]
-                            + 5.0
-                            + t[a] as f64 * box_len / tiles[a] as f64;
+                        copy.position[a] = atom.position[a] - lo[a] + 5.0 + t[a] as f64 * box_len / tiles[a] as f64;
                     }
                     model.atoms.push(copy);
                 }
@@ -75,20 +73,10 @@ fn write_pdb(path: &Path, model: &Model) {
 
 /// Runs a command under /usr/bin/time -v: (wall seconds, peak RSS in MiB, its stdout).
 fn timed(program: &Path, args: &[&str], dir: &Path) -> Option<(f64, f64, String)> {
-    let output = Command::new("/usr/bin/time")
-        .arg("-v")
-        .arg(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .ok()?;
+    let output = Command::new("/usr/bin/time").arg("-v").arg(program).args(args).current_dir(dir).output().ok()?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        eprintln!(
-            "{} failed:\n{}",
-            program.display(),
-            stderr.lines().rev().take(15).collect::<Vec<_>>().join("\n")
-        );
+        eprintln!("{} failed:\n{}", program.display(), stderr.lines().rev().take(15).collect::<Vec<_>>().join("\n"));
         return None;
     }
     let field = |name: &str| {
@@ -98,58 +86,34 @@ fn timed(program: &Path, args: &[&str], dir: &Path) -> Option<(f64, f64, String)
             .map(|l| l.rsplit(": ").next().unwrap().trim().to_string())
     };
     let wall = field("Elapsed (wall clock) time")?;
-    let seconds = wall.split(':').fold(0.0, |acc, part| {
-        acc * 60.0 + part.parse::<f64>().unwrap_or(0.0)
-    });
+    let seconds = wall.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0));
     let rss_kb: f64 = field("Maximum resident set size")?.parse().ok()?;
-    Some((
-        seconds,
-        rss_kb / 1024.0,
-        String::from_utf8_lossy(&output.stdout).to_string(),
-    ))
+    Some((seconds, rss_kb / 1024.0, String::from_utf8_lossy(&output.stdout).to_string()))
 }
 
 fn main() {
-    let n = std::env::var("BENCH_GRID")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(384usize);
+    let n = std::env::var("BENCH_GRID").ok().and_then(|v| v.parse().ok()).unwrap_or(384usize);
     let voxel = 1.05;
     let dir = tempfile::tempdir().unwrap();
     let model = tiled_model(n, voxel);
-    let geometry = GridGeometry {
-        dims: [n; 3],
-        voxel_size: [voxel; 3],
-        first_voxel_centre: [0.0; 3],
-    };
+    let geometry = GridGeometry { dims: [n; 3], voxel_size: [voxel; 3], first_voxel_centre: [0.0; 3] };
     // The "experimental" map: the model's own map at 3.2 Å plus noise, with a quarter of the
     // atoms then removed from the model so that there is something to find.
-    let mut data = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.2))
-        .unwrap()
-        .data;
+    let mut data = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.2)).unwrap().data;
     let mut state = 42u64;
     let sd = real_space_diff_map::MapStatistics::of(&data).sd as f32;
     for v in &mut data {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         *v += 0.3 * sd * (((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5);
     }
-    let map = Map {
-        geometry,
-        data,
-        header: MapHeader::for_geometry(&geometry),
-    };
+    let map = Map { geometry, data, header: MapHeader::for_geometry(&geometry) };
     write_map(dir.path().join("map.mrc"), &map, "benchmark map", &[]).unwrap();
     drop(map);
     let mut truncated = model.clone();
     truncated.atoms.retain(|a| a.serial % 4 != 0);
     write_pdb(&dir.path().join("model.pdb"), &truncated);
     let map_mb = (n * n * n * 4) as f64 / 1e6 / 1.048576;
-    println!(
-        "case: {n}^3 voxels ({map_mb:.0} MiB as float32), {} atoms in the model",
-        truncated.atoms.len()
-    );
+    println!("case: {n}^3 voxels ({map_mb:.0} MiB as float32), {} atoms in the model", truncated.atoms.len());
 
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_real_space_diff_map"));
     let args = ["model.pdb", "map.mrc", "resolution=3.2", "output=ours.mrc"];
@@ -171,33 +135,15 @@ fn main() {
         our_rss / map_mb
     );
 
-    let venv = std::env::var("REFERENCE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/real_space_diff_map-reference")
-        });
+    let venv = std::env::var("REFERENCE_VENV").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/real_space_diff_map-reference")
+    });
     let servalcat = venv.join("bin/servalcat");
     if servalcat.exists() {
-        let args = [
-            "fofc",
-            "--model",
-            "model.pdb",
-            "--map",
-            "map.mrc",
-            "-d",
-            "3.2",
-        ];
+        let args = ["fofc", "--model", "model.pdb", "--map", "map.mrc", "-d", "3.2"];
         if let Some((wall, rss, _)) = timed(&servalcat, &args, dir.path()) {
-            println!(
-                "servalcat fofc:      {wall:.2} s wall, peak RSS {rss:.0} MiB = {:.2}x the map",
-                rss / map_mb
-            );
-            println!(
-                "speed-up over servalcat: {:.2}x; memory ratio {:.2}x",
-                wall / our_wall,
-                rss / our_rss
-            );
+            println!("servalcat fofc:      {wall:.2} s wall, peak RSS {rss:.0} MiB = {:.2}x the map", rss / map_mb);
+            println!("speed-up over servalcat: {:.2}x; memory ratio {:.2}x", wall / our_wall, rss / our_rss);
         }
         if std::env::var("BENCH_PHENIX").is_ok() {
             let python = venv.join("bin/python");

@@ -12,10 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 fn main() {
-    let n = std::env::var("BENCH_GRID")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(384usize);
+    let n = std::env::var("BENCH_GRID").ok().and_then(|v| v.parse().ok()).unwrap_or(384usize);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let unit = read_model(root.join("testdata/6vyb_Ndom.pdb")).expect("testdata model");
     let voxel = 1.05;
@@ -44,11 +41,7 @@ fn main() {
             }
         }
     }
-    let geometry = GridGeometry {
-        dims: [n; 3],
-        voxel_size: [voxel; 3],
-        first_voxel_centre: [0.0; 3],
-    };
+    let geometry = GridGeometry { dims: [n; 3], voxel_size: [voxel; 3], first_voxel_centre: [0.0; 3] };
     println!(
         "grid {n}^3 ({:.0} MB as f32), {} atoms, {} threads",
         geometry.len() as f64 * 4.0 / 1e6,
@@ -76,8 +69,6 @@ fn main() {
     }
     let (blur, fft_dims) = info.unwrap();
     println!("FFT pair (forward + inverse, {n}^3): {fft_best:.3} s (best of 3)");
-    println!(
-        "model map (d_min 3.2, blur {blur:.1}, FFT grid {fft_dims:?}): {model_best:.3} s (best of 3)"
-    );
+    println!("model map (d_min 3.2, blur {blur:.1}, FFT grid {fft_dims:?}): {model_best:.3} s (best of 3)");
     println!("ratio model map / FFT pair: {:.2}", model_best / fft_best);
 }

@@ -35,29 +35,20 @@ pub fn amplitude_difference(
     let dims = geometry.dims;
     let tile = tile_voxels(window, geometry.voxel_size);
     let half = tile / 2;
-    let taper: Vec<f32> = (0..tile)
-        .map(|x| {
-            (std::f64::consts::PI * (x as f64 + 0.5) / tile as f64)
-                .sin()
-                .powi(2) as f32
-        })
-        .collect();
+    let taper: Vec<f32> =
+        (0..tile).map(|x| (std::f64::consts::PI * (x as f64 + 0.5) / tile as f64).sin().powi(2) as f32).collect();
     // Tile origins per axis lie on a lattice anchored to absolute voxel positions (the map's
     // origin in voxel units), not to the box start: a box cut at another voxel gets the same tiles
     // where it overlaps, so the result does not depend on where the box starts. Tiles start from
     // below the box so every voxel is covered by two tiles along each axis.
     let starts: Vec<Vec<isize>> = (0..3)
         .map(|a| {
-            let absolute_start =
-                (geometry.first_voxel_centre[a] / geometry.voxel_size[a]).round() as isize;
+            let absolute_start = (geometry.first_voxel_centre[a] / geometry.voxel_size[a]).round() as isize;
             let mut first = (-absolute_start).rem_euclid(half as isize);
             while first > -(tile as isize) + half as isize {
                 first -= half as isize;
             }
-            (0..)
-                .map(|t| first + t as isize * half as isize)
-                .take_while(|&s| s < dims[a] as isize)
-                .collect()
+            (0..).map(|t| first + t as isize * half as isize).take_while(|&s| s < dims[a] as isize).collect()
         })
         .collect();
     let fft = Fft3d::new([tile; 3]);
@@ -71,21 +62,9 @@ pub fn amplitude_difference(
     // in parallel, and the classes one after the other.
     for parity in 0..8usize {
         let mut class: Vec<[isize; 3]> = Vec::new();
-        for (_, &z) in starts[2]
-            .iter()
-            .enumerate()
-            .filter(|(t, _)| t % 2 == (parity >> 2) & 1)
-        {
-            for (_, &y) in starts[1]
-                .iter()
-                .enumerate()
-                .filter(|(t, _)| t % 2 == (parity >> 1) & 1)
-            {
-                for (_, &x) in starts[0]
-                    .iter()
-                    .enumerate()
-                    .filter(|(t, _)| t % 2 == parity & 1)
-                {
+        for (_, &z) in starts[2].iter().enumerate().filter(|(t, _)| t % 2 == (parity >> 2) & 1) {
+            for (_, &y) in starts[1].iter().enumerate().filter(|(t, _)| t % 2 == (parity >> 1) & 1) {
+                for (_, &x) in starts[0].iter().enumerate().filter(|(t, _)| t % 2 == parity & 1) {
                     class.push([x, y, z]);
                 }
             }
@@ -95,18 +74,7 @@ pub fn amplitude_difference(
             .map(|&origin| {
                 (
                     origin,
-                    process_tile(
-                        obs,
-                        calc,
-                        geometry,
-                        origin,
-                        tile,
-                        &taper,
-                        &fft,
-                        s_max,
-                        calc_variance,
-                        fallback_scale,
-                    ),
+                    process_tile(obs, calc, geometry, origin, tile, &taper, &fft, s_max, calc_variance, fallback_scale),
                 )
             })
             .collect();
@@ -126,8 +94,7 @@ pub fn amplitude_difference(
                         if gx < 0 || gx >= dims[0] as isize {
                             continue;
                         }
-                        out[geometry.index(gx as usize, gy as usize, gz as usize)] +=
-                            values[x + tile * (y + tile * z)];
+                        out[geometry.index(gx as usize, gy as usize, gz as usize)] += values[x + tile * (y + tile * z)];
                     }
                 }
             }
@@ -207,11 +174,7 @@ fn process_tile(
     }
     // Tiles with almost no model power keep the global scale.
     let negligible = syy < 1e-6 * calc_variance * (n * n) as f64;
-    let k = if negligible {
-        fallback_scale
-    } else {
-        sxy / syy
-    };
+    let k = if negligible { fallback_scale } else { sxy / syy };
     for (index, (o, c)) in fo.iter_mut().zip(&fc).enumerate() {
         if index == 0 || s2_of(index) > s_max2 {
             *o = Complex32::new(0.0, 0.0);
@@ -236,13 +199,8 @@ mod tests {
     fn sin_squared_tiles_sum_to_one() {
         let tile = 12;
         let half = tile / 2;
-        let taper: Vec<f64> = (0..tile)
-            .map(|x| {
-                (std::f64::consts::PI * (x as f64 + 0.5) / tile as f64)
-                    .sin()
-                    .powi(2)
-            })
-            .collect();
+        let taper: Vec<f64> =
+            (0..tile).map(|x| (std::f64::consts::PI * (x as f64 + 0.5) / tile as f64).sin().powi(2)).collect();
         for p in 0..half {
             assert!((taper[p] + taper[p + half] - 1.0).abs() < 1e-12);
         }
@@ -251,11 +209,7 @@ mod tests {
     #[test]
     fn a_scaled_copy_leaves_no_difference() {
         // obs = 2 calc everywhere: every tile fits k = 2 and the difference vanishes.
-        let geometry = GridGeometry {
-            dims: [30, 28, 26],
-            voxel_size: [1.0; 3],
-            first_voxel_centre: [0.0; 3],
-        };
+        let geometry = GridGeometry { dims: [30, 28, 26], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
         let calc: Vec<f32> = (0..geometry.len())
             .map(|i| {
                 let (x, y, z) = (i % 30, (i / 30) % 28, i / 840);

@@ -48,9 +48,8 @@ where
             input.display()
         )));
     }
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::Invalid(format!("output path {} has no file name", path.display()))
-    })?;
+    let file_name =
+        path.file_name().ok_or_else(|| Error::Invalid(format!("output path {} has no file name", path.display())))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

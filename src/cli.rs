@@ -10,6 +10,11 @@ use crate::local_scaling::LocalScalingOptions;
 use crate::map_io::{read_map, write_map};
 use crate::model_io::read_model;
 use crate::model_map::ResolutionEdge;
+use crate::peaks::{find_peaks, score_residues};
+use crate::report::{
+    FileInfo, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report, file_info,
+    peak_table, write_csv, write_json,
+};
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, CommandFactory, Parser};
 use std::path::{Path, PathBuf};
@@ -69,16 +74,26 @@ pub struct RunArgs {
     #[arg(long, default_value = "soft", value_parser = ["soft", "sharp"])]
     pub edge: String,
     /// Width of the soft edge as a fraction of 1/d_min.
-    #[arg(
-        long = "edge_width",
-        alias = "edge-width",
-        default_value_t = 0.1,
-        value_name = "FRACTION"
-    )]
+    #[arg(long = "edge_width", alias = "edge-width", default_value_t = 0.1, value_name = "FRACTION")]
     pub edge_width: f64,
     /// Also write the fitted local scale k as a map.
     #[arg(long = "scale_map", alias = "scale-map", value_name = "FILE")]
     pub scale_map: Option<PathBuf>,
+    /// Peaks: blobs of the difference map beyond this many sigma (positive and negative).
+    #[arg(long = "peak_sigma", alias = "peak-sigma", default_value_t = 3.0, value_name = "SIGMA")]
+    pub peak_sigma: f64,
+    /// How many of the strongest peaks to print.
+    #[arg(long = "peaks_shown", alias = "peaks-shown", default_value_t = 10, value_name = "N")]
+    pub peaks_shown: usize,
+    /// How many peaks the JSON and CSV reports list at most (the totals are always reported).
+    #[arg(long = "max_peaks", alias = "max-peaks", default_value_t = 1000, value_name = "N")]
+    pub max_peaks: usize,
+    /// Write a JSON report (inputs with checksums, parameters, statistics, scales, peaks, residues).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write PREFIX_peaks.csv and PREFIX_residues.csv.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -98,10 +113,7 @@ pub fn normalise_arguments<I: IntoIterator<Item = String>>(args: I) -> Vec<Strin
             }
             match arg.split_once('=') {
                 Some((key, _))
-                    if !key.is_empty()
-                        && key
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
                 {
                     format!("--{arg}")
                 }
@@ -113,10 +125,7 @@ pub fn normalise_arguments<I: IntoIterator<Item = String>>(args: I) -> Vec<Strin
 
 /// Names of the valid keys, for error messages.
 pub fn valid_keys() -> Vec<String> {
-    RunArgs::command()
-        .get_arguments()
-        .filter_map(|a| a.get_long().map(str::to_string))
-        .collect()
+    RunArgs::command().get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect()
 }
 
 /// Parses the main job's arguments (program name first). On `--help`/`--version` the `Err`
@@ -128,10 +137,7 @@ pub fn parse_run_args(args: Vec<String>) -> std::result::Result<RunArgs, (String
         match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => (e.to_string(), 0),
             ErrorKind::UnknownArgument => {
-                let offending = e
-                    .get(clap::error::ContextKind::InvalidArg)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default();
+                let offending = e.get(clap::error::ContextKind::InvalidArg).map(|v| v.to_string()).unwrap_or_default();
                 let key = offending.trim_start_matches('-').split('=').next().unwrap_or("").to_string();
                 (
                     format!(
@@ -149,13 +155,10 @@ pub fn parse_run_args(args: Vec<String>) -> std::result::Result<RunArgs, (String
 fn edge_of(args: &RunArgs) -> Result<ResolutionEdge> {
     match args.edge.as_str() {
         "sharp" => Ok(ResolutionEdge::Sharp),
-        _ if args.edge_width > 0.0 && args.edge_width < 1.0 => Ok(ResolutionEdge::RaisedCosine {
-            width: args.edge_width,
-        }),
-        _ => Err(Error::Usage(format!(
-            "edge_width must be between 0 and 1, got {}",
-            args.edge_width
-        ))),
+        _ if args.edge_width > 0.0 && args.edge_width < 1.0 => {
+            Ok(ResolutionEdge::RaisedCosine { width: args.edge_width })
+        }
+        _ => Err(Error::Usage(format!("edge_width must be between 0 and 1, got {}", args.edge_width))),
     }
 }
 
@@ -166,6 +169,8 @@ pub struct RunSummary {
     pub outputs: Vec<PathBuf>,
     /// Resolution used.
     pub resolution: f64,
+    /// The full report (input checksums only when `json=` was given).
+    pub report: Report,
 }
 
 /// Runs the main job: read, compute, write, report on stderr/stdout.
@@ -180,43 +185,26 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         .model_key
         .clone()
         .or_else(|| args.model_path.clone())
-        .ok_or_else(|| {
-            Error::Usage("no model given: real_space_diff_map MODEL MAP resolution=R".into())
-        })?;
+        .ok_or_else(|| Error::Usage("no model given: real_space_diff_map MODEL MAP resolution=R".into()))?;
     let map_path = args
         .map_key
         .clone()
-        .or_else(|| {
-            if args.model_key.is_some() {
-                args.model_path.clone()
-            } else {
-                args.map_path.clone()
-            }
-        })
-        .ok_or_else(|| {
-            Error::Usage("no map given: real_space_diff_map MODEL MAP resolution=R".into())
-        })?;
+        .or_else(|| if args.model_key.is_some() { args.model_path.clone() } else { args.map_path.clone() })
+        .ok_or_else(|| Error::Usage("no map given: real_space_diff_map MODEL MAP resolution=R".into()))?;
     if let Some(r) = args.resolution
         && !(r.is_finite() && r > 0.0)
     {
-        return Err(Error::Usage(format!(
-            "resolution must be a positive number of Ångström, got {r}"
-        )));
+        return Err(Error::Usage(format!("resolution must be a positive number of Ångström, got {r}")));
     }
     if !(args.window.is_finite() && args.window > 0.0) {
-        return Err(Error::Usage(format!(
-            "window must be a positive number of Ångström, got {}",
-            args.window
-        )));
+        return Err(Error::Usage(format!("window must be a positive number of Ångström, got {}", args.window)));
     }
     if let Some(threads) = args.threads {
         if threads == 0 {
             return Err(Error::Usage("threads must be at least 1".into()));
         }
         // Fails only if a pool already exists (library use); then the existing pool is used.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build_global();
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     }
     let edge = edge_of(args)?;
     let variant = Variant::parse(&args.variant).expect("clap checked the value");
@@ -242,11 +230,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     ));
     say(format!(
         "    first voxel at ({:.3}, {:.3}, {:.3}) Å (ORIGIN {:?}, NSTART {:?})",
-        g.first_voxel_centre[0],
-        g.first_voxel_centre[1],
-        g.first_voxel_centre[2],
-        map.header.origin,
-        map.header.nstart
+        g.first_voxel_centre[0], g.first_voxel_centre[1], g.first_voxel_centre[2], map.header.origin, map.header.nstart
     ));
     for w in &map_read.warnings {
         eprintln!("warning: {}: {w}", map_path.display());
@@ -261,10 +245,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let resolution = match (args.resolution, model.resolution) {
         (Some(r), _) => r,
         (None, Some(r)) => {
-            say(format!(
-                "resolution {r} Å, as recorded in {}",
-                model_path.display()
-            ));
+            say(format!("resolution {r} Å, as recorded in {}", model_path.display()));
             r
         }
         (None, None) => {
@@ -285,24 +266,20 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let options = DifferenceOptions {
         d_min: resolution,
         variant,
-        scaling: LocalScalingOptions {
-            window: args.window,
-            offset: args.offset,
-            ..LocalScalingOptions::default()
-        },
+        scaling: LocalScalingOptions { window: args.window, offset: args.offset, ..LocalScalingOptions::default() },
         edge,
         include_hydrogens: args.hydrogens,
-        sigma_scope: if args.sigma_scope == "box" {
-            SigmaScope::Box
-        } else {
-            SigmaScope::Envelope
-        },
+        sigma_scope: if args.sigma_scope == "box" { SigmaScope::Box } else { SigmaScope::Envelope },
         keep_local_fields: args.scale_map.is_some(),
         local_b: args.local_b,
         ..DifferenceOptions::new(resolution)
     };
     progress.set_message("computing the model map and the local fit");
+    if !(args.peak_sigma.is_finite() && args.peak_sigma > 0.0) {
+        return Err(Error::Usage(format!("peak_sigma must be a positive number, got {}", args.peak_sigma)));
+    }
     let header = map.header.clone();
+    let map_summary = MapSummary::of(&map);
     let result = compute_difference_map(&model, map, &options)?;
     let p = &result.placement;
     say(format!(
@@ -315,10 +292,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }
-    say(format!(
-        "resolution {resolution} Å ({:?}), model map blur {:.1} Å²",
-        edge, result.model_map_blur
-    ));
+    say(format!("resolution {resolution} Å ({:?}), model map blur {:.1} Å²", edge, result.model_map_blur));
     say(format!(
         "global fit in the envelope: k = {:.4}, offset = {:.4}, CC = {:.3}",
         result.global.scale, result.global.offset, result.global.correlation
@@ -333,82 +307,122 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         result.local.scale_percentiles[2]
     ));
     if let Some(b) = result.local.relative_b_percentiles {
-        say(format!(
-            "local relative B percentiles 1/50/99 = {:.1} / {:.1} / {:.1} Å²",
-            b[0], b[1], b[2]
-        ));
+        say(format!("local relative B percentiles 1/50/99 = {:.1} / {:.1} / {:.1} Å²", b[0], b[1], b[2]));
     }
     say(format!(
         "sigma ({}): {:.5} map units over {} voxels",
         args.sigma_scope,
         result.sigma,
-        if options.sigma_scope == SigmaScope::Envelope {
-            result.envelope_voxels
-        } else {
-            g.len()
-        }
+        if options.sigma_scope == SigmaScope::Envelope { result.envelope_voxels } else { g.len() }
     ));
 
     progress.set_message("writing");
     let write_start = Instant::now();
     let inputs = [model_path.as_path(), map_path.as_path()];
-    let label = format!(
-        "real_space_diff_map {} d_min={resolution} window={}",
-        env!("CARGO_PKG_VERSION"),
-        args.window
-    );
+    let label = format!("real_space_diff_map {} d_min={resolution} window={}", env!("CARGO_PKG_VERSION"), args.window);
     let mut outputs = Vec::new();
+    let mut written = Vec::new();
     if let Some(complex) = &result.complex {
         write_map(&args.output, complex, &label, &inputs)?;
         outputs.push(args.output.clone());
+        written.push(OutputSummary {
+            kind: "complex".into(),
+            path: args.output.clone(),
+            statistics: complex.statistics(),
+        });
     }
     if let Some(amplitude) = &result.amplitude {
-        let path = if result.complex.is_some() {
-            sibling(&args.output, "_amplitude")
-        } else {
-            args.output.clone()
-        };
+        let path = if result.complex.is_some() { sibling(&args.output, "_amplitude") } else { args.output.clone() };
         write_map(&path, amplitude, &label, &inputs)?;
+        written.push(OutputSummary {
+            kind: "amplitude".into(),
+            path: path.clone(),
+            statistics: amplitude.statistics(),
+        });
         outputs.push(path);
     }
     if let (Some(path), Some(fields)) = (&args.scale_map, &result.local_fields) {
-        let scale = crate::grid::Map {
-            geometry: g,
-            data: fields.scale.clone(),
-            header: header.clone(),
-        };
+        let scale = crate::grid::Map { geometry: g, data: fields.scale.clone(), header: header.clone() };
         write_map(path, &scale, "real_space_diff_map local scale k", &inputs)?;
+        written.push(OutputSummary { kind: "local_scale".into(), path: path.clone(), statistics: scale.statistics() });
         outputs.push(path.clone());
+    }
+
+    // Peaks and residues, on the complex difference when there is one.
+    let (peak_map, peak_map_kind) = match (&result.complex, &result.amplitude) {
+        (Some(m), _) => (m, "complex"),
+        (None, Some(m)) => (m, "amplitude"),
+        (None, None) => return Err(Error::Invalid("no difference map was computed".into())),
+    };
+    let peaks = find_peaks(peak_map, args.peak_sigma, Some(&model));
+    let residues = score_residues(peak_map, &model, args.peak_sigma);
+    let positive = peaks.iter().filter(|p| p.height > 0.0).count();
+    let flagged = residues.iter().filter(|r| r.in_negative_density).count();
+    say(format!(
+        "peaks beyond {} sigma: {positive} positive, {} negative; {flagged} residues with an atom at or below -{} sigma",
+        args.peak_sigma,
+        peaks.len() - positive,
+        args.peak_sigma
+    ));
+    if !peaks.is_empty() && args.peaks_shown > 0 {
+        say(peak_table(&peaks, args.peaks_shown));
+    }
+    let listed = peaks.len().min(args.max_peaks);
+    let input_info = |path: &Path| -> Result<FileInfo> {
+        if args.json.is_some() {
+            file_info(path)
+        } else {
+            let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+            Ok(FileInfo { path: path.to_path_buf(), bytes, sha256: None })
+        }
+    };
+    let mut report = Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        program: "real_space_diff_map".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        inputs: vec![input_info(&model_path)?, input_info(&map_path)?],
+        parameters: options,
+        map: map_summary,
+        model: ModelSummary::of(&model),
+        placement: result.placement.clone(),
+        fit: Report::fit_of(&result),
+        outputs: written,
+        peak_search: PeakSummary {
+            map: peak_map_kind.into(),
+            threshold: args.peak_sigma,
+            positive,
+            negative: peaks.len() - positive,
+            listed,
+        },
+        peaks: peaks[..listed].to_vec(),
+        residues,
+        warnings: model.warnings.iter().chain(&map_read.warnings).chain(&result.warnings).cloned().collect(),
+        timings: Vec::new(),
+    };
+    if let Some(prefix) = &args.csv {
+        outputs.extend(write_csv(prefix, &report.peaks, &report.residues, &inputs)?);
     }
     let write_seconds = write_start.elapsed().as_secs_f64();
     progress.finish_and_clear();
     let mut stages = vec![("read map", map_seconds), ("read model", model_seconds)];
     stages.extend(result.timings.iter().copied());
     stages.push(("write", write_seconds));
-    say(format!(
-        "time: {}",
-        stages
-            .iter()
-            .map(|(name, s)| format!("{name} {s:.2} s"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    report.timings = stages.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+    if let Some(path) = &args.json {
+        write_json(path, &report, &inputs)?;
+        outputs.push(path.clone());
+    }
+    say(format!("time: {}", stages.iter().map(|(name, s)| format!("{name} {s:.2} s")).collect::<Vec<_>>().join(", ")));
     for path in &outputs {
         say(format!("wrote {}", path.display()));
     }
     say(format!("done in {:.2} s", start.elapsed().as_secs_f64()));
-    Ok(RunSummary {
-        outputs,
-        resolution,
-    })
+    Ok(RunSummary { outputs, resolution, report })
 }
 
 /// `dir/name_suffix.ext` beside `path`.
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let name = match path.extension() {
         Some(ext) => format!("{stem}{suffix}.{}", ext.to_string_lossy()),
         None => format!("{stem}{suffix}"),
@@ -461,65 +475,26 @@ mod tests {
     use super::*;
 
     fn args(words: &[&str]) -> Vec<String> {
-        std::iter::once("real_space_diff_map")
-            .chain(words.iter().copied())
-            .map(String::from)
-            .collect()
+        std::iter::once("real_space_diff_map").chain(words.iter().copied()).map(String::from).collect()
     }
 
     #[test]
     fn phenix_style_and_flags_are_the_same() {
-        let a = parse_run_args(args(&[
-            "m.pdb",
-            "x.map",
-            "resolution=3.5",
-            "output=o.ccp4",
-            "window=15",
-        ]))
-        .unwrap();
-        let b = parse_run_args(args(&[
-            "m.pdb",
-            "x.map",
-            "--resolution",
-            "3.5",
-            "--output=o.ccp4",
-            "--window",
-            "15",
-        ]))
-        .unwrap();
+        let a = parse_run_args(args(&["m.pdb", "x.map", "resolution=3.5", "output=o.ccp4", "window=15"])).unwrap();
+        let b = parse_run_args(args(&["m.pdb", "x.map", "--resolution", "3.5", "--output=o.ccp4", "--window", "15"]))
+            .unwrap();
         assert_eq!(a.resolution, Some(3.5));
         assert_eq!(a.output, PathBuf::from("o.ccp4"));
-        assert_eq!(
-            (a.resolution, a.window, &a.output),
-            (b.resolution, b.window, &b.output)
-        );
-        let c = parse_run_args(args(&[
-            "m.pdb",
-            "x.map",
-            "d_min=2.9",
-            "hydrogens=no",
-            "offset=False",
-            "sigma_scope=box",
-        ]))
-        .unwrap();
+        assert_eq!((a.resolution, a.window, &a.output), (b.resolution, b.window, &b.output));
+        let c =
+            parse_run_args(args(&["m.pdb", "x.map", "d_min=2.9", "hydrogens=no", "offset=False", "sigma_scope=box"]))
+                .unwrap();
         assert_eq!(c.resolution, Some(2.9));
         assert!(!c.hydrogens && !c.offset);
         assert_eq!(c.sigma_scope, "box");
-        let d = parse_run_args(args(&[
-            "m.pdb",
-            "x.map",
-            "--quiet",
-            "--sigma-scope",
-            "box",
-            "edge_width=0.2",
-        ]))
-        .unwrap();
+        let d = parse_run_args(args(&["m.pdb", "x.map", "--quiet", "--sigma-scope", "box", "edge_width=0.2"])).unwrap();
         assert!(d.quiet && d.sigma_scope == "box" && d.edge_width == 0.2);
-        assert!(
-            parse_run_args(args(&["m.pdb", "x.map", "quiet=true"]))
-                .unwrap()
-                .quiet
-        );
+        assert!(parse_run_args(args(&["m.pdb", "x.map", "quiet=true"])).unwrap().quiet);
     }
 
     #[test]
@@ -527,10 +502,7 @@ mod tests {
         let (text, code) = parse_run_args(args(&["m.pdb", "x.map", "resolutoin=3"])).unwrap_err();
         assert_eq!(code, 2);
         assert!(text.contains("unknown key 'resolutoin'"), "{text}");
-        assert!(
-            text.contains("resolution") && text.contains("window"),
-            "{text}"
-        );
+        assert!(text.contains("resolution") && text.contains("window"), "{text}");
         let (text, code) = parse_run_args(args(&["m.pdb", "x.map", "resolution=abc"])).unwrap_err();
         assert_eq!(code, 2);
         assert!(text.contains("abc"), "{text}");

@@ -10,8 +10,7 @@ use crate::error::{Error, Result};
 use crate::fourier::Fft3d;
 use crate::grid::{GridGeometry, Map};
 use crate::local_scaling::{
-    GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit,
-    subtract_locally_scaled,
+    GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit, subtract_locally_scaled,
 };
 use crate::mask::envelope_mask;
 use crate::model_io::Model;
@@ -131,19 +130,13 @@ pub struct DifferenceMaps {
 /// therefore filtered on a box padded by `padding` voxels per side, filled by mirror reflection
 /// (continuous across the faces), and cropped back. F(000) is kept: the mean survives, and the
 /// local offset, not a global mean, absorbs the background.
-pub fn resolution_limited(
-    data: Vec<f32>,
-    geometry: &GridGeometry,
-    d_min: f64,
-    edge: ResolutionEdge,
-) -> Vec<f32> {
+pub fn resolution_limited(data: Vec<f32>, geometry: &GridGeometry, d_min: f64, edge: ResolutionEdge) -> Vec<f32> {
     let padding: [usize; 3] = std::array::from_fn(|a| {
         let wanted = (MIRROR_PADDING_RESOLUTIONS * d_min / geometry.voxel_size[a]).ceil() as usize;
         wanted.min(geometry.dims[a].saturating_sub(1))
     });
-    let padded_dims: [usize; 3] = std::array::from_fn(|a| {
-        crate::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a])
-    });
+    let padded_dims: [usize; 3] =
+        std::array::from_fn(|a| crate::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
     let mut padded = mirror_pad(&data, geometry.dims, padded_dims, padding);
     drop(data);
     let fft = Fft3d::new(padded_dims);
@@ -153,11 +146,7 @@ pub fn resolution_limited(
     let normalisation = 1.0 / padded.len() as f64;
     let s_max2 = s_max * s_max;
     fft.for_each_s2(geometry.voxel_size, &mut spectrum, |value, s2| {
-        *value *= if s2 > s_max2 {
-            0.0
-        } else {
-            (edge.weight(s2.sqrt(), s_max) * normalisation) as f32
-        };
+        *value *= if s2 > s_max2 { 0.0 } else { (edge.weight(s2.sqrt(), s_max) * normalisation) as f32 };
     });
     fft.inverse_band_limited(&mut spectrum, &mut padded, Some(band));
     drop(spectrum);
@@ -179,28 +168,21 @@ fn reflect(p: isize, n: usize) -> usize {
 
 /// Embeds `data` (dims) at offset `padding` in a grid of `padded_dims`, filling the rest by
 /// mirror reflection.
-fn mirror_pad(
-    data: &[f32],
-    dims: [usize; 3],
-    padded_dims: [usize; 3],
-    padding: [usize; 3],
-) -> Vec<f32> {
+fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: [usize; 3]) -> Vec<f32> {
     let [px, py, pz] = padded_dims;
     let mut out = vec![0f32; px * py * pz];
     let source = |p: usize, a: usize| reflect(p as isize - padding[a] as isize, dims[a]);
     let xs: Vec<usize> = (0..px).map(|x| source(x, 0)).collect();
-    out.par_chunks_mut(px * py)
-        .enumerate()
-        .for_each(|(z, plane)| {
-            let sz = source(z, 2);
-            for y in 0..py {
-                let sy = source(y, 1);
-                let row = &data[dims[0] * (sy + dims[1] * sz)..][..dims[0]];
-                for (x, v) in plane[y * px..(y + 1) * px].iter_mut().enumerate() {
-                    *v = row[xs[x]];
-                }
+    out.par_chunks_mut(px * py).enumerate().for_each(|(z, plane)| {
+        let sz = source(z, 2);
+        for y in 0..py {
+            let sy = source(y, 1);
+            let row = &data[dims[0] * (sy + dims[1] * sz)..][..dims[0]];
+            for (x, v) in plane[y * px..(y + 1) * px].iter_mut().enumerate() {
+                *v = row[xs[x]];
             }
-        });
+        }
+    });
     out
 }
 
@@ -228,11 +210,7 @@ fn masked_sd(values: &[f32], mask: Option<&[bool]>) -> f64 {
         s += v;
         ss += v * v;
     }
-    if n == 0.0 {
-        0.0
-    } else {
-        (ss / n - (s / n).powi(2)).max(0.0).sqrt()
-    }
+    if n == 0.0 { 0.0 } else { (ss / n - (s / n).powi(2)).max(0.0).sqrt() }
 }
 
 /// Computes the difference map(s) of `model` against `map`.
@@ -240,16 +218,9 @@ fn masked_sd(values: &[f32], mask: Option<&[bool]>) -> f64 {
 /// The map is taken by value because its buffer becomes the output: a validation pipeline
 /// holding the map elsewhere passes a clone. Peak memory is about three maps (the experimental
 /// map, the model map on a slightly padded grid and its half spectrum).
-pub fn compute_difference_map(
-    model: &Model,
-    map: Map,
-    options: &DifferenceOptions,
-) -> Result<DifferenceMaps> {
+pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptions) -> Result<DifferenceMaps> {
     if !(options.d_min.is_finite() && options.d_min > 0.0) {
-        return Err(Error::Usage(format!(
-            "resolution must be a positive number of Ångström, got {}",
-            options.d_min
-        )));
+        return Err(Error::Usage(format!("resolution must be a positive number of Ångström, got {}", options.d_min)));
     }
     if !(options.scaling.window.is_finite() && options.scaling.window > 0.0) {
         return Err(Error::Usage(format!(
@@ -271,11 +242,7 @@ pub fn compute_difference_map(
     if let Some(w) = &placement.warning {
         warnings.push(w.clone());
     }
-    let Map {
-        geometry,
-        data,
-        header,
-    } = map;
+    let Map { geometry, data, header } = map;
 
     let model_options = ModelMapOptions {
         d_min: options.d_min,
@@ -293,11 +260,7 @@ pub fn compute_difference_map(
     lap("resolution limit of the map", &mut timings);
     let model_map = compute_model_map(model, &geometry, &model_options)?;
     // Further model maps at other relative B, for the local B fit.
-    let relative_b: Vec<f64> = if options.local_b {
-        LOCAL_B_VALUES.to_vec()
-    } else {
-        vec![0.0]
-    };
+    let relative_b: Vec<f64> = if options.local_b { LOCAL_B_VALUES.to_vec() } else { vec![0.0] };
     let mut shifted_maps = Vec::new();
     for &delta in relative_b.iter().filter(|b| **b != 0.0) {
         let mut shifted = model.clone();
@@ -328,18 +291,12 @@ pub fn compute_difference_map(
         );
         let sd = masked_sd(&values, sigma_mask);
         if sd.is_nan() || sd <= 0.0 {
-            return Err(Error::Invalid(
-                "the amplitude difference map is flat (zero sd)".into(),
-            ));
+            return Err(Error::Invalid("the amplitude difference map is flat (zero sd)".into()));
         }
         let inverse = (1.0 / sd) as f32;
         values.iter_mut().for_each(|v| *v *= inverse);
         lap("amplitude difference", &mut timings);
-        Some(Map {
-            geometry,
-            data: values,
-            header: header.clone(),
-        })
+        Some(Map { geometry, data: values, header: header.clone() })
     } else {
         None
     };
@@ -348,13 +305,7 @@ pub fn compute_difference_map(
     let mut shifted = shifted_maps.iter();
     let calcs: Vec<&[f32]> = relative_b
         .iter()
-        .map(|b| {
-            if *b == 0.0 {
-                calc.as_slice()
-            } else {
-                shifted.next().expect("one map per B").as_slice()
-            }
-        })
+        .map(|b| if *b == 0.0 { calc.as_slice() } else { shifted.next().expect("one map per B").as_slice() })
         .collect();
     let (local, local_fields) = subtract_locally_scaled(
         &mut difference,
@@ -372,17 +323,11 @@ pub fn compute_difference_map(
     lap("local fit and subtraction", &mut timings);
     let sigma = masked_sd(&difference, sigma_mask);
     if sigma.is_nan() || sigma <= 0.0 {
-        return Err(Error::Invalid(
-            "the difference map is flat (zero sd): nothing to normalise".into(),
-        ));
+        return Err(Error::Invalid("the difference map is flat (zero sd): nothing to normalise".into()));
     }
     let inverse = (1.0 / sigma) as f32;
     difference.iter_mut().for_each(|v| *v *= inverse);
-    let complex = (options.variant != Variant::Amplitude).then_some(Map {
-        geometry,
-        data: difference,
-        header,
-    });
+    let complex = (options.variant != Variant::Amplitude).then_some(Map { geometry, data: difference, header });
     Ok(DifferenceMaps {
         complex,
         amplitude,

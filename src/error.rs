@@ -41,24 +41,15 @@ pub enum Error {
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
     /// A map-format error on `path`.
     pub fn map(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Map {
-            path: path.into(),
-            message: message.into(),
-        }
+        Error::Map { path: path.into(), message: message.into() }
     }
     /// A model-format error on `path`.
     pub fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Model {
-            path: path.into(),
-            message: message.into(),
-        }
+        Error::Model { path: path.into(), message: message.into() }
     }
 }
 

@@ -32,20 +32,12 @@ fn table() -> &'static Vec<FormFactor> {
     static PARSED: OnceLock<Vec<FormFactor>> = OnceLock::new();
     PARSED.get_or_init(|| {
         let mut rows = Vec::new();
-        for line in TABLE
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        {
+        for line in TABLE.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
             let fields: Vec<&str> = line.split('\t').collect();
             let Ok(z) = fields[0].trim().parse::<u8>() else {
                 continue;
             }; // header row
-            let num = |i: usize| {
-                fields[i]
-                    .trim()
-                    .parse::<f64>()
-                    .expect("embedded table is well formed")
-            };
+            let num = |i: usize| fields[i].trim().parse::<f64>().expect("embedded table is well formed");
             rows.push(FormFactor {
                 atomic_number: z,
                 a: std::array::from_fn(|i| num(2 + i)),
@@ -58,9 +50,7 @@ fn table() -> &'static Vec<FormFactor> {
 
 /// Form factor of an element by atomic number, or `None` outside H..Cf.
 pub fn electron_form_factor(atomic_number: u8) -> Option<&'static FormFactor> {
-    table()
-        .get((atomic_number as usize).checked_sub(1)?)
-        .filter(|f| f.atomic_number == atomic_number)
+    table().get((atomic_number as usize).checked_sub(1)?).filter(|f| f.atomic_number == atomic_number)
 }
 
 /// Atomic number used for atoms whose element is unknown or outside the table: carbon, the

@@ -100,26 +100,17 @@ impl Fft3d {
     /// on every axis; the others hold partial transforms and must be discarded (multiplied by
     /// zero) by the caller. A resolution-limited map needs only the band around the sphere: the
     /// Y and Z passes then skip most lines.
-    pub fn forward_band_limited(
-        &self,
-        real: &mut [f32],
-        band: Option<[usize; 3]>,
-    ) -> Vec<Complex32> {
+    pub fn forward_band_limited(&self, real: &mut [f32], band: Option<[usize; 3]>) -> Vec<Complex32> {
         let [nx, ny, nz] = self.dims;
         assert_eq!(real.len(), nx * ny * nz);
         let hx = self.half_x();
         let mut spectrum = vec![Complex32::new(0.0, 0.0); self.spectrum_len()];
-        spectrum
-            .par_chunks_mut(hx)
-            .zip(real.par_chunks_mut(nx))
-            .for_each_init(
-                || self.r2c.make_scratch_vec(),
-                |scratch, (out, row)| {
-                    self.r2c
-                        .process_with_scratch(row, out, scratch)
-                        .expect("lengths match the plan");
-                },
-            );
+        spectrum.par_chunks_mut(hx).zip(real.par_chunks_mut(nx)).for_each_init(
+            || self.r2c.make_scratch_vec(),
+            |scratch, (out, row)| {
+                self.r2c.process_with_scratch(row, out, scratch).expect("lengths match the plan");
+            },
+        );
         self.columns(&mut spectrum, &self.y_forward, &self.z_forward, band, true);
         spectrum
     }
@@ -131,33 +122,24 @@ impl Fft3d {
 
     /// Inverse transform of a spectrum that is zero outside `|frequency index| <= band` on
     /// every axis (the caller guarantees it); lines that hold only zeros are skipped.
-    pub fn inverse_band_limited(
-        &self,
-        spectrum: &mut [Complex32],
-        real: &mut [f32],
-        band: Option<[usize; 3]>,
-    ) {
+    pub fn inverse_band_limited(&self, spectrum: &mut [Complex32], real: &mut [f32], band: Option<[usize; 3]>) {
         let [nx, ny, nz] = self.dims;
         assert_eq!(real.len(), nx * ny * nz);
         assert_eq!(spectrum.len(), self.spectrum_len());
         let hx = self.half_x();
         self.columns(spectrum, &self.y_inverse, &self.z_inverse, band, false);
-        real.par_chunks_mut(nx)
-            .zip(spectrum.par_chunks_mut(hx))
-            .for_each_init(
-                || self.c2r.make_scratch_vec(),
-                |scratch, (row, input)| {
-                    // The imaginary parts of the zero and Nyquist terms must be zero for a real
-                    // signal; rounding leaves them tiny, and realfft rejects non-zero ones.
-                    input[0].im = 0.0;
-                    if nx % 2 == 0 {
-                        input[hx - 1].im = 0.0;
-                    }
-                    self.c2r
-                        .process_with_scratch(input, row, scratch)
-                        .expect("lengths match the plan");
-                },
-            );
+        real.par_chunks_mut(nx).zip(spectrum.par_chunks_mut(hx)).for_each_init(
+            || self.c2r.make_scratch_vec(),
+            |scratch, (row, input)| {
+                // The imaginary parts of the zero and Nyquist terms must be zero for a real
+                // signal; rounding leaves them tiny, and realfft rejects non-zero ones.
+                input[0].im = 0.0;
+                if nx % 2 == 0 {
+                    input[hx - 1].im = 0.0;
+                }
+                self.c2r.process_with_scratch(input, row, scratch).expect("lengths match the plan");
+            },
+        );
     }
 
     /// Complex transforms along Y and Z of a half spectrum: Y first when going forward, Z
@@ -174,9 +156,8 @@ impl Fft3d {
         let [_, ny, _] = self.dims;
         let hx = self.half_x();
         let x_lines = band.map_or(hx, |b| (b[0] + 1).min(hx));
-        let y_rows: Vec<usize> = (0..ny)
-            .filter(|&y| band.is_none_or(|b| Self::frequency(y, ny).unsigned_abs() <= b[1]))
-            .collect();
+        let y_rows: Vec<usize> =
+            (0..ny).filter(|&y| band.is_none_or(|b| Self::frequency(y, ny).unsigned_abs() <= b[1])).collect();
         if forward {
             self.pass_y(spectrum, along_y, x_lines);
             self.pass_z(spectrum, along_z, x_lines, &y_rows);
@@ -216,13 +197,7 @@ impl Fft3d {
 
     /// Transforms along Z of the first `x_lines` values of the given Y rows: one task per Y
     /// row gathers that row from every Z plane.
-    fn pass_z(
-        &self,
-        spectrum: &mut [Complex32],
-        along_z: &Arc<dyn Fft<f32>>,
-        x_lines: usize,
-        y_rows: &[usize],
-    ) {
+    fn pass_z(&self, spectrum: &mut [Complex32], along_z: &Arc<dyn Fft<f32>>, x_lines: usize, y_rows: &[usize]) {
         let [_, ny, nz] = self.dims;
         let hx = self.half_x();
         let base = SharedMut(spectrum.as_mut_ptr());
@@ -260,11 +235,7 @@ impl Fft3d {
     /// Frequency index (signed) of position `i` along an axis of length `n`.
     #[inline]
     pub fn frequency(i: usize, n: usize) -> isize {
-        if i <= n / 2 {
-            i as isize
-        } else {
-            i as isize - n as isize
-        }
+        if i <= n / 2 { i as isize } else { i as isize - n as isize }
     }
 
     /// Calls `f(index, s²)` for every term of the half spectrum of a box with the given voxel
@@ -275,23 +246,19 @@ impl Fft3d {
     {
         let [nx, ny, nz] = self.dims;
         let hx = self.half_x();
-        let inv_len: [f64; 3] =
-            std::array::from_fn(|a| 1.0 / (self.dims[a] as f64 * voxel_size[a]));
-        spectrum
-            .par_chunks_mut(hx * ny)
-            .enumerate()
-            .for_each(|(z, plane)| {
-                let sz = Self::frequency(z, nz) as f64 * inv_len[2];
-                for y in 0..ny {
-                    let sy = Self::frequency(y, ny) as f64 * inv_len[1];
-                    let row = &mut plane[y * hx..(y + 1) * hx];
-                    for (x, value) in row.iter_mut().enumerate() {
-                        let sx = x as f64 * inv_len[0];
-                        f(value, sx * sx + sy * sy + sz * sz);
-                    }
+        let inv_len: [f64; 3] = std::array::from_fn(|a| 1.0 / (self.dims[a] as f64 * voxel_size[a]));
+        spectrum.par_chunks_mut(hx * ny).enumerate().for_each(|(z, plane)| {
+            let sz = Self::frequency(z, nz) as f64 * inv_len[2];
+            for y in 0..ny {
+                let sy = Self::frequency(y, ny) as f64 * inv_len[1];
+                let row = &mut plane[y * hx..(y + 1) * hx];
+                for (x, value) in row.iter_mut().enumerate() {
+                    let sx = x as f64 * inv_len[0];
+                    f(value, sx * sx + sy * sy + sz * sz);
                 }
-                let _ = nx;
-            });
+            }
+            let _ = nx;
+        });
     }
 }
 
@@ -323,25 +290,15 @@ mod tests {
     fn forward_matches_a_naive_dft_and_inverse_restores() {
         for dims in [[6, 5, 4], [8, 6, 10], [7, 3, 5]] {
             let n: usize = dims.iter().product();
-            let original: Vec<f32> = (0..n)
-                .map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0)
-                .collect();
+            let original: Vec<f32> = (0..n).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
             let fft = Fft3d::new(dims);
             let mut scratch = original.clone();
             let mut spectrum = fft.forward(&mut scratch);
             let hx = fft.half_x();
-            for (h, k, l) in [
-                (0, 0, 0),
-                (1, 2, 3),
-                (hx - 1, dims[1] - 1, 1),
-                (2, 0, dims[2] - 1),
-            ] {
+            for (h, k, l) in [(0, 0, 0), (1, 2, 3), (hx - 1, dims[1] - 1, 1), (2, 0, dims[2] - 1)] {
                 let (re, im) = dft(&original, dims, h, k, l);
                 let got = spectrum[h + hx * (k + dims[1] * l)];
-                assert!(
-                    (got.re as f64 - re).abs() < 1e-3 && (got.im as f64 - im).abs() < 1e-3,
-                    "{dims:?} {h} {k} {l}"
-                );
+                assert!((got.re as f64 - re).abs() < 1e-3 && (got.im as f64 - im).abs() < 1e-3, "{dims:?} {h} {k} {l}");
             }
             let mut back = vec![0f32; n];
             fft.inverse(&mut spectrum, &mut back);
@@ -355,9 +312,7 @@ mod tests {
     fn band_limited_transforms_agree_with_full_ones_inside_the_band() {
         let dims = [12, 10, 14];
         let n: usize = dims.iter().product();
-        let original: Vec<f32> = (0..n)
-            .map(|i| ((i * 104729) % 97) as f32 / 40.0 - 1.0)
-            .collect();
+        let original: Vec<f32> = (0..n).map(|i| ((i * 104729) % 97) as f32 / 40.0 - 1.0).collect();
         let fft = Fft3d::new(dims);
         let band = [3, 2, 4];
         let full = fft.forward(&mut original.clone());

@@ -96,11 +96,7 @@ impl GridGeometry {
             if weight == 0.0 {
                 continue;
             }
-            let idx = self.index(
-                base[0] + offs[0] * step(0),
-                base[1] + offs[1] * step(1),
-                base[2] + offs[2] * step(2),
-            );
+            let idx = self.index(base[0] + offs[0] * step(0), base[1] + offs[1] * step(1), base[2] + offs[2] * step(2));
             value += weight * data[idx] as f64;
         }
         Some(value)
@@ -162,16 +158,8 @@ impl Map {
     /// # Panics
     /// If `data` does not have one value per voxel: that is a programming error, not bad input.
     pub fn with_data(&self, data: Vec<f32>) -> Map {
-        assert_eq!(
-            data.len(),
-            self.geometry.len(),
-            "data length must match the grid"
-        );
-        Map {
-            geometry: self.geometry,
-            data,
-            header: self.header.clone(),
-        }
+        assert_eq!(data.len(), self.geometry.len(), "data length must match the grid");
+        Map { geometry: self.geometry, data, header: self.header.clone() }
     }
 
     /// Value at voxel (i, j, k).
@@ -207,11 +195,7 @@ impl Map {
         for a in 0..3 {
             header.nstart[a] += start[a] as i64;
         }
-        Some(Map {
-            geometry,
-            data,
-            header,
-        })
+        Some(Map { geometry, data, header })
     }
 
     /// Mean, population standard deviation, minimum and maximum of the values.
@@ -239,13 +223,7 @@ impl MapStatistics {
     /// Statistics of `values`; all zero for an empty slice.
     pub fn of(values: &[f32]) -> Self {
         if values.is_empty() {
-            return MapStatistics {
-                min: 0.0,
-                max: 0.0,
-                mean: 0.0,
-                sd: 0.0,
-                rms: 0.0,
-            };
+            return MapStatistics { min: 0.0, max: 0.0, mean: 0.0, sd: 0.0, rms: 0.0 };
         }
         let (mut min, mut max, mut sum, mut sum_sq) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
         for &v in values {
@@ -258,13 +236,7 @@ impl MapStatistics {
         let n = values.len() as f64;
         let mean = sum / n;
         let var = (sum_sq / n - mean * mean).max(0.0);
-        MapStatistics {
-            min,
-            max,
-            mean,
-            sd: var.sqrt(),
-            rms: (sum_sq / n).sqrt(),
-        }
+        MapStatistics { min, max, mean, sd: var.sqrt(), rms: (sum_sq / n).sqrt() }
     }
 }
 
@@ -273,11 +245,8 @@ mod tests {
     use super::*;
 
     fn ramp() -> Map {
-        let geometry = GridGeometry {
-            dims: [4, 3, 2],
-            voxel_size: [1.0, 2.0, 0.5],
-            first_voxel_centre: [10.0, 20.0, 30.0],
-        };
+        let geometry =
+            GridGeometry { dims: [4, 3, 2], voxel_size: [1.0, 2.0, 0.5], first_voxel_centre: [10.0, 20.0, 30.0] };
         let mut data = Vec::new();
         for k in 0..2 {
             for j in 0..3 {
@@ -286,11 +255,7 @@ mod tests {
                 }
             }
         }
-        Map {
-            geometry,
-            data,
-            header: MapHeader::for_geometry(&geometry),
-        }
+        Map { geometry, data, header: MapHeader::for_geometry(&geometry) }
     }
 
     #[test]
@@ -300,10 +265,7 @@ mod tests {
         let v = map.interpolate([11.25, 23.0, 30.25]).unwrap();
         assert!((v - (1.25 + 15.0 + 50.0)).abs() < 1e-9, "{v}");
         // the last voxel centre is inside
-        assert_eq!(
-            map.interpolate(map.geometry.last_voxel_centre()),
-            Some(3.0 + 20.0 + 100.0)
-        );
+        assert_eq!(map.interpolate(map.geometry.last_voxel_centre()), Some(3.0 + 20.0 + 100.0));
         assert_eq!(map.interpolate([9.99, 20.0, 30.0]), None);
     }
 
@@ -311,10 +273,7 @@ mod tests {
     fn crop_keeps_placement() {
         let map = ramp();
         let sub = map.crop([1, 1, 1], [2, 2, 1]).unwrap();
-        assert_eq!(
-            sub.geometry.first_voxel_centre,
-            map.geometry.voxel_centre(1, 1, 1)
-        );
+        assert_eq!(sub.geometry.first_voxel_centre, map.geometry.voxel_centre(1, 1, 1));
         assert_eq!(sub.at(0, 0, 0), map.at(1, 1, 1));
         assert_eq!(sub.at(1, 1, 0), map.at(2, 2, 1));
         assert_eq!(sub.header.nstart, [1, 1, 1]);

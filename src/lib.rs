@@ -39,7 +39,9 @@ pub mod map_io;
 pub mod mask;
 pub mod model_io;
 pub mod model_map;
+pub mod peaks;
 pub mod placement;
+pub mod report;
 
 pub use error::{Error, Result};
 pub use grid::{GridGeometry, Map, MapHeader, MapStatistics};

@@ -38,11 +38,7 @@ pub struct LocalScalingOptions {
 
 impl Default for LocalScalingOptions {
     fn default() -> Self {
-        LocalScalingOptions {
-            window: 20.0,
-            offset: true,
-            ridge: 1e-2,
-        }
+        LocalScalingOptions { window: 20.0, offset: true, ridge: 1e-2 }
     }
 }
 
@@ -73,27 +69,15 @@ pub fn global_fit(obs: &[f32], calc: &[f32], mask: Option<&[bool]>) -> GlobalFit
         scc += c * c;
     }
     if n == 0.0 {
-        return GlobalFit {
-            scale: 0.0,
-            offset: 0.0,
-            correlation: 0.0,
-        };
+        return GlobalFit { scale: 0.0, offset: 0.0, correlation: 0.0 };
     }
     let (mo, mc) = (so / n, sc / n);
     let var_c = scc / n - mc * mc;
     let var_o = soo / n - mo * mo;
     let cov = soc / n - mo * mc;
     let scale = if var_c > 0.0 { cov / var_c } else { 0.0 };
-    let correlation = if var_c > 0.0 && var_o > 0.0 {
-        cov / (var_c * var_o).sqrt()
-    } else {
-        0.0
-    };
-    GlobalFit {
-        scale,
-        offset: mo - scale * mc,
-        correlation,
-    }
+    let correlation = if var_c > 0.0 && var_o > 0.0 { cov / (var_c * var_o).sqrt() } else { 0.0 };
+    GlobalFit { scale, offset: mo - scale * mc, correlation }
 }
 
 /// Summary of the local fit.
@@ -127,9 +111,7 @@ pub fn window_voxels(window: f64, voxel_size: [f64; 3]) -> [usize; 3] {
 
 /// Clipped window count along one axis: how many of `i-h..=i+h` lie in `0..n`.
 fn counts(n: usize, h: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| (i.min(h) + (n - 1 - i).min(h) + 1) as f64)
-        .collect()
+    (0..n).map(|i| (i.min(h) + (n - 1 - i).min(h) + 1) as f64).collect()
 }
 
 /// Box sums along X then Y of one plane, into `out`. Running sums in f64 (the values are
@@ -187,11 +169,7 @@ fn plane_box_sum(
 
 /// The rows of a plane, or `ny` empty slices when the plane is not kept.
 fn rows_or_empty(plane: &mut [f32], nx: usize, ny: usize) -> Vec<&mut [f32]> {
-    if plane.is_empty() {
-        (0..ny).map(|_| &mut [][..]).collect()
-    } else {
-        plane.chunks_mut(nx).collect()
-    }
+    if plane.is_empty() { (0..ny).map(|_| &mut [][..]).collect() } else { plane.chunks_mut(nx).collect() }
 }
 
 /// Replaces `obs` (the resolution-limited experimental map) by `obs - (a + k·calc)` with `a`
@@ -214,10 +192,7 @@ pub fn subtract_locally_scaled(
     report_mask: Option<&[bool]>,
     keep_fields: bool,
 ) -> (LocalFitSummary, Option<LocalFields>) {
-    assert!(
-        !calcs.is_empty() && calcs.len() == relative_b.len(),
-        "one B per model map"
-    );
+    assert!(!calcs.is_empty() && calcs.len() == relative_b.len(), "one B per model map");
     assert!(calcs.len() <= 8, "at most 8 relative B values");
     let [nx, ny, nz] = geometry.dims;
     let plane_len = nx * ny;
@@ -236,60 +211,43 @@ pub fn subtract_locally_scaled(
     let slots = 2 * hz + 1;
     let mut ring = vec![vec![0f32; plane_len * field_count]; slots];
     let mut acc = vec![0f64; plane_len * field_count];
-    let mut fields = keep_fields.then(|| LocalFields {
-        scale: vec![0.0; obs.len()],
-        offset: vec![0.0; obs.len()],
-    });
+    let mut fields = keep_fields.then(|| LocalFields { scale: vec![0.0; obs.len()], offset: vec![0.0; obs.len()] });
     let mut k_samples: Vec<f32> = Vec::new();
     let mut b_samples: Vec<f32> = Vec::new();
 
     // Per-field scratch: the field's plane, the X sums and a running row.
-    let mut scratch: Vec<(Vec<f32>, Vec<f64>, Vec<f64>)> = (0..field_count)
-        .map(|_| (vec![0f32; plane_len], vec![0f64; plane_len], vec![0f64; nx]))
-        .collect();
+    let mut scratch: Vec<(Vec<f32>, Vec<f64>, Vec<f64>)> =
+        (0..field_count).map(|_| (vec![0f32; plane_len], vec![0f64; plane_len], vec![0f64; nx])).collect();
     let mut sum_plane = |z: usize, obs: &[f32], slot: &mut Vec<f32>| {
         let o = &obs[z * plane_len..(z + 1) * plane_len];
-        slot.par_chunks_mut(plane_len)
-            .zip(scratch.par_iter_mut())
-            .enumerate()
-            .for_each(|(f, (out, (values, row_sums, running)))| {
+        slot.par_chunks_mut(plane_len).zip(scratch.par_iter_mut()).enumerate().for_each(
+            |(f, (out, (values, row_sums, running)))| {
                 if f == 0 {
                     values.copy_from_slice(o);
                 } else {
                     let c = &calcs[(f - 1) / 3][z * plane_len..(z + 1) * plane_len];
                     match (f - 1) % 3 {
                         0 => values.copy_from_slice(c),
-                        1 => values
-                            .iter_mut()
-                            .zip(o.iter().zip(c))
-                            .for_each(|(v, (o, c))| *v = o * c),
+                        1 => values.iter_mut().zip(o.iter().zip(c)).for_each(|(v, (o, c))| *v = o * c),
                         _ => values.iter_mut().zip(c).for_each(|(v, c)| *v = c * c),
                     }
                 }
                 plane_box_sum(values, [nx, ny], [hx, hy], out, row_sums, running);
-            });
+            },
+        );
     };
     let add = |acc: &mut [f64], slot: &[f32], sign: f64| {
-        acc.par_chunks_mut(4096)
-            .zip(slot.par_chunks(4096))
-            .for_each(|(a, s)| {
-                for (a, s) in a.iter_mut().zip(s) {
-                    *a += sign * *s as f64;
-                }
-            });
+        acc.par_chunks_mut(4096).zip(slot.par_chunks(4096)).for_each(|(a, s)| {
+            for (a, s) in a.iter_mut().zip(s) {
+                *a += sign * *s as f64;
+            }
+        });
     };
 
     let keep_scale = keep_fields || report_mask.is_some();
     let mut scale_plane = vec![0f32; if keep_scale { plane_len } else { 0 }];
     let mut offset_plane = vec![0f32; if keep_fields { plane_len } else { 0 }];
-    let mut b_plane = vec![
-        0f32;
-        if n_b > 1 && report_mask.is_some() {
-            plane_len
-        } else {
-            0
-        }
-    ];
+    let mut b_plane = vec![0f32; if n_b > 1 && report_mask.is_some() { plane_len } else { 0 }];
     let mut next = 0usize;
     for z in 0..nz {
         // Planes below the window leave before the plane that reuses their slot arrives.
@@ -309,65 +267,60 @@ pub fn subtract_locally_scaled(
         let cz = count_z[z];
         let offset = options.offset;
         let acc = &acc;
-        let fit_row =
-            |j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32], b_row: &mut [f32]| {
-                let mut sxy = [0f64; 8];
-                let mut syy = [0f64; 8];
-                let mut mcs = [0f64; 8];
-                for i in 0..nx {
-                    let n = count_x[i] * count_y[j] * cz;
-                    let idx = j * nx + i;
-                    let mo = acc[idx] / n;
-                    // Window statistics per B: covariance and variance (about the means with an offset).
-                    let mut best = 0usize;
-                    let mut residual = [0f64; 8];
-                    for b in 0..n_b {
-                        let base = (1 + 3 * b) * plane_len + idx;
-                        let mc = acc[base] / n;
-                        let moc = acc[base + plane_len] / n;
-                        let mcc = acc[base + 2 * plane_len] / n;
-                        let (xy, yy) = if offset {
-                            (moc - mo * mc, (mcc - mc * mc).max(0.0))
-                        } else {
-                            (moc, mcc)
-                        };
-                        sxy[b] = xy + ridge * k_target;
-                        syy[b] = yy + ridge;
-                        mcs[b] = if offset { mc } else { 0.0 };
-                        residual[b] = -sxy[b] * sxy[b] / syy[b];
-                        if residual[b] < residual[best] {
-                            best = b;
-                        }
-                    }
-                    // Fractional B index: parabola through the best and its neighbours.
-                    let mut t = best as f64;
-                    if n_b >= 3 && best > 0 && best < n_b - 1 {
-                        let (rm, r0, rp) = (residual[best - 1], residual[best], residual[best + 1]);
-                        let curvature = rm - 2.0 * r0 + rp;
-                        if curvature > 0.0 {
-                            t += (0.5 * (rm - rp) / curvature).clamp(-0.5, 0.5);
-                        }
-                    }
-                    let lower = (t.floor() as usize).min(n_b.saturating_sub(2));
-                    let upper = (lower + 1).min(n_b - 1);
-                    let f = if n_b > 1 { t - lower as f64 } else { 0.0 };
-                    let lerp = |v: &[f64; 8]| (1.0 - f) * v[lower] + f * v[upper];
-                    let k = (lerp(&sxy) / lerp(&syy)).max(0.0);
-                    let a = if offset { mo - k * lerp(&mcs) } else { 0.0 };
-                    let c = (1.0 - f) * calcs[lower][z * plane_len + idx] as f64
-                        + f * calcs[upper][z * plane_len + idx] as f64;
-                    row[i] = (row[i] as f64 - a - k * c) as f32;
-                    if !k_row.is_empty() {
-                        k_row[i] = k as f32;
-                    }
-                    if !a_row.is_empty() {
-                        a_row[i] = a as f32;
-                    }
-                    if !b_row.is_empty() {
-                        b_row[i] = ((1.0 - f) * relative_b[lower] + f * relative_b[upper]) as f32;
+        let fit_row = |j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32], b_row: &mut [f32]| {
+            let mut sxy = [0f64; 8];
+            let mut syy = [0f64; 8];
+            let mut mcs = [0f64; 8];
+            for i in 0..nx {
+                let n = count_x[i] * count_y[j] * cz;
+                let idx = j * nx + i;
+                let mo = acc[idx] / n;
+                // Window statistics per B: covariance and variance (about the means with an offset).
+                let mut best = 0usize;
+                let mut residual = [0f64; 8];
+                for b in 0..n_b {
+                    let base = (1 + 3 * b) * plane_len + idx;
+                    let mc = acc[base] / n;
+                    let moc = acc[base + plane_len] / n;
+                    let mcc = acc[base + 2 * plane_len] / n;
+                    let (xy, yy) = if offset { (moc - mo * mc, (mcc - mc * mc).max(0.0)) } else { (moc, mcc) };
+                    sxy[b] = xy + ridge * k_target;
+                    syy[b] = yy + ridge;
+                    mcs[b] = if offset { mc } else { 0.0 };
+                    residual[b] = -sxy[b] * sxy[b] / syy[b];
+                    if residual[b] < residual[best] {
+                        best = b;
                     }
                 }
-            };
+                // Fractional B index: parabola through the best and its neighbours.
+                let mut t = best as f64;
+                if n_b >= 3 && best > 0 && best < n_b - 1 {
+                    let (rm, r0, rp) = (residual[best - 1], residual[best], residual[best + 1]);
+                    let curvature = rm - 2.0 * r0 + rp;
+                    if curvature > 0.0 {
+                        t += (0.5 * (rm - rp) / curvature).clamp(-0.5, 0.5);
+                    }
+                }
+                let lower = (t.floor() as usize).min(n_b.saturating_sub(2));
+                let upper = (lower + 1).min(n_b - 1);
+                let f = if n_b > 1 { t - lower as f64 } else { 0.0 };
+                let lerp = |v: &[f64; 8]| (1.0 - f) * v[lower] + f * v[upper];
+                let k = (lerp(&sxy) / lerp(&syy)).max(0.0);
+                let a = if offset { mo - k * lerp(&mcs) } else { 0.0 };
+                let c =
+                    (1.0 - f) * calcs[lower][z * plane_len + idx] as f64 + f * calcs[upper][z * plane_len + idx] as f64;
+                row[i] = (row[i] as f64 - a - k * c) as f32;
+                if !k_row.is_empty() {
+                    k_row[i] = k as f32;
+                }
+                if !a_row.is_empty() {
+                    a_row[i] = a as f32;
+                }
+                if !b_row.is_empty() {
+                    b_row[i] = ((1.0 - f) * relative_b[lower] + f * relative_b[upper]) as f32;
+                }
+            }
+        };
         // Rows are independent; optional outputs are empty slices when not kept.
         let rows = plane.par_chunks_mut(nx).enumerate();
         let (k_rows, a_rows, b_rows) = (
@@ -375,21 +328,11 @@ pub fn subtract_locally_scaled(
             rows_or_empty(&mut offset_plane, nx, ny),
             rows_or_empty(&mut b_plane, nx, ny),
         );
-        rows.zip(
-            k_rows
-                .into_par_iter()
-                .zip(a_rows.into_par_iter().zip(b_rows.into_par_iter())),
-        )
-        .for_each(|((j, row), (k_row, (a_row, b_row)))| fit_row(j, row, k_row, a_row, b_row));
+        rows.zip(k_rows.into_par_iter().zip(a_rows.into_par_iter().zip(b_rows.into_par_iter())))
+            .for_each(|((j, row), (k_row, (a_row, b_row)))| fit_row(j, row, k_row, a_row, b_row));
         if let Some(mask) = report_mask {
             let m = &mask[z * plane_len..(z + 1) * plane_len];
-            k_samples.extend(
-                scale_plane
-                    .iter()
-                    .zip(m)
-                    .filter(|(_, m)| **m)
-                    .map(|(k, _)| *k),
-            );
+            k_samples.extend(scale_plane.iter().zip(m).filter(|(_, m)| **m).map(|(k, _)| *k));
             b_samples.extend(b_plane.iter().zip(m).filter(|(_, m)| **m).map(|(b, _)| *b));
         }
         if let Some(f) = fields.as_mut() {
@@ -422,11 +365,7 @@ mod tests {
     #[test]
     fn recovers_a_spatially_varying_scale_and_offset() {
         // obs = a(x) + k(x) calc with slowly varying a and k: the difference must vanish.
-        let geometry = GridGeometry {
-            dims: [40, 36, 32],
-            voxel_size: [1.0; 3],
-            first_voxel_centre: [0.0; 3],
-        };
+        let geometry = GridGeometry { dims: [40, 36, 32], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
         let n = geometry.len();
         let mut calc = vec![0f32; n];
         let mut obs = vec![0f32; n];
@@ -434,8 +373,7 @@ mod tests {
             for j in 0..36 {
                 for i in 0..40 {
                     let idx = geometry.index(i, j, k);
-                    let c =
-                        (i as f32 * 0.9).sin() * (j as f32 * 0.7).cos() + (k as f32 * 1.3).sin();
+                    let c = (i as f32 * 0.9).sin() * (j as f32 * 0.7).cos() + (k as f32 * 1.3).sin();
                     let scale = 1.0 + 0.01 * i as f32;
                     let offset = 0.2 + 0.005 * k as f32;
                     calc[idx] = c;
@@ -444,37 +382,17 @@ mod tests {
             }
         }
         let global = global_fit(&obs, &calc, None);
-        let options = LocalScalingOptions {
-            window: 9.0,
-            offset: true,
-            ridge: 1e-6,
-        };
-        let (summary, fields) = subtract_locally_scaled(
-            &mut obs,
-            &[&calc],
-            &[0.0],
-            &geometry,
-            &options,
-            &global,
-            None,
-            true,
-        );
+        let options = LocalScalingOptions { window: 9.0, offset: true, ridge: 1e-6 };
+        let (summary, fields) =
+            subtract_locally_scaled(&mut obs, &[&calc], &[0.0], &geometry, &options, &global, None, true);
         assert_eq!(summary.window_voxels, [9, 9, 9]);
         let worst = obs.iter().fold(0f32, |m, v| m.max(v.abs()));
         // A linear trend in k over a window leaves a second-order residual only.
         assert!(worst < 0.05, "residual {worst}");
         let fields = fields.unwrap();
         let centre = geometry.index(20, 18, 16);
-        assert!(
-            (fields.scale[centre] - 1.2).abs() < 0.02,
-            "{}",
-            fields.scale[centre]
-        );
-        assert!(
-            (fields.offset[centre] - 0.28).abs() < 0.03,
-            "{}",
-            fields.offset[centre]
-        );
+        assert!((fields.scale[centre] - 1.2).abs() < 0.02, "{}", fields.scale[centre]);
+        assert!((fields.offset[centre] - 0.28).abs() < 0.03, "{}", fields.offset[centre]);
     }
 
     #[test]
@@ -482,14 +400,7 @@ mod tests {
         let (nx, ny) = (7, 5);
         let plane: Vec<f32> = (0..nx * ny).map(|i| (i * 37 % 11) as f32).collect();
         let mut out = vec![0f32; nx * ny];
-        plane_box_sum(
-            &plane,
-            [nx, ny],
-            [2, 1],
-            &mut out,
-            &mut vec![0.0; nx * ny],
-            &mut vec![0.0; nx],
-        );
+        plane_box_sum(&plane, [nx, ny], [2, 1], &mut out, &mut vec![0.0; nx * ny], &mut vec![0.0; nx]);
         for j in 0..ny {
             for i in 0..nx {
                 let mut s = 0.0;

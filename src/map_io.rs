@@ -199,13 +199,7 @@ fn other(e: Endianness) -> Endianness {
 fn choose_endianness(bytes: &[u8; HEADER_BYTES], warnings: &mut Vec<String>) -> Endianness {
     let stamp = stamp_endianness(bytes);
     let guess = stamp.unwrap_or(Endianness::Little);
-    let sane = |e| {
-        Words {
-            bytes: *bytes,
-            endianness: e,
-        }
-        .is_sane()
-    };
+    let sane = |e| Words { bytes: *bytes, endianness: e }.is_sane();
     match (stamp, sane(guess), sane(other(guess))) {
         (Some(_), true, _) => guess,
         (None, true, _) => {
@@ -234,9 +228,7 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     let mut bytes = [0u8; HEADER_BYTES];
     let got = read_up_to(&mut reader, &mut bytes).map_err(|e| Error::io(path, e))?;
     if got < HEADER_BYTES {
-        return Err(bad(format!(
-            "file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header"
-        )));
+        return Err(bad(format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header")));
     }
     let mut warnings = Vec::new();
     let endianness = choose_endianness(&bytes, &mut warnings);
@@ -273,20 +265,14 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     }
     let extended = words.int(24);
     if extended < 0 {
-        return Err(bad(format!(
-            "extended header size NSYMBT = {extended} is negative"
-        )));
+        return Err(bad(format!("extended header size NSYMBT = {extended} is negative")));
     }
     let data_bytes = voxels * mode.bytes() as u64;
     let expected_len = HEADER_BYTES as u64 + extended as u64 + data_bytes;
     if let Some(len) = file_len
         && len != expected_len
     {
-        let relation = if len < expected_len {
-            "shorter"
-        } else {
-            "longer"
-        };
+        let relation = if len < expected_len { "shorter" } else { "longer" };
         return Err(bad(format!(
             "file is {len} bytes, {relation} than the {expected_len} its header promises \
              ({} x {} x {} voxels of mode {}, {extended}-byte extended header)",
@@ -304,11 +290,7 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
         dims[xyz_axis as usize - 1] = file_dims[file_axis] as usize;
         nstart[xyz_axis as usize - 1] = words.int(5 + file_axis) as i64;
     }
-    let mut sampling = [
-        words.int(8) as i64,
-        words.int(9) as i64,
-        words.int(10) as i64,
-    ];
+    let mut sampling = [words.int(8) as i64, words.int(9) as i64, words.int(10) as i64];
     let cell_lengths = [words.float(11), words.float(12), words.float(13)].map(|v| v as f64);
     let mut cell_angles = [words.float(14), words.float(15), words.float(16)].map(|v| v as f64);
     let origin = [words.float(50), words.float(51), words.float(52)].map(|v| v as f64);
@@ -324,10 +306,7 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
         }
     }
     if cell_lengths.iter().any(|c| !(c.is_finite() && *c > 0.0)) {
-        return Err(bad(format!(
-            "cell lengths {:?} must be positive: the voxel size is unknown",
-            cell_lengths
-        )));
+        return Err(bad(format!("cell lengths {:?} must be positive: the voxel size is unknown", cell_lengths)));
     }
     if origin.iter().any(|o| !o.is_finite()) {
         return Err(bad(format!("ORIGIN {:?} is not finite", origin)));
@@ -335,10 +314,7 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     if cell_angles.contains(&0.0) {
         cell_angles = [90.0; 3];
     } else if cell_angles.iter().any(|c| (c - 90.0).abs() > 1e-3) {
-        warnings.push(format!(
-            "cell angles {:?} are not 90 degrees; the map is treated as orthogonal",
-            cell_angles
-        ));
+        warnings.push(format!("cell angles {:?} are not 90 degrees; the map is treated as orthogonal", cell_angles));
     }
     if origin.iter().any(|&o| o != 0.0) && nstart.iter().any(|&s| s != 0) {
         warnings.push(format!(
@@ -348,8 +324,7 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
         ));
     }
     let voxel_size: [f64; 3] = std::array::from_fn(|a| cell_lengths[a] / sampling[a] as f64);
-    let first_voxel_centre: [f64; 3] =
-        std::array::from_fn(|a| origin[a] + nstart[a] as f64 * voxel_size[a]);
+    let first_voxel_centre: [f64; 3] = std::array::from_fn(|a| origin[a] + nstart[a] as f64 * voxel_size[a]);
     if &bytes[208..212] != b"MAP " {
         warnings.push("header word 53 is not 'MAP ' (pre-2000 CCP4 file?)".into());
     }
@@ -357,72 +332,31 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     let labels = read_labels(&words);
 
     // Skip the extended header without trusting its size for an allocation.
-    let skipped = std::io::copy(
-        &mut (&mut reader).take(extended as u64),
-        &mut std::io::sink(),
-    )
-    .map_err(|e| Error::io(path, e))?;
+    let skipped = std::io::copy(&mut (&mut reader).take(extended as u64), &mut std::io::sink())
+        .map_err(|e| Error::io(path, e))?;
     if skipped < extended as u64 {
-        return Err(bad(format!(
-            "file ends inside its {extended}-byte extended header"
-        )));
+        return Err(bad(format!("file ends inside its {extended}-byte extended header")));
     }
-    let file_order = read_values(
-        &mut reader,
-        mode,
-        endianness,
-        voxels as usize,
-        file_len.is_some(),
-    )
-    .map_err(|e| match e {
-        ValuesError::Io(e) => Error::io(path, e),
-        ValuesError::Short(n) => bad(format!(
-            "file ends after {n} of the {voxels} voxels its header promises"
-        )),
-        ValuesError::Long => bad("file is longer than its header promises".into()),
-    })?;
+    let file_order =
+        read_values(&mut reader, mode, endianness, voxels as usize, file_len.is_some()).map_err(|e| match e {
+            ValuesError::Io(e) => Error::io(path, e),
+            ValuesError::Short(n) => bad(format!("file ends after {n} of the {voxels} voxels its header promises")),
+            ValuesError::Long => bad("file is longer than its header promises".into()),
+        })?;
     if let Some(bad_index) = file_order.iter().position(|v| !v.is_finite()) {
         let count = file_order.iter().filter(|v| !v.is_finite()).count();
-        return Err(bad(format!(
-            "{count} voxel values are NaN or infinite (the first at file position {bad_index})"
-        )));
+        return Err(bad(format!("{count} voxel values are NaN or infinite (the first at file position {bad_index})")));
     }
     let data = permute_to_xyz(
         file_order,
-        [
-            file_dims[0] as usize,
-            file_dims[1] as usize,
-            file_dims[2] as usize,
-        ],
+        [file_dims[0] as usize, file_dims[1] as usize, file_dims[2] as usize],
         axis_order,
         dims,
     );
 
-    let geometry = GridGeometry {
-        dims,
-        voxel_size,
-        first_voxel_centre,
-    };
-    let header = MapHeader {
-        axis_order,
-        nstart,
-        origin,
-        sampling,
-        cell_lengths,
-        cell_angles,
-        space_group,
-    };
-    Ok(MapRead {
-        map: Map {
-            geometry,
-            data,
-            header,
-        },
-        mode,
-        endianness,
-        labels,
-        warnings,
-    })
+    let geometry = GridGeometry { dims, voxel_size, first_voxel_centre };
+    let header = MapHeader { axis_order, nstart, origin, sampling, cell_lengths, cell_angles, space_group };
+    Ok(MapRead { map: Map { geometry, data, header }, mode, endianness, labels, warnings })
 }
 
 fn read_labels(words: &Words) -> Vec<String> {
@@ -430,9 +364,7 @@ fn read_labels(words: &Words) -> Vec<String> {
     (0..count)
         .map(|i| {
             let raw = &words.bytes[224 + 80 * i..224 + 80 * (i + 1)];
-            String::from_utf8_lossy(raw)
-                .trim_end_matches(['\0', ' '])
-                .to_string()
+            String::from_utf8_lossy(raw).trim_end_matches(['\0', ' ']).to_string()
         })
         .filter(|l| !l.is_empty())
         .collect()
@@ -452,11 +384,7 @@ fn read_values<R: Read>(
     size_verified: bool,
 ) -> std::result::Result<Vec<f32>, ValuesError> {
     // Reserve up front only when the file size already proved the data is there.
-    let mut values = Vec::with_capacity(if size_verified {
-        count
-    } else {
-        count.min(1 << 20)
-    });
+    let mut values = Vec::with_capacity(if size_verified { count } else { count.min(1 << 20) });
     let width = mode.bytes();
     let mut chunk = vec![0u8; (1 << 20) / width * width];
     while values.len() < count {
@@ -530,11 +458,7 @@ pub fn f32_to_f16(value: f32) -> u16 {
         return sign | rounded as u16;
     }
     let rounded = mantissa + 0xfff + ((mantissa >> 13) & 1);
-    let (e, m) = if rounded & 0x80_0000 != 0 {
-        (e + 1, 0)
-    } else {
-        (e, rounded >> 13)
-    };
+    let (e, m) = if rounded & 0x80_0000 != 0 { (e + 1, 0) } else { (e, rounded >> 13) };
     if e >= 31 {
         return sign | 0x7c00;
     }
@@ -547,12 +471,7 @@ fn file_strides(axis_order: [u8; 3], dims_xyz: [usize; 3]) -> [usize; 3] {
     axis_order.map(|a| xyz_stride[a as usize - 1])
 }
 
-fn permute_to_xyz(
-    file_order: Vec<f32>,
-    file_dims: [usize; 3],
-    axis_order: [u8; 3],
-    dims_xyz: [usize; 3],
-) -> Vec<f32> {
+fn permute_to_xyz(file_order: Vec<f32>, file_dims: [usize; 3], axis_order: [u8; 3], dims_xyz: [usize; 3]) -> Vec<f32> {
     if axis_order == [1, 2, 3] {
         return file_order;
     }
@@ -583,10 +502,7 @@ pub struct MapEncoding {
 
 impl Default for MapEncoding {
     fn default() -> Self {
-        MapEncoding {
-            mode: DataMode::Float32,
-            endianness: Endianness::Little,
-        }
+        MapEncoding { mode: DataMode::Float32, endianness: Endianness::Little }
     }
 }
 
@@ -598,24 +514,14 @@ pub fn encode_map(map: &Map, encoding: MapEncoding, label: &str) -> Vec<u8> {
     out
 }
 
-fn encode_map_into<W: Write>(
-    map: &Map,
-    encoding: MapEncoding,
-    label: &str,
-    out: &mut W,
-) -> std::io::Result<()> {
+fn encode_map_into<W: Write>(map: &Map, encoding: MapEncoding, label: &str, out: &mut W) -> std::io::Result<()> {
     match encoding.endianness {
         Endianness::Little => encode_with::<LittleEndian, W>(map, encoding.mode, label, out),
         Endianness::Big => encode_with::<BigEndian, W>(map, encoding.mode, label, out),
     }
 }
 
-fn encode_with<B: ByteOrder, W: Write>(
-    map: &Map,
-    mode: DataMode,
-    label: &str,
-    out: &mut W,
-) -> std::io::Result<()> {
+fn encode_with<B: ByteOrder, W: Write>(map: &Map, mode: DataMode, label: &str, out: &mut W) -> std::io::Result<()> {
     let h = &map.header;
     let g = &map.geometry;
     let order = h.axis_order.map(|a| a as usize - 1);
@@ -635,8 +541,7 @@ fn encode_with<B: ByteOrder, W: Write>(
     put_i(24, 0);
     put_i(28, 20141);
     put_i(56, 1);
-    let mut put_f =
-        |word: usize, v: f64| B::write_f32(&mut header[(word - 1) * 4..word * 4], v as f32);
+    let mut put_f = |word: usize, v: f64| B::write_f32(&mut header[(word - 1) * 4..word * 4], v as f32);
     for a in 0..3 {
         put_f(11 + a, h.cell_lengths[a]);
         put_f(14 + a, h.cell_angles[a]);
@@ -668,9 +573,7 @@ fn encode_with<B: ByteOrder, W: Write>(
                 match mode {
                     DataMode::Float32 => row.write_f32::<B>(v)?,
                     DataMode::Int8 => row.write_i8(v.round().clamp(-128.0, 127.0) as i8)?,
-                    DataMode::Int16 => {
-                        row.write_i16::<B>(v.round().clamp(-32768.0, 32767.0) as i16)?
-                    }
+                    DataMode::Int16 => row.write_i16::<B>(v.round().clamp(-32768.0, 32767.0) as i16)?,
                     DataMode::Uint16 => row.write_u16::<B>(v.round().clamp(0.0, 65535.0) as u16)?,
                     DataMode::Float16 => row.write_u16::<B>(f32_to_f16(v))?,
                 }
@@ -684,9 +587,7 @@ fn encode_with<B: ByteOrder, W: Write>(
 /// Writes `map` as a mode-2, little-endian MRC2014 file in its header's frame and axis order,
 /// through a temporary file renamed into place. `inputs` are files that must not be overwritten.
 pub fn write_map(path: impl AsRef<Path>, map: &Map, label: &str, inputs: &[&Path]) -> Result<()> {
-    write_atomically(path.as_ref(), inputs, |w| {
-        encode_map_into(map, MapEncoding::default(), label, w)
-    })
+    write_atomically(path.as_ref(), inputs, |w| encode_map_into(map, MapEncoding::default(), label, w))
 }
 
 #[cfg(test)]
@@ -695,15 +596,7 @@ mod tests {
 
     #[test]
     fn half_precision_round_trips() {
-        for v in [
-            0.0f32,
-            1.0,
-            -2.5,
-            0.000061035156,
-            65504.0,
-            3.140625,
-            -0.0001,
-        ] {
+        for v in [0.0f32, 1.0, -2.5, 0.000061035156, 65504.0, 3.140625, -0.0001] {
             let back = f16_to_f32(f32_to_f16(v));
             assert!((back - v).abs() <= v.abs() * 1e-3 + 1e-7, "{v} -> {back}");
         }

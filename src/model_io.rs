@@ -55,11 +55,7 @@ pub struct Residue {
 
 impl std::fmt::Display for Residue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}{}{}",
-            self.chain, self.name, self.number, self.insertion_code
-        )
+        write!(f, "{}/{}{}{}", self.chain, self.name, self.number, self.insertion_code)
     }
 }
 
@@ -128,10 +124,7 @@ fn format_from_name(path: &Path) -> Option<ModelFormat> {
 }
 
 fn sniff_format(text: &str) -> ModelFormat {
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with('#'));
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
     match first {
         Some(l) if l.starts_with("data_") => ModelFormat::Mmcif,
         _ => ModelFormat::Pdb,
@@ -153,15 +146,14 @@ pub fn parse_model(text: &str, format: ModelFormat, path: &Path) -> Result<Model
         let reader = std::io::BufReader::new(std::io::Cursor::new(text.as_bytes()));
         // pdbtbx can panic on odd bytes (it slices lines by byte offsets); a bad file must be an
         // error here, never a crash.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| options.read_raw(reader)))
-            .unwrap_or_else(|_| {
-                Err(vec![pdbtbx::PDBError::new(
-                    pdbtbx::ErrorLevel::BreakingError,
-                    "Parser failure",
-                    "the PDB/mmCIF parser crashed on this input",
-                    pdbtbx::Context::None,
-                )])
-            })
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| options.read_raw(reader))).unwrap_or_else(|_| {
+            Err(vec![pdbtbx::PDBError::new(
+                pdbtbx::ErrorLevel::BreakingError,
+                "Parser failure",
+                "the PDB/mmCIF parser crashed on this input",
+                pdbtbx::Context::None,
+            )])
+        })
     };
     let mut warnings = Vec::new();
     let (pdb, messages) = match read(false) {
@@ -176,24 +168,14 @@ pub fn parse_model(text: &str, format: ModelFormat, path: &Path) -> Result<Model
                 ok
             }
             Err(errors) => {
-                return Err(Error::model(
-                    path,
-                    format!("cannot read model: {}", summarise(&errors)),
-                ));
+                return Err(Error::model(path, format!("cannot read model: {}", summarise(&errors))));
             }
         },
     };
-    let serious: Vec<_> = messages
-        .iter()
-        .filter(|e| e.level() != pdbtbx::ErrorLevel::GeneralWarning)
-        .cloned()
-        .collect();
+    let serious: Vec<_> =
+        messages.iter().filter(|e| e.level() != pdbtbx::ErrorLevel::GeneralWarning).cloned().collect();
     if !serious.is_empty() {
-        warnings.push(format!(
-            "{} parser warnings, for example: {}",
-            serious.len(),
-            summarise(&serious)
-        ));
+        warnings.push(format!("{} parser warnings, for example: {}", serious.len(), summarise(&serious)));
     }
     let mut model = convert(&pdb, &mut warnings);
     if model.atoms.is_empty() {
@@ -224,9 +206,7 @@ fn summarise(errors: &[pdbtbx::PDBError]) -> String {
 }
 
 fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
-    use pdbtbx::{
-        ContainsAtomConformer, ContainsAtomConformerResidue, ContainsAtomConformerResidueChain,
-    };
+    use pdbtbx::{ContainsAtomConformer, ContainsAtomConformerResidue, ContainsAtomConformerResidueChain};
     let mut model = Model::default();
     let mut unknown_elements = Vec::new();
     let mut non_finite = 0usize;
@@ -237,12 +217,7 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
     for h in first.atoms_with_hierarchy() {
         let (atom, conformer, residue, chain) = (h.atom(), h.conformer(), h.residue(), h.chain());
         let (number, icode) = residue.id();
-        let key = (
-            chain.id().to_string(),
-            number,
-            icode.unwrap_or("").to_string(),
-            conformer.name().to_string(),
-        );
+        let key = (chain.id().to_string(), number, icode.unwrap_or("").to_string(), conformer.name().to_string());
         // Consecutive atoms of one residue share an entry, alternate conformers included.
         if last_key.as_ref() != Some(&key) {
             model.residues.push(Residue {
@@ -258,13 +233,7 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
             None => match infer_element(atom.name(), conformer.name()) {
                 Some(e) => (e.symbol().to_string(), e.atomic_number() as u8),
                 None => {
-                    unknown_elements.push(format!(
-                        "{}/{}{}/{}",
-                        chain.id(),
-                        conformer.name(),
-                        number,
-                        atom.name()
-                    ));
+                    unknown_elements.push(format!("{}/{}{}/{}", chain.id(), conformer.name(), number, atom.name()));
                     ("X".to_string(), 0)
                 }
             },
@@ -274,10 +243,7 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
             None => atom.b_factor(),
         };
         let (x, y, z) = atom.pos();
-        if ![x, y, z, atom.occupancy(), b_iso]
-            .iter()
-            .all(|v| v.is_finite())
-        {
+        if ![x, y, z, atom.occupancy(), b_iso].iter().all(|v| v.is_finite()) {
             non_finite += 1;
             continue;
         }
@@ -296,25 +262,14 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
         });
     }
     if non_finite > 0 {
-        warnings.push(format!(
-            "{non_finite} atoms with non-finite coordinates, occupancy or B were skipped"
-        ));
+        warnings.push(format!("{non_finite} atoms with non-finite coordinates, occupancy or B were skipped"));
     }
     if !unknown_elements.is_empty() {
         warnings.push(format!(
             "{} atoms have no recognisable element (treated as element X): {}{}",
             unknown_elements.len(),
-            unknown_elements
-                .iter()
-                .take(5)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", "),
-            if unknown_elements.len() > 5 {
-                ", ..."
-            } else {
-                ""
-            }
+            unknown_elements.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if unknown_elements.len() > 5 { ", ..." } else { "" }
         ));
     }
     model
@@ -323,10 +278,7 @@ fn convert(pdb: &pdbtbx::PDB, warnings: &mut Vec<String>) -> Model {
 /// Element from an atom name when the element column is empty: a two-letter element for ions
 /// named like their residue ("ZN" in ZN), else the first letter ("CA" in a protein is carbon).
 fn infer_element(atom_name: &str, residue_name: &str) -> Option<pdbtbx::Element> {
-    let letters: String = atom_name
-        .chars()
-        .filter(|c| c.is_ascii_alphabetic())
-        .collect();
+    let letters: String = atom_name.chars().filter(|c| c.is_ascii_alphabetic()).collect();
     if letters.is_empty() {
         return None;
     }
@@ -347,19 +299,11 @@ fn infer_element(atom_name: &str, residue_name: &str) -> Option<pdbtbx::Element>
 /// (PDB columns 29-49 hold U11, U22, U33 in units of 1e-4 Å²).
 fn apply_pdb_anisou(text: &str, model: &mut Model) {
     let mut b_by_serial = std::collections::HashMap::new();
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("ANISOU") && l.len() >= 49)
-    {
-        let field = |range: std::ops::Range<usize>| {
-            line.get(range).and_then(|f| f.trim().parse::<f64>().ok())
-        };
-        if let (Some(serial), Some(u11), Some(u22), Some(u33)) = (
-            line.get(6..11).and_then(|f| f.trim().parse::<usize>().ok()),
-            field(28..35),
-            field(35..42),
-            field(42..49),
-        ) {
+    for line in text.lines().filter(|l| l.starts_with("ANISOU") && l.len() >= 49) {
+        let field = |range: std::ops::Range<usize>| line.get(range).and_then(|f| f.trim().parse::<f64>().ok());
+        if let (Some(serial), Some(u11), Some(u22), Some(u33)) =
+            (line.get(6..11).and_then(|f| f.trim().parse::<usize>().ok()), field(28..35), field(35..42), field(42..49))
+        {
             let b = 8.0 * std::f64::consts::PI.powi(2) * (u11 + u22 + u33) / 3.0 * 1e-4;
             if b.is_finite() && b > 0.0 {
                 b_by_serial.insert(serial, b);
@@ -404,8 +348,7 @@ fn cif_tokens(line: &str) -> Vec<&str> {
             let start = i + 1;
             let mut j = start;
             while j < bytes.len()
-                && !(bytes[j] == quote
-                    && (j + 1 == bytes.len() || bytes[j + 1].is_ascii_whitespace()))
+                && !(bytes[j] == quote && (j + 1 == bytes.len() || bytes[j + 1].is_ascii_whitespace()))
             {
                 j += 1;
             }
@@ -463,20 +406,14 @@ mod tests {
         let looped = "data_x\nloop_\n_em_3d_reconstruction.id\n_em_3d_reconstruction.method\n\
                       _em_3d_reconstruction.resolution\n1 'FSC 0.143 CUT-OFF' 2.85\n";
         assert_eq!(mmcif_resolution(looped), Some(2.85));
-        assert_eq!(
-            mmcif_resolution("data_x\n_em_3d_reconstruction.resolution ?\n"),
-            None
-        );
+        assert_eq!(mmcif_resolution("data_x\n_em_3d_reconstruction.resolution ?\n"), None);
     }
 
     #[test]
     fn resolution_from_pdb_remark_2() {
         let text = "REMARK   2\nREMARK   2 RESOLUTION.    3.20 ANGSTROMS.\n";
         assert_eq!(pdb_resolution(text), Some(3.2));
-        assert_eq!(
-            pdb_resolution("REMARK   2 RESOLUTION. NOT APPLICABLE.\n"),
-            None
-        );
+        assert_eq!(pdb_resolution("REMARK   2 RESOLUTION. NOT APPLICABLE.\n"), None);
     }
 
     #[test]
@@ -486,16 +423,11 @@ mod tests {
                      ATOM      2  CA  ALA A   1      11.639   6.071  -5.147  1.00 20.00           C\n";
         let expected = 8.0 * std::f64::consts::PI.powi(2) * 0.5;
         // A LINK to an absent atom makes pdbtbx refuse the full read: the fallback path.
-        let broken = format!(
-            "LINK         ND2 ASN A  99                 C1  NAG A 500     1555   1555  1.44\n{atoms}END\n"
-        );
+        let broken =
+            format!("LINK         ND2 ASN A  99                 C1  NAG A 500     1555   1555  1.44\n{atoms}END\n");
         for text in [format!("{atoms}END\n"), broken] {
             let model = parse_model(&text, ModelFormat::Pdb, Path::new("anisou.pdb")).unwrap();
-            assert!(
-                (model.atoms[0].b_iso - expected).abs() < 1e-6,
-                "{}",
-                model.atoms[0].b_iso
-            );
+            assert!((model.atoms[0].b_iso - expected).abs() < 1e-6, "{}", model.atoms[0].b_iso);
             assert_eq!(model.atoms[1].b_iso, 20.0);
         }
     }
@@ -503,10 +435,7 @@ mod tests {
     #[test]
     fn element_inference_from_names() {
         assert_eq!(infer_element("CA", "ALA").map(|e| e.symbol()), Some("C"));
-        assert_eq!(
-            infer_element("ZN", "ZN").map(|e| e.atomic_number()),
-            Some(30)
-        );
+        assert_eq!(infer_element("ZN", "ZN").map(|e| e.atomic_number()), Some(30));
         assert_eq!(infer_element("1HB", "ALA").map(|e| e.symbol()), Some("H"));
         assert_eq!(infer_element("123", "ALA"), None);
     }

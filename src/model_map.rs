@@ -120,11 +120,7 @@ pub fn choose_blur(b_min: f64, voxel_size: [f64; 3], d_min: f64, accuracy: f64) 
     let s_alias = 1.0 / h - s_max;
     let need = 4.0 * (1.0 / accuracy).ln();
     let denominator = s_alias * s_alias - s_max * s_max;
-    let blur = if denominator > 0.0 {
-        (need - b_min * s_alias * s_alias) / denominator
-    } else {
-        0.0
-    };
+    let blur = if denominator > 0.0 { (need - b_min * s_alias * s_alias) / denominator } else { 0.0 };
     blur.max(-b_min + 1.0).max(0.0)
 }
 
@@ -143,22 +139,12 @@ struct Splat {
 }
 
 /// Computes the model map of `model` on `target` (the experimental grid).
-pub fn compute_model_map(
-    model: &Model,
-    target: &GridGeometry,
-    options: &ModelMapOptions,
-) -> Result<ModelDensity> {
+pub fn compute_model_map(model: &Model, target: &GridGeometry, options: &ModelMapOptions) -> Result<ModelDensity> {
     if !(options.d_min.is_finite() && options.d_min > 0.0) {
-        return Err(Error::Usage(format!(
-            "resolution must be a positive number of Ångström, got {}",
-            options.d_min
-        )));
+        return Err(Error::Usage(format!("resolution must be a positive number of Ångström, got {}", options.d_min)));
     }
     if !(options.accuracy > 0.0 && options.accuracy < 0.1) {
-        return Err(Error::Usage(format!(
-            "accuracy must be in (0, 0.1), got {}",
-            options.accuracy
-        )));
+        return Err(Error::Usage(format!("accuracy must be in (0, 0.1), got {}", options.accuracy)));
     }
     let mut warnings = Vec::new();
     let h_max = target.voxel_size.iter().cloned().fold(0.0, f64::max);
@@ -170,11 +156,7 @@ pub fn compute_model_map(
             options.d_min
         ));
     }
-    let atoms: Vec<_> = model
-        .atoms
-        .iter()
-        .filter(|a| options.include_hydrogens || !a.is_hydrogen)
-        .collect();
+    let atoms: Vec<_> = model.atoms.iter().filter(|a| options.include_hydrogens || !a.is_hydrogen).collect();
     let b_min = atoms.iter().map(|a| a.b_iso).fold(f64::INFINITY, f64::min);
     let b_min = if b_min.is_finite() { b_min } else { 0.0 };
     let blur = choose_blur(b_min, target.voxel_size, d_min, options.accuracy);
@@ -208,22 +190,14 @@ pub fn compute_model_map(
                 (ln / exponent[i]).sqrt()
             })
             .fold(0.0, f64::max);
-        splats_in_angstrom.push(Splat {
-            grid_position: atom.position,
-            amplitude,
-            exponent,
-            radius,
-        });
+        splats_in_angstrom.push(Splat { grid_position: atom.position, amplitude, exponent, radius });
     }
     if unknown > 0 {
         warnings.push(format!(
             "{unknown} atoms have an element outside the electron form-factor table; they are modelled as carbon"
         ));
     }
-    let max_radius = splats_in_angstrom
-        .iter()
-        .map(|s| s.radius)
-        .fold(0.0, f64::max);
+    let max_radius = splats_in_angstrom.iter().map(|s| s.radius).fold(0.0, f64::max);
 
     // The FFT grid: the target box, padded unless periodic, by at least one Gaussian radius so
     // that no atom's Gaussian wraps into the box; the slack up to an FFT-friendly size is shared
@@ -239,34 +213,18 @@ pub fn compute_model_map(
         }
     }
     let padding = padding_low;
-    let fft_origin: [f64; 3] = std::array::from_fn(|a| {
-        target.first_voxel_centre[a] - padding[a] as f64 * target.voxel_size[a]
-    });
+    let fft_origin: [f64; 3] =
+        std::array::from_fn(|a| target.first_voxel_centre[a] - padding[a] as f64 * target.voxel_size[a]);
     let splats: Vec<Splat> = splats_in_angstrom
         .into_iter()
-        .filter_map(
-            |Splat {
-                 grid_position: position,
-                 amplitude,
-                 exponent,
-                 radius,
-             }| {
-                let grid_position: [f64; 3] =
-                    std::array::from_fn(|a| (position[a] - fft_origin[a]) / target.voxel_size[a]);
-                // In a padded box, atoms outside the padded grid are left out (their Gaussians
-                // cannot reach the box); in a periodic box every atom counts (wrapped).
-                let reaches = options.periodic
-                    || (0..3).all(|a| {
-                        grid_position[a] >= -0.5 && grid_position[a] <= fft_dims[a] as f64 - 0.5
-                    });
-                reaches.then_some(Splat {
-                    grid_position,
-                    amplitude,
-                    exponent,
-                    radius,
-                })
-            },
-        )
+        .filter_map(|Splat { grid_position: position, amplitude, exponent, radius }| {
+            let grid_position: [f64; 3] = std::array::from_fn(|a| (position[a] - fft_origin[a]) / target.voxel_size[a]);
+            // In a padded box, atoms outside the padded grid are left out (their Gaussians
+            // cannot reach the box); in a periodic box every atom counts (wrapped).
+            let reaches = options.periodic
+                || (0..3).all(|a| grid_position[a] >= -0.5 && grid_position[a] <= fft_dims[a] as f64 - 0.5);
+            reaches.then_some(Splat { grid_position, amplitude, exponent, radius })
+        })
         .collect();
     let atoms_used = splats.len();
 
@@ -296,27 +254,18 @@ pub fn compute_model_map(
         let mut out = Vec::with_capacity(target.len());
         for k in 0..target.dims[2] {
             for j in 0..target.dims[1] {
-                let row =
-                    padding[0] + fft_dims[0] * ((j + padding[1]) + fft_dims[1] * (k + padding[2]));
+                let row = padding[0] + fft_dims[0] * ((j + padding[1]) + fft_dims[1] * (k + padding[2]));
                 out.extend_from_slice(&density[row..row + target.dims[0]]);
             }
         }
         out
     };
-    Ok(ModelDensity {
-        data,
-        blur,
-        fft_dims,
-        atoms_used,
-        warnings,
-    })
+    Ok(ModelDensity { data, blur, fft_dims, atoms_used, warnings })
 }
 
 /// Largest frequency index per axis that can lie inside the sphere `s <= s_max`.
 pub fn band_for(dims: [usize; 3], voxel_size: [f64; 3], s_max: f64) -> [usize; 3] {
-    std::array::from_fn(|a| {
-        ((s_max * dims[a] as f64 * voxel_size[a]).floor() as usize).min(dims[a] / 2)
-    })
+    std::array::from_fn(|a| ((s_max * dims[a] as f64 * voxel_size[a]).floor() as usize).min(dims[a] / 2))
 }
 
 /// Adds the atoms' Gaussians to a periodic grid, in parallel over Z slabs.
@@ -342,27 +291,16 @@ fn add_gaussians(density: &mut [f32], dims: [usize; 3], voxel_size: [f64; 3], sp
             }
         }
     }
-    density
-        .par_chunks_mut(nx * ny * slab)
-        .zip(by_slab.par_iter())
-        .enumerate()
-        .for_each_init(
-            || (Vec::<f32>::new(), Vec::<f32>::new(), Vec::<f32>::new()),
-            |(ex, ey, ez), (slab_index, (chunk, members))| {
-                let z_begin = slab_index * slab;
-                let z_end = z_begin + chunk.len() / (nx * ny);
-                for &m in members {
-                    add_one_atom(
-                        chunk,
-                        dims,
-                        voxel_size,
-                        &splats[m as usize],
-                        z_begin..z_end,
-                        (ex, ey, ez),
-                    );
-                }
-            },
-        );
+    density.par_chunks_mut(nx * ny * slab).zip(by_slab.par_iter()).enumerate().for_each_init(
+        || (Vec::<f32>::new(), Vec::<f32>::new(), Vec::<f32>::new()),
+        |(ex, ey, ez), (slab_index, (chunk, members))| {
+            let z_begin = slab_index * slab;
+            let z_end = z_begin + chunk.len() / (nx * ny);
+            for &m in members {
+                add_one_atom(chunk, dims, voxel_size, &splats[m as usize], z_begin..z_end, (ex, ey, ez));
+            }
+        },
+    );
 }
 
 /// Adds one atom to the Z planes `planes` of a periodic grid (`chunk` holds exactly those).
@@ -379,10 +317,7 @@ fn add_one_atom(
     // contiguous rows: the 3-D Gaussian is the product of the three factors.
     let ranges: [(i64, i64); 3] = std::array::from_fn(|a| {
         let r = s.radius / voxel_size[a];
-        (
-            (s.grid_position[a] - r).ceil() as i64,
-            (s.grid_position[a] + r).floor() as i64,
-        )
+        ((s.grid_position[a] - r).ceil() as i64, (s.grid_position[a] + r).floor() as i64)
     });
     let lens: [usize; 3] = std::array::from_fn(|a| (ranges[a].1 - ranges[a].0 + 1).max(0) as usize);
     let fill = |buf: &mut Vec<f32>, a: usize| {
@@ -425,20 +360,12 @@ fn add_one_atom(
                 let start = base + x0 as usize;
                 let out = &mut chunk[start..start + len_x];
                 for ix in 0..len_x {
-                    out[ix] += w[0] * e0[ix]
-                        + w[1] * e1[ix]
-                        + w[2] * e2[ix]
-                        + w[3] * e3[ix]
-                        + w[4] * e4[ix];
+                    out[ix] += w[0] * e0[ix] + w[1] * e1[ix] + w[2] * e2[ix] + w[3] * e3[ix] + w[4] * e4[ix];
                 }
             } else {
                 for ix in 0..len_x {
                     let x = (x0 + ix as i64).rem_euclid(nx as i64) as usize;
-                    chunk[base + x] += w[0] * e0[ix]
-                        + w[1] * e1[ix]
-                        + w[2] * e2[ix]
-                        + w[3] * e3[ix]
-                        + w[4] * e4[ix];
+                    chunk[base + x] += w[0] * e0[ix] + w[1] * e1[ix] + w[2] * e2[ix] + w[3] * e3[ix] + w[4] * e4[ix];
                 }
             }
         }

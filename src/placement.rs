@@ -21,11 +21,7 @@ pub struct PlacementReport {
 impl PlacementReport {
     /// Fraction of atoms inside the box.
     pub fn fraction_inside(&self) -> f64 {
-        if self.atoms == 0 {
-            0.0
-        } else {
-            self.atoms_inside as f64 / self.atoms as f64
-        }
+        if self.atoms == 0 { 0.0 } else { self.atoms_inside as f64 / self.atoms as f64 }
     }
 }
 
@@ -44,11 +40,7 @@ pub fn check_placement(model: &Model, map: &Map) -> PlacementReport {
             sum += v;
         }
     }
-    let mean_sd = if inside > 0 && stats.sd > 0.0 {
-        (sum / inside as f64 - stats.mean) / stats.sd
-    } else {
-        0.0
-    };
+    let mean_sd = if inside > 0 && stats.sd > 0.0 { (sum / inside as f64 - stats.mean) / stats.sd } else { 0.0 };
     let mut report = PlacementReport {
         atoms: model.atoms.len(),
         atoms_inside: inside,

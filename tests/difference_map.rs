@@ -15,10 +15,7 @@ use std::path::Path;
 
 fn difference(model: &Path, map: &Map, d_min: f64) -> Map {
     let model = read_model(model).unwrap();
-    compute_difference_map(&model, map.clone(), &DifferenceOptions::new(d_min))
-        .unwrap()
-        .complex
-        .unwrap()
+    compute_difference_map(&model, map.clone(), &DifferenceOptions::new(d_min)).unwrap().complex.unwrap()
 }
 
 /// Compares the difference map of a cropped box with the full one near the model (within 3 Å),
@@ -37,36 +34,23 @@ fn crop_dependence(
 ) -> (f64, f64, usize) {
     let map = read_map(map_path).unwrap().map;
     let dims = map.geometry.dims;
-    let cropped = map
-        .crop(crop, std::array::from_fn(|a| dims[a] - crop[a]))
-        .unwrap();
-    assert_ne!(
-        cropped.header.nstart, map.header.nstart,
-        "placement moves into NSTART"
-    );
+    let cropped = map.crop(crop, std::array::from_fn(|a| dims[a] - crop[a])).unwrap();
+    assert_ne!(cropped.header.nstart, map.header.nstart, "placement moves into NSTART");
     let model = read_model(model_path).unwrap();
     let options = DifferenceOptions::new(d_min);
     let full_result = compute_difference_map(&model, map.clone(), &options).unwrap();
     let part_result = compute_difference_map(&model, cropped, &options).unwrap();
     let full = full_result.complex.unwrap();
     let mut part = part_result.complex.unwrap();
-    eprintln!(
-        "  sigma: full box {:.5}, cropped {:.5}",
-        full_result.sigma, part_result.sigma
-    );
+    eprintln!("  sigma: full box {:.5}, cropped {:.5}", full_result.sigma, part_result.sigma);
     if same_sigma {
         let ratio = (part_result.sigma / full_result.sigma) as f32;
         part.data.iter_mut().for_each(|v| *v *= ratio);
     }
     let near = envelope_mask(&model, &part.geometry, 3.0);
     let g = part.geometry;
-    let skip: [usize; 3] = std::array::from_fn(|a| {
-        if crop[a] > 0 {
-            (keep_away / g.voxel_size[a]).ceil() as usize
-        } else {
-            0
-        }
-    });
+    let skip: [usize; 3] =
+        std::array::from_fn(|a| if crop[a] > 0 { (keep_away / g.voxel_size[a]).ceil() as usize } else { 0 });
     let (mut sum, mut worst, mut n) = (0.0f64, 0.0f64, 0usize);
     for k in skip[2]..g.dims[2] {
         for j in skip[1]..g.dims[1] {
@@ -105,23 +89,12 @@ fn result_does_not_depend_on_where_the_box_starts() {
     assert!(rms <= 0.01 && max <= 0.25, "actin: rms {rms} max {max}");
     // The amplitude variant works in blended tiles, anchored to absolute voxel positions so that
     // they do not move with the box start.
-    let map = read_map(shared.join("data/actin_emd5168/emd_5168.map"))
-        .unwrap()
-        .map;
+    let map = read_map(shared.join("data/actin_emd5168/emd_5168.map")).unwrap().map;
     let model = read_model(shared.join("data/actin_emd5168/1J6Z.pdb")).unwrap();
-    let options = DifferenceOptions {
-        variant: Variant::Amplitude,
-        ..DifferenceOptions::new(6.6)
-    };
+    let options = DifferenceOptions { variant: Variant::Amplitude, ..DifferenceOptions::new(6.6) };
     let cropped = map.crop([14, 14, 0], [86, 86, 100]).unwrap();
-    let full = compute_difference_map(&model, map, &options)
-        .unwrap()
-        .amplitude
-        .unwrap();
-    let part = compute_difference_map(&model, cropped, &options)
-        .unwrap()
-        .amplitude
-        .unwrap();
+    let full = compute_difference_map(&model, map, &options).unwrap().amplitude.unwrap();
+    let part = compute_difference_map(&model, cropped, &options).unwrap().amplitude.unwrap();
     let near = envelope_mask(&model, &part.geometry, 3.0);
     let (mut sum, mut worst, mut n) = (0.0f64, 0.0f64, 0usize);
     for k in 0..100 {
@@ -138,33 +111,15 @@ fn result_does_not_depend_on_where_the_box_starts() {
     }
     let rms = (sum / n as f64).sqrt();
     eprintln!("actin, amplitude variant, same crop: rms {rms:.4} sd, max {worst:.4} sd");
-    assert!(
-        rms <= 0.01 && worst <= 0.25,
-        "amplitude variant: rms {rms} max {worst}"
-    );
+    assert!(rms <= 0.01 && worst <= 0.25, "amplitude variant: rms {rms} max {worst}");
     // Boxes that the model fills: the data next to the new faces is gone, so compare at least
     // half a window plus the resolution edge's reach away from them. Tiles would still show here.
     for (model, map, d_min) in [
-        (
-            "synthetic/4a7h/model_trunc.pdb",
-            "synthetic/4a7h/map.mrc",
-            2.9,
-        ),
-        (
-            "data/mitoribo_emd2566_3j6b/3J6B_9.pdb",
-            "data/mitoribo_emd2566_3j6b/2566_3J6B_9.mrc",
-            3.2,
-        ),
+        ("synthetic/4a7h/model_trunc.pdb", "synthetic/4a7h/map.mrc", 2.9),
+        ("data/mitoribo_emd2566_3j6b/3J6B_9.pdb", "data/mitoribo_emd2566_3j6b/2566_3J6B_9.mrc", 3.2),
     ] {
         let keep_away = DifferenceOptions::new(d_min).scaling.window / 2.0 + 2.0 * d_min;
-        let (rms, max, n) = crop_dependence(
-            &shared.join(model),
-            &shared.join(map),
-            d_min,
-            [5, 5, 5],
-            keep_away,
-            true,
-        );
+        let (rms, max, n) = crop_dependence(&shared.join(model), &shared.join(map), d_min, [5, 5, 5], keep_away, true);
         eprintln!(
             "{map}: first 5 voxels cropped: rms {rms:.4} sd, max {max:.4} sd over {n} voxels near the model, >= {keep_away:.1} Å from the new faces"
         );
@@ -172,10 +127,7 @@ fn result_does_not_depend_on_where_the_box_starts() {
         // Mitoribo's box is 47 Å wide: 16 Å from the mirrored new face, the ringing of the
         // resolution edge has not fully faded (measured rms 0.015, max 0.07).
         let rms_limit = if map.contains("mitoribo") { 0.02 } else { 0.01 };
-        assert!(
-            rms <= rms_limit && max <= 0.25,
-            "{map}: rms {rms} max {max}"
-        );
+        assert!(rms <= rms_limit && max <= 0.25, "{map}: rms {rms} max {max}");
     }
 }
 
@@ -184,18 +136,9 @@ fn removed_groups(path: &Path) -> Vec<(String, Vec<[f64; 3]>)> {
     let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let mut groups: Vec<(String, Vec<[f64; 3]>)> = Vec::new();
     for atom in json["removed"].as_array().unwrap() {
-        let id = format!(
-            "{}/{}{}",
-            atom["chain"].as_str().unwrap(),
-            atom["resname"].as_str().unwrap(),
-            atom["resnum"]
-        );
+        let id = format!("{}/{}{}", atom["chain"].as_str().unwrap(), atom["resname"].as_str().unwrap(), atom["resnum"]);
         let xyz = atom["xyz"].as_array().unwrap();
-        let xyz = [
-            xyz[0].as_f64().unwrap(),
-            xyz[1].as_f64().unwrap(),
-            xyz[2].as_f64().unwrap(),
-        ];
+        let xyz = [xyz[0].as_f64().unwrap(), xyz[1].as_f64().unwrap(), xyz[2].as_f64().unwrap()];
         match groups.iter_mut().find(|g| g.0 == id) {
             Some(g) => g.1.push(xyz),
             None => groups.push((id, vec![xyz])),
@@ -206,13 +149,7 @@ fn removed_groups(path: &Path) -> Vec<(String, Vec<[f64; 3]>)> {
 
 /// Max value within `radius` of any of `points`, and the max over voxels farther than `far` from
 /// all of `all_points`.
-fn near_and_far(
-    map: &Map,
-    points: &[[f64; 3]],
-    all_points: &[[f64; 3]],
-    radius: f64,
-    far: f64,
-) -> (f64, f64) {
+fn near_and_far(map: &Map, points: &[[f64; 3]], all_points: &[[f64; 3]], radius: f64, far: f64) -> (f64, f64) {
     let g = &map.geometry;
     let (mut near_max, mut far_max) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
     for k in 0..g.dims[2] {
@@ -235,8 +172,7 @@ fn near_and_far(
 
 #[test]
 fn removed_atoms_are_the_strongest_positive_features() {
-    let Some(shared) = common::shared_dir("removed_atoms_are_the_strongest_positive_features")
-    else {
+    let Some(shared) = common::shared_dir("removed_atoms_are_the_strongest_positive_features") else {
         return;
     };
     for case in ["4a7h", "1ahq_heme"] {
@@ -244,19 +180,15 @@ fn removed_atoms_are_the_strongest_positive_features() {
         let groups = removed_groups(&dir.join("removed_atoms.json"));
         let all: Vec<[f64; 3]> = groups.iter().flat_map(|g| g.1.clone()).collect();
         let truth = read_map(dir.join("truth_removed.mrc")).unwrap().map;
-        for (model, map) in [
-            ("model_trunc.pdb", "map.mrc"),
-            ("model_trunc.pdb", "zyx/map.mrc"),
-            ("model_trunc.cif", "map.mrc"),
-        ] {
+        for (model, map) in
+            [("model_trunc.pdb", "map.mrc"), ("model_trunc.pdb", "zyx/map.mrc"), ("model_trunc.cif", "map.mrc")]
+        {
             let input = read_map(dir.join(map)).unwrap().map;
             let result = difference(&dir.join(model), &input, 2.9);
             let mut weakest = f64::INFINITY;
             for (id, points) in &groups {
                 let (near, far) = near_and_far(&result, points, &all, 1.5, 3.0);
-                eprintln!(
-                    "{case} {map}: {id}: max {near:.2} sd within 1.5 Å; strongest elsewhere {far:.2} sd"
-                );
+                eprintln!("{case} {map}: {id}: max {near:.2} sd within 1.5 Å; strongest elsewhere {far:.2} sd");
                 weakest = weakest.min(near / far);
             }
             // Correlation with the ideal (noise-free) difference map over the full model's envelope
@@ -265,12 +197,7 @@ fn removed_atoms_are_the_strongest_positive_features() {
             let full_model = read_model(dir.join("model_full.pdb")).unwrap();
             let envelope = envelope_mask(&full_model, &result.geometry, 3.0);
             let pick = |m: &Map| -> Vec<f64> {
-                m.data
-                    .iter()
-                    .zip(&envelope)
-                    .filter(|(_, e)| **e)
-                    .map(|(v, _)| *v as f64)
-                    .collect()
+                m.data.iter().zip(&envelope).filter(|(_, e)| **e).map(|(v, _)| *v as f64).collect()
             };
             let cc = common::correlation(&pick(&result), &pick(&truth));
             let cc_box = common::correlation(
@@ -280,21 +207,13 @@ fn removed_atoms_are_the_strongest_positive_features() {
             eprintln!(
                 "{case} {map} ({model}): contrast {weakest:.2}, CC with truth_removed {cc:.3} in the envelope, {cc_box:.3} whole box"
             );
-            assert!(
-                weakest > 1.0,
-                "{case}: a removed group is weaker than a feature elsewhere"
-            );
+            assert!(weakest > 1.0, "{case}: a removed group is weaker than a feature elsewhere");
             assert!(cc > 0.3, "{case}: CC with the ideal difference map {cc}");
         }
         // The amplitude variant finds them too.
         let model = read_model(dir.join("model_trunc.pdb")).unwrap();
-        let options = DifferenceOptions {
-            variant: Variant::Amplitude,
-            ..DifferenceOptions::new(2.9)
-        };
-        let result =
-            compute_difference_map(&model, read_map(dir.join("map.mrc")).unwrap().map, &options)
-                .unwrap();
+        let options = DifferenceOptions { variant: Variant::Amplitude, ..DifferenceOptions::new(2.9) };
+        let result = compute_difference_map(&model, read_map(dir.join("map.mrc")).unwrap().map, &options).unwrap();
         assert!(result.complex.is_none());
         let amplitude = result.amplitude.unwrap();
         let mut weakest = f64::INFINITY;
@@ -303,10 +222,7 @@ fn removed_atoms_are_the_strongest_positive_features() {
             weakest = weakest.min(near / far);
         }
         eprintln!("{case} amplitude variant: contrast {weakest:.2}");
-        assert!(
-            weakest > 1.0,
-            "{case}: amplitude variant contrast {weakest}"
-        );
+        assert!(weakest > 1.0, "{case}: amplitude variant contrast {weakest}");
     }
 }
 
@@ -317,14 +233,10 @@ fn read_cctbx(path: &Path) -> Map {
         Ok(r) => r.map,
         Err(_) => {
             let bytes = std::fs::read(path).unwrap();
-            let header = read_map_bytes(
-                &[&bytes[..1024], &vec![0u8; 1 << 24][..]].concat()[..1024],
-                path,
-            );
+            let header = read_map_bytes(&[&bytes[..1024], &vec![0u8; 1 << 24][..]].concat()[..1024], path);
             let _ = header;
-            let dims: Vec<usize> = (0..3)
-                .map(|w| i32::from_le_bytes(bytes[4 * w..4 * w + 4].try_into().unwrap()) as usize)
-                .collect();
+            let dims: Vec<usize> =
+                (0..3).map(|w| i32::from_le_bytes(bytes[4 * w..4 * w + 4].try_into().unwrap()) as usize).collect();
             let data_len = 4 * dims.iter().product::<usize>();
             let mut repaired = bytes[..bytes.len() - data_len].to_vec();
             repaired.resize(1024, b' ');
@@ -336,9 +248,7 @@ fn read_cctbx(path: &Path) -> Map {
 
 #[test]
 fn agrees_with_the_reference_tool_and_every_shared_case_runs() {
-    let Some(shared) =
-        common::shared_dir("agrees_with_the_reference_tool_and_every_shared_case_runs")
-    else {
+    let Some(shared) = common::shared_dir("agrees_with_the_reference_tool_and_every_shared_case_runs") else {
         return;
     };
     let spike = "data/spike_emd21457_seg";
@@ -395,12 +305,7 @@ fn agrees_with_the_reference_tool_and_every_shared_case_runs() {
         let model = read_model(shared.join(&model)).unwrap();
         let near = envelope_mask(&model, &input.geometry, 3.0);
         let pick = |m: &Map, mask: bool| -> Vec<f64> {
-            m.data
-                .iter()
-                .zip(&near)
-                .filter(|(_, n)| **n || !mask)
-                .map(|(v, _)| *v as f64)
-                .collect()
+            m.data.iter().zip(&near).filter(|(_, n)| **n || !mask).map(|(v, _)| *v as f64).collect()
         };
         let cc_near = common::correlation(&pick(&ours, true), &pick(&cctbx, true));
         let cc_all = common::correlation(&pick(&ours, false), &pick(&cctbx, false));
@@ -413,26 +318,17 @@ fn agrees_with_the_reference_tool_and_every_shared_case_runs() {
 
 #[test]
 fn the_same_case_in_another_frame_gives_the_same_map() {
-    let Some(shared) = common::shared_dir("the_same_case_in_another_frame_gives_the_same_map")
-    else {
+    let Some(shared) = common::shared_dir("the_same_case_in_another_frame_gives_the_same_map") else {
         return;
     };
     for case in ["4a7h", "1ahq_heme"] {
         let dir = shared.join("synthetic").join(case);
-        let origin0 = difference(
-            &dir.join("model_trunc.pdb"),
-            &read_map(dir.join("map.mrc")).unwrap().map,
-            2.9,
-        );
+        let origin0 = difference(&dir.join("model_trunc.pdb"), &read_map(dir.join("map.mrc")).unwrap().map, 2.9);
         // Model in its original coordinates, map placed by a non-zero NSTART with MX != NX.
         let nz_map = read_map(dir.join("nzorigin/map.mrc")).unwrap().map;
         let moved = difference(&dir.join("nzorigin/model_trunc.pdb"), &nz_map, 2.9);
         assert_eq!(moved.header.nstart, nz_map.header.nstart);
-        let worst = origin0
-            .data
-            .iter()
-            .zip(&moved.data)
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let worst = origin0.data.iter().zip(&moved.data).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
         eprintln!("{case}: origin-0 vs non-zero NSTART frame: max difference {worst:.2e} sd");
         assert!(worst < 2e-3, "{case}: {worst}");
     }
@@ -445,27 +341,14 @@ fn local_relative_b_is_fitted_on_request() {
     };
     let dir = shared.join("synthetic/1ahq_heme");
     let model = read_model(dir.join("model_trunc.pdb")).unwrap();
-    let options = DifferenceOptions {
-        local_b: true,
-        ..DifferenceOptions::new(2.9)
-    };
-    let result =
-        compute_difference_map(&model, read_map(dir.join("map.mrc")).unwrap().map, &options)
-            .unwrap();
-    let b = result
-        .local
-        .relative_b_percentiles
-        .expect("B percentiles when fitted");
-    assert!(
-        b[0] >= -30.0 && b[2] <= 60.0 && b[0] <= b[1] && b[1] <= b[2],
-        "{b:?}"
-    );
+    let options = DifferenceOptions { local_b: true, ..DifferenceOptions::new(2.9) };
+    let result = compute_difference_map(&model, read_map(dir.join("map.mrc")).unwrap().map, &options).unwrap();
+    let b = result.local.relative_b_percentiles.expect("B percentiles when fitted");
+    assert!(b[0] >= -30.0 && b[2] <= 60.0 && b[0] <= b[1] && b[1] <= b[2], "{b:?}");
     let map = result.complex.unwrap();
     let groups = removed_groups(&dir.join("removed_atoms.json"));
     let all: Vec<[f64; 3]> = groups.iter().flat_map(|g| g.1.clone()).collect();
     let (near, far) = near_and_far(&map, &groups[0].1, &all, 1.5, 3.0);
-    eprintln!(
-        "heme with local B: {near:.2} sd at the heme, {far:.2} sd elsewhere; B percentiles {b:?}"
-    );
+    eprintln!("heme with local B: {near:.2} sd at the heme, {far:.2} sd elsewhere; B percentiles {b:?}");
     assert!(near > far);
 }

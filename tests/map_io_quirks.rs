@@ -7,9 +7,7 @@
 mod common;
 
 use real_space_diff_map::Map;
-use real_space_diff_map::map_io::{
-    DataMode, Endianness, MapEncoding, encode_map, read_map, read_map_bytes, write_map,
-};
+use real_space_diff_map::map_io::{DataMode, Endianness, MapEncoding, encode_map, read_map, read_map_bytes, write_map};
 use std::io::Write;
 
 fn spike() -> Map {
@@ -48,10 +46,7 @@ fn every_mode_and_byte_order_reads_back() {
             let read = read_map_bytes(&bytes, "fixture.mrc").unwrap();
             assert_eq!(read.mode, mode);
             assert_eq!(read.endianness, endianness);
-            assert_eq!(
-                read.map.geometry, original.geometry,
-                "{mode:?} {endianness:?}"
-            );
+            assert_eq!(read.map.geometry, original.geometry, "{mode:?} {endianness:?}");
             assert!(read.warnings.is_empty(), "{:?}", read.warnings);
             for (got, want) in read.map.data.iter().zip(&scaled.data) {
                 let tolerance = match mode {
@@ -68,14 +63,7 @@ fn every_mode_and_byte_order_reads_back() {
 #[test]
 fn every_axis_order_lands_on_the_same_grid() {
     let original = spike();
-    for order in [
-        [1, 2, 3],
-        [1, 3, 2],
-        [2, 1, 3],
-        [2, 3, 1],
-        [3, 1, 2],
-        [3, 2, 1],
-    ] {
+    for order in [[1, 2, 3], [1, 3, 2], [2, 1, 3], [2, 3, 1], [3, 1, 2], [3, 2, 1]] {
         let mut permuted = original.clone();
         permuted.header.axis_order = order;
         let bytes = encode_map(&permuted, MapEncoding::default(), "fixture");
@@ -93,14 +81,7 @@ fn every_axis_order_lands_on_the_same_grid() {
 fn machine_stamps_old_missing_and_wrong() {
     let original = spike();
     let le = encode_map(&original, MapEncoding::default(), "fixture");
-    let be = encode_map(
-        &original,
-        MapEncoding {
-            endianness: Endianness::Big,
-            ..Default::default()
-        },
-        "f",
-    );
+    let be = encode_map(&original, MapEncoding { endianness: Endianness::Big, ..Default::default() }, "f");
     // Old little-endian stamp 'DA' and the MRC2014 'DD' read silently.
     for stamp in [[0x44u8, 0x41, 0, 0], [0x44, 0x44, 0, 0]] {
         let mut bytes = le.clone();
@@ -144,11 +125,8 @@ fn gzip_files_read_transparently() {
     let original = spike();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("emd_21457.map.gz");
-    let mut encoder =
-        flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), Default::default());
-    encoder
-        .write_all(&encode_map(&original, MapEncoding::default(), "gz"))
-        .unwrap();
+    let mut encoder = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), Default::default());
+    encoder.write_all(&encode_map(&original, MapEncoding::default(), "gz")).unwrap();
     encoder.finish().unwrap();
     let read = read_map(&path).unwrap().map;
     assert_eq!(read.data, original.data);
@@ -161,11 +139,7 @@ fn broken_files_give_clear_errors() {
     let good = encode_map(&original, MapEncoding::default(), "fixture");
 
     let truncated = &good[..good.len() - 1];
-    assert!(
-        error_of(truncated).contains("shorter than"),
-        "{}",
-        error_of(truncated)
-    );
+    assert!(error_of(truncated).contains("shorter than"), "{}", error_of(truncated));
     let mut long = good.clone();
     long.push(0);
     assert!(error_of(&long).contains("longer than"));
@@ -178,10 +152,7 @@ fn broken_files_give_clear_errors() {
     let mut zero_dim = good.clone();
     set_word(&mut zero_dim, 2, 0, Endianness::Little);
     let message = error_of(&zero_dim);
-    assert!(
-        message.contains("must all be positive") || message.contains("contradicts"),
-        "{message}"
-    );
+    assert!(message.contains("must all be positive") || message.contains("contradicts"), "{message}");
 
     let mut negative_dim = good.clone();
     set_word(&mut negative_dim, 3, -47, Endianness::Little);
@@ -189,19 +160,12 @@ fn broken_files_give_clear_errors() {
 
     let mut axes = good.clone();
     set_word(&mut axes, 18, 1, Endianness::Little);
-    assert!(
-        error_of(&axes).contains("not a permutation"),
-        "{}",
-        error_of(&axes)
-    );
+    assert!(error_of(&axes).contains("not a permutation"), "{}", error_of(&axes));
 
     let mut complex = good.clone();
     set_word(&mut complex, 4, 4, Endianness::Little);
     let message = error_of(&complex);
-    assert!(
-        message.contains("mode 4") && message.contains("complex"),
-        "{message}"
-    );
+    assert!(message.contains("mode 4") && message.contains("complex"), "{message}");
 
     let mut no_cell = good.clone();
     set_word(&mut no_cell, 11, 0, Endianness::Little);
@@ -263,10 +227,7 @@ fn every_shared_map_round_trips() {
                 };
                 for f in entries {
                     let f = f.unwrap().path();
-                    let ext = f
-                        .extension()
-                        .map(|e| e.to_string_lossy().to_string())
-                        .unwrap_or_default();
+                    let ext = f.extension().map(|e| e.to_string_lossy().to_string()).unwrap_or_default();
                     if ["mrc", "map", "ccp4"].contains(&ext.as_str()) {
                         maps.push(f);
                     }
@@ -280,22 +241,13 @@ fn every_shared_map_round_trips() {
         let out = dir.path().join("round_trip.mrc");
         write_map(&out, &first, "round trip", &[path.as_path()]).unwrap();
         let second = read_map(&out).unwrap();
-        assert!(
-            second.warnings.is_empty(),
-            "{}: {:?}",
-            path.display(),
-            second.warnings
-        );
+        assert!(second.warnings.is_empty(), "{}: {:?}", path.display(), second.warnings);
         let second = second.map;
         assert_eq!(second.data, first.data, "{}", path.display());
         assert_eq!(second.geometry.dims, first.geometry.dims);
         for a in 0..3 {
             assert!((second.geometry.voxel_size[a] - first.geometry.voxel_size[a]).abs() < 1e-6);
-            assert!(
-                (second.geometry.first_voxel_centre[a] - first.geometry.first_voxel_centre[a])
-                    .abs()
-                    < 1e-4
-            );
+            assert!((second.geometry.first_voxel_centre[a] - first.geometry.first_voxel_centre[a]).abs() < 1e-4);
         }
         assert_eq!(second.header.axis_order, first.header.axis_order);
         assert_eq!(second.header.nstart, first.header.nstart);
@@ -310,17 +262,11 @@ fn written_maps_pass_the_mrc2014_validator() {
     let Some(shared) = common::shared_dir("written_maps_pass_the_mrc2014_validator") else {
         return;
     };
-    let venv = std::env::var("REFERENCE_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/real_space_diff_map-reference")
-        });
+    let venv = std::env::var("REFERENCE_VENV").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/real_space_diff_map-reference")
+    });
     if !venv.join("bin/python").exists() {
-        eprintln!(
-            "SKIPPED written_maps_pass_the_mrc2014_validator: no reference venv at {}",
-            venv.display()
-        );
+        eprintln!("SKIPPED written_maps_pass_the_mrc2014_validator: no reference venv at {}", venv.display());
         return;
     }
     let dir = tempfile::tempdir().unwrap();

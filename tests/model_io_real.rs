@@ -34,12 +34,7 @@ fn every_shared_model_loads() {
     assert!(models.len() >= 15, "found only {} models", models.len());
     for path in &models {
         let model = read_model(path).unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            model.atoms.len() > 100,
-            "{}: {} atoms",
-            path.display(),
-            model.atoms.len()
-        );
+        assert!(model.atoms.len() > 100, "{}: {} atoms", path.display(), model.atoms.len());
         let unknown = model.atoms.iter().filter(|a| a.atomic_number == 0).count();
         assert_eq!(unknown, 0, "{}: atoms without element", path.display());
         for w in &model.warnings {
@@ -78,78 +73,38 @@ fn spike_models_have_the_expected_contents() {
 
 #[test]
 fn mitoribo_hydrogens_and_zero_occupancies_are_kept() {
-    let Some(shared) = common::shared_dir("mitoribo_hydrogens_and_zero_occupancies_are_kept")
-    else {
+    let Some(shared) = common::shared_dir("mitoribo_hydrogens_and_zero_occupancies_are_kept") else {
         return;
     };
     let model = read_model(shared.join("data/mitoribo_emd2566_3j6b/3J6B_9.pdb")).unwrap();
-    let text =
-        std::fs::read_to_string(shared.join("data/mitoribo_emd2566_3j6b/3J6B_9.pdb")).unwrap();
-    let atom_lines = text
-        .lines()
-        .filter(|l| l.starts_with("ATOM") || l.starts_with("HETATM"))
-        .count();
+    let text = std::fs::read_to_string(shared.join("data/mitoribo_emd2566_3j6b/3J6B_9.pdb")).unwrap();
+    let atom_lines = text.lines().filter(|l| l.starts_with("ATOM") || l.starts_with("HETATM")).count();
     let h_lines = text
         .lines()
-        .filter(|l| {
-            (l.starts_with("ATOM") || l.starts_with("HETATM"))
-                && l.len() >= 78
-                && l[76..78].trim() == "H"
-        })
+        .filter(|l| (l.starts_with("ATOM") || l.starts_with("HETATM")) && l.len() >= 78 && l[76..78].trim() == "H")
         .count();
     assert_eq!(model.atoms.len(), atom_lines);
     assert!(h_lines > 0);
     assert_eq!(model.hydrogen_count(), h_lines);
-    assert!(
-        model.atoms.iter().any(|a| a.occupancy == 0.0),
-        "occupancy-0 atoms are kept"
-    );
+    assert!(model.atoms.iter().any(|a| a.occupancy == 0.0), "occupancy-0 atoms are kept");
 }
 
 #[test]
 fn models_sit_in_their_maps_in_every_placement_convention() {
-    let Some(shared) = common::shared_dir("models_sit_in_their_maps_in_every_placement_convention")
-    else {
+    let Some(shared) = common::shared_dir("models_sit_in_their_maps_in_every_placement_convention") else {
         return;
     };
     let cases = [
-        (
-            "data/spike_emd21457_seg/6vyb_Ndom.pdb",
-            "data/spike_emd21457_seg/emd_21457_seg.mrc",
-        ),
-        (
-            "data/spike_emd21457_seg/6vyb_Ndom.pdb",
-            "data/spike_emd21457_seg/emd_21457_seg_nstart.mrc",
-        ),
-        (
-            "data/spike_emd21457_seg/6vyb_Ndom_shifted.pdb",
-            "data/spike_emd21457_seg/emd_21457_seg_orig0.mrc",
-        ),
-        (
-            "data/mitoribo_emd2566_3j6b/3J6B_9.pdb",
-            "data/mitoribo_emd2566_3j6b/2566_3J6B_9.mrc",
-        ),
-        (
-            "data/actin_emd5168/1J6Z.pdb",
-            "data/actin_emd5168/emd_5168.map",
-        ),
-        (
-            "data/actin_emd5168/1J6Z.pdb",
-            "data/actin_emd5168/emd_5168_monomer.mrc",
-        ),
+        ("data/spike_emd21457_seg/6vyb_Ndom.pdb", "data/spike_emd21457_seg/emd_21457_seg.mrc"),
+        ("data/spike_emd21457_seg/6vyb_Ndom.pdb", "data/spike_emd21457_seg/emd_21457_seg_nstart.mrc"),
+        ("data/spike_emd21457_seg/6vyb_Ndom_shifted.pdb", "data/spike_emd21457_seg/emd_21457_seg_orig0.mrc"),
+        ("data/mitoribo_emd2566_3j6b/3J6B_9.pdb", "data/mitoribo_emd2566_3j6b/2566_3J6B_9.mrc"),
+        ("data/actin_emd5168/1J6Z.pdb", "data/actin_emd5168/emd_5168.map"),
+        ("data/actin_emd5168/1J6Z.pdb", "data/actin_emd5168/emd_5168_monomer.mrc"),
         ("synthetic/4a7h/model_trunc.pdb", "synthetic/4a7h/map.mrc"),
-        (
-            "synthetic/4a7h/nzorigin/model_trunc.pdb",
-            "synthetic/4a7h/nzorigin/map.mrc",
-        ),
-        (
-            "synthetic/4a7h/model_trunc.pdb",
-            "synthetic/4a7h/zyx/map.mrc",
-        ),
-        (
-            "synthetic/1ahq_heme/model_trunc.cif",
-            "synthetic/1ahq_heme/map.mrc",
-        ),
+        ("synthetic/4a7h/nzorigin/model_trunc.pdb", "synthetic/4a7h/nzorigin/map.mrc"),
+        ("synthetic/4a7h/model_trunc.pdb", "synthetic/4a7h/zyx/map.mrc"),
+        ("synthetic/1ahq_heme/model_trunc.cif", "synthetic/1ahq_heme/map.mrc"),
     ];
     for (model_path, map_path) in cases {
         let model = read_model(shared.join(model_path)).unwrap();
@@ -165,9 +120,7 @@ fn models_sit_in_their_maps_in_every_placement_convention() {
     }
     // The wrong pairing (model for the ORIGIN-encoded map on the box moved to 0) is flagged.
     let model = read_model(shared.join("data/spike_emd21457_seg/6vyb_Ndom.pdb")).unwrap();
-    let map = read_map(shared.join("data/spike_emd21457_seg/emd_21457_seg_orig0.mrc"))
-        .unwrap()
-        .map;
+    let map = read_map(shared.join("data/spike_emd21457_seg/emd_21457_seg_orig0.mrc")).unwrap().map;
     let report = check_placement(&model, &map);
     assert!(report.warning.is_some());
     assert_eq!(report.atoms_inside, 0);

@@ -14,20 +14,11 @@ use std::f64::consts::PI;
 
 /// A small synthetic model with varied elements, B and occupancies, some atoms near the faces.
 fn toy_model(box_len: [f64; 3], origin: [f64; 3]) -> Model {
-    let elements = [
-        (6u8, "C"),
-        (7, "N"),
-        (8, "O"),
-        (16, "S"),
-        (1, "H"),
-        (26, "FE"),
-    ];
+    let elements = [(6u8, "C"), (7, "N"), (8, "O"), (16, "S"), (1, "H"), (26, "FE")];
     let mut atoms = Vec::new();
     let mut state = 12345u64;
     let mut rand = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     for n in 0..40 {
@@ -48,12 +39,7 @@ fn toy_model(box_len: [f64; 3], origin: [f64; 3]) -> Model {
     }
     Model {
         atoms,
-        residues: vec![Residue {
-            chain: "A".into(),
-            name: "TOY".into(),
-            number: 1,
-            insertion_code: String::new(),
-        }],
+        residues: vec![Residue { chain: "A".into(), name: "TOY".into(), number: 1, insertion_code: String::new() }],
         resolution: None,
         warnings: Vec::new(),
     }
@@ -62,12 +48,7 @@ fn toy_model(box_len: [f64; 3], origin: [f64; 3]) -> Model {
 /// The resolution-limited density of a periodic box by direct summation over every lattice
 /// point of reciprocal space inside the sphere: rho(x) = (1/V) sum_s w(s) F(s) exp(2 pi i s.x),
 /// F(s) = sum_atoms occ f_e(s) exp(-B s^2/4) exp(-2 pi i s.r).
-fn direct_summation(
-    model: &Model,
-    geometry: &GridGeometry,
-    d_min: f64,
-    edge: ResolutionEdge,
-) -> Vec<f64> {
+fn direct_summation(model: &Model, geometry: &GridGeometry, d_min: f64, edge: ResolutionEdge) -> Vec<f64> {
     let dims = geometry.dims;
     let cell: [f64; 3] = std::array::from_fn(|a| dims[a] as f64 * geometry.voxel_size[a]);
     let volume: f64 = cell.iter().product();
@@ -87,10 +68,8 @@ fn direct_summation(
                 for atom in &model.atoms {
                     let f = electron_form_factor(atom.atomic_number).unwrap();
                     // f_e is tabulated against sin(theta)/lambda = |s|/2.
-                    let amplitude =
-                        atom.occupancy * f.at(s2.sqrt() / 2.0) * (-atom.b_iso * s2 / 4.0).exp();
-                    let r: [f64; 3] =
-                        std::array::from_fn(|a| atom.position[a] - geometry.first_voxel_centre[a]);
+                    let amplitude = atom.occupancy * f.at(s2.sqrt() / 2.0) * (-atom.b_iso * s2 / 4.0).exp();
+                    let r: [f64; 3] = std::array::from_fn(|a| atom.position[a] - geometry.first_voxel_centre[a]);
                     let phase = -2.0 * PI * (s[0] * r[0] + s[1] * r[1] + s[2] * r[2]);
                     re += amplitude * phase.cos();
                     im += amplitude * phase.sin();
@@ -121,31 +100,16 @@ fn direct_summation(
 
 #[test]
 fn periodic_model_map_matches_direct_summation() {
-    let geometry = GridGeometry {
-        dims: [20, 18, 16],
-        voxel_size: [1.0, 1.1, 0.95],
-        first_voxel_centre: [5.0, -3.0, 12.0],
-    };
+    let geometry =
+        GridGeometry { dims: [20, 18, 16], voxel_size: [1.0, 1.1, 0.95], first_voxel_centre: [5.0, -3.0, 12.0] };
     let cell: [f64; 3] = std::array::from_fn(|a| geometry.dims[a] as f64 * geometry.voxel_size[a]);
     let model = toy_model(cell, geometry.first_voxel_centre);
-    for (d_min, edge) in [
-        (3.0, ResolutionEdge::Sharp),
-        (3.3, ResolutionEdge::RaisedCosine { width: 0.1 }),
-    ] {
-        let options = ModelMapOptions {
-            d_min,
-            edge,
-            periodic: true,
-            ..ModelMapOptions::new(d_min)
-        };
+    for (d_min, edge) in [(3.0, ResolutionEdge::Sharp), (3.3, ResolutionEdge::RaisedCosine { width: 0.1 })] {
+        let options = ModelMapOptions { d_min, edge, periodic: true, ..ModelMapOptions::new(d_min) };
         let ours = compute_model_map(&model, &geometry, &options).unwrap();
         let reference = direct_summation(&model, &geometry, d_min, edge);
         let peak = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let worst = ours
-            .data
-            .iter()
-            .zip(&reference)
-            .fold(0.0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
+        let worst = ours.data.iter().zip(&reference).fold(0.0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
         eprintln!(
             "d_min {d_min} {edge:?}: max |ours - direct| = {:.2e} of the maximum (blur {:.1})",
             worst / peak,
@@ -158,11 +122,8 @@ fn periodic_model_map_matches_direct_summation() {
 
 #[test]
 fn translation_by_whole_voxels_changes_nothing() {
-    let geometry = GridGeometry {
-        dims: [24, 20, 22],
-        voxel_size: [1.05, 1.05, 1.05],
-        first_voxel_centre: [100.0, 50.0, -20.0],
-    };
+    let geometry =
+        GridGeometry { dims: [24, 20, 22], voxel_size: [1.05, 1.05, 1.05], first_voxel_centre: [100.0, 50.0, -20.0] };
     let cell: [f64; 3] = std::array::from_fn(|a| geometry.dims[a] as f64 * geometry.voxel_size[a]);
     // Atoms poke out of the box on purpose.
     let model = toy_model([cell[0] + 6.0, cell[1] + 6.0, cell[2]], [97.0, 47.0, -20.0]);
@@ -179,44 +140,22 @@ fn translation_by_whole_voxels_changes_nothing() {
         ..geometry
     };
     for periodic in [false, true] {
-        let options = ModelMapOptions {
-            periodic,
-            ..ModelMapOptions::new(3.2)
-        };
+        let options = ModelMapOptions { periodic, ..ModelMapOptions::new(3.2) };
         let a = compute_model_map(&model, &geometry, &options).unwrap().data;
-        let b = compute_model_map(&moved_model, &moved_geometry, &options)
-            .unwrap()
-            .data;
+        let b = compute_model_map(&moved_model, &moved_geometry, &options).unwrap().data;
         let peak = a.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let worst = a
-            .iter()
-            .zip(&b)
-            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-        assert!(
-            worst <= 1e-5 * peak,
-            "periodic {periodic}: {worst} of {peak}"
-        );
+        let worst = a.iter().zip(&b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(worst <= 1e-5 * peak, "periodic {periodic}: {worst} of {peak}");
     }
 }
 
 #[test]
 fn padded_box_agrees_with_periodic_box_when_the_model_is_well_inside() {
-    let geometry = GridGeometry {
-        dims: [40, 40, 40],
-        voxel_size: [1.0; 3],
-        first_voxel_centre: [0.0; 3],
-    };
+    let geometry = GridGeometry { dims: [40, 40, 40], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
     let model = toy_model([12.0, 12.0, 12.0], [14.0, 14.0, 14.0]);
     let padded = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.0)).unwrap();
-    let periodic = compute_model_map(
-        &model,
-        &geometry,
-        &ModelMapOptions {
-            periodic: true,
-            ..ModelMapOptions::new(3.0)
-        },
-    )
-    .unwrap();
+    let periodic =
+        compute_model_map(&model, &geometry, &ModelMapOptions { periodic: true, ..ModelMapOptions::new(3.0) }).unwrap();
     assert!(padded.fft_dims.iter().all(|&n| n > 40));
     let a: Vec<f64> = padded.data.iter().map(|&v| v as f64).collect();
     let b: Vec<f64> = periodic.data.iter().map(|&v| v as f64).collect();
@@ -227,33 +166,18 @@ fn padded_box_agrees_with_periodic_box_when_the_model_is_well_inside() {
 
 #[test]
 fn atoms_outside_a_tight_box_do_not_wrap_to_the_opposite_face() {
-    let geometry = GridGeometry {
-        dims: [30, 30, 30],
-        voxel_size: [1.0; 3],
-        first_voxel_centre: [0.0; 3],
-    };
+    let geometry = GridGeometry { dims: [30, 30, 30], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
     let mut model = toy_model([1.0, 1.0, 1.0], [0.0, 0.0, 0.0]);
     model.atoms.truncate(1);
     model.atoms[0].atomic_number = 16;
     model.atoms[0].position = [30.5, 15.0, 15.0]; // just beyond the +X face
     let padded = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.0)).unwrap();
-    let periodic = compute_model_map(
-        &model,
-        &geometry,
-        &ModelMapOptions {
-            periodic: true,
-            ..ModelMapOptions::new(3.0)
-        },
-    )
-    .unwrap();
+    let periodic =
+        compute_model_map(&model, &geometry, &ModelMapOptions { periodic: true, ..ModelMapOptions::new(3.0) }).unwrap();
     let at = |data: &[f32], i: usize| data[geometry.index(i, 15, 15)];
     // Near the +X face both see the atom; near the -X face only the periodic box does.
     assert!(at(&padded.data, 29) > 0.1 * at(&periodic.data, 29));
-    assert!(
-        at(&padded.data, 0).abs() < 0.02 * at(&padded.data, 29),
-        "{}",
-        at(&padded.data, 0)
-    );
+    assert!(at(&padded.data, 0).abs() < 0.02 * at(&padded.data, 29), "{}", at(&padded.data, 0));
     assert!(at(&periodic.data, 0) > 0.2 * at(&periodic.data, 29));
 }
 
@@ -307,23 +231,15 @@ fn matches_gemmi_model_maps_near_the_model() {
         assert_eq!(reference.geometry.dims, map.geometry.dims);
         let near = envelope_mask(&model, &map.geometry, 3.0);
         let pick = |data: &[f32]| -> Vec<f64> {
-            data.iter()
-                .zip(&near)
-                .filter(|(_, n)| **n)
-                .map(|(v, _)| *v as f64)
-                .collect()
+            data.iter().zip(&near).filter(|(_, n)| **n).map(|(v, _)| *v as f64).collect()
         };
         let gemmi = pick(&reference.data);
         // gemmi's convention: periodic box, sharp cut.
-        let same_convention = ModelMapOptions {
-            periodic: true,
-            edge: ResolutionEdge::Sharp,
-            ..ModelMapOptions::new(d_min)
-        };
+        let same_convention =
+            ModelMapOptions { periodic: true, edge: ResolutionEdge::Sharp, ..ModelMapOptions::new(d_min) };
         let ours = compute_model_map(&model, &map.geometry, &same_convention).unwrap();
         let cc_same = common::correlation(&pick(&ours.data), &gemmi);
-        let ours_default =
-            compute_model_map(&model, &map.geometry, &ModelMapOptions::new(d_min)).unwrap();
+        let ours_default = compute_model_map(&model, &map.geometry, &ModelMapOptions::new(d_min)).unwrap();
         let cc_default = common::correlation(&pick(&ours_default.data), &gemmi);
         let scale = pick(&ours.data).iter().sum::<f64>() / gemmi.iter().sum::<f64>();
         eprintln!(

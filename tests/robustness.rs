@@ -27,29 +27,18 @@ fn model_texts() -> &'static (String, String) {
         let head = |name: &str, skip_to: &str| {
             let text = std::fs::read_to_string(common::testdata(name)).unwrap();
             let start = text.find(skip_to).unwrap_or(0);
-            let mut out: String = text[..start]
-                .lines()
-                .take(40)
-                .map(|l| format!("{l}\n"))
-                .collect();
+            let mut out: String = text[..start].lines().take(40).map(|l| format!("{l}\n")).collect();
             out.extend(text[start..].lines().take(80).map(|l| format!("{l}\n")));
             out
         };
-        (
-            head("6vyb_Ndom_noNAG.pdb", "ATOM  "),
-            head("6vyb_Ndom_noNAG.cif", "ATOM"),
-        )
+        (head("6vyb_Ndom_noNAG.pdb", "ATOM  "), head("6vyb_Ndom_noNAG.cif", "ATOM"))
     })
 }
 
 fn mutate(bytes: &[u8], edits: &[(usize, u8)], header_bias: bool) -> Vec<u8> {
     let mut out = bytes.to_vec();
     for &(position, value) in edits {
-        let limit = if header_bias {
-            1024.min(out.len())
-        } else {
-            out.len()
-        };
+        let limit = if header_bias { 1024.min(out.len()) } else { out.len() };
         out[position % limit] = value;
     }
     out

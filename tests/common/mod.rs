@@ -10,18 +10,14 @@ pub fn shared_dir(test: &str) -> Option<PathBuf> {
     if dir.join("data").is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED {test}: ../shared (EMDB data and references) is not present beside the repository"
-        );
+        eprintln!("SKIPPED {test}: ../shared (EMDB data and references) is not present beside the repository");
         None
     }
 }
 
 /// The repository's own small real example.
 pub fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
 }
 
 /// Pearson correlation of two equally long slices.

@@ -1,0 +1,295 @@
+//! The run report for validation pipelines: a JSON document (schema in the README) and two CSV
+//! tables, written atomically like the maps, plus the peak table printed at the end of a run.
+
+use crate::atomic_file::write_atomically;
+use crate::difference::{DifferenceMaps, DifferenceOptions};
+use crate::error::{Error, Result};
+use crate::grid::{Map, MapStatistics};
+use crate::local_scaling::{GlobalFit, LocalFitSummary};
+use crate::model_io::Model;
+use crate::peaks::{Peak, ResidueScore};
+use crate::placement::PlacementReport;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Version of the report layout; bumped when a field changes meaning or disappears.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// An input file, identified by content.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FileInfo {
+    /// Path as given.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes, hex (computed when a report is written).
+    pub sha256: Option<String>,
+}
+
+/// Size and SHA-256 of a file.
+pub fn file_info(path: &Path) -> Result<FileInfo> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    let sha256 = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(FileInfo { path: path.to_path_buf(), bytes, sha256: Some(sha256) })
+}
+
+/// Where the input map sits and what it holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct MapSummary {
+    /// Voxels along X, Y, Z.
+    pub dims: [usize; 3],
+    /// Voxel size along X, Y, Z (Å).
+    pub voxel_size: [f64; 3],
+    /// Centre of voxel (0, 0, 0) (Å).
+    pub first_voxel_centre: [f64; 3],
+    /// MAPC/MAPR/MAPS of the file.
+    pub axis_order: [u8; 3],
+    /// NSTART in X, Y, Z order.
+    pub nstart: [i64; 3],
+    /// ORIGIN header words.
+    pub origin: [f64; 3],
+    /// Statistics of the input values.
+    pub statistics: MapStatistics,
+}
+
+impl MapSummary {
+    /// Summary of a map.
+    pub fn of(map: &Map) -> Self {
+        MapSummary {
+            dims: map.geometry.dims,
+            voxel_size: map.geometry.voxel_size,
+            first_voxel_centre: map.geometry.first_voxel_centre,
+            axis_order: map.header.axis_order,
+            nstart: map.header.nstart,
+            origin: map.header.origin,
+            statistics: map.statistics(),
+        }
+    }
+}
+
+/// Counts from the model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelSummary {
+    /// Atoms read.
+    pub atoms: usize,
+    /// Hydrogen atoms among them.
+    pub hydrogens: usize,
+    /// Residues.
+    pub residues: usize,
+    /// Resolution recorded in the file, if any.
+    pub recorded_resolution: Option<f64>,
+}
+
+impl ModelSummary {
+    /// Summary of a model.
+    pub fn of(model: &Model) -> Self {
+        ModelSummary {
+            atoms: model.atoms.len(),
+            hydrogens: model.hydrogen_count(),
+            residues: model.residues.len(),
+            recorded_resolution: model.resolution,
+        }
+    }
+}
+
+/// The fitted scales.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FitSummary {
+    /// Global fit inside the envelope.
+    pub global: GlobalFit,
+    /// Sliding-window fit.
+    pub local: LocalFitSummary,
+    /// The sd the complex difference was divided by (input map units).
+    pub sigma: f64,
+    /// Voxels in the model envelope.
+    pub envelope_voxels: usize,
+    /// Blur B used by the model map (Å²).
+    pub model_map_blur: f64,
+}
+
+/// An output map and its statistics (sigma units).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutputSummary {
+    /// What it holds: "complex", "amplitude" or "local_scale".
+    pub kind: String,
+    /// Path written.
+    pub path: PathBuf,
+    /// Statistics of the values.
+    pub statistics: MapStatistics,
+}
+
+/// Peak-search parameters and totals.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PeakSummary {
+    /// Which map the peaks come from ("complex" or "amplitude").
+    pub map: String,
+    /// Threshold in sigma.
+    pub threshold: f64,
+    /// Positive blobs found.
+    pub positive: usize,
+    /// Negative blobs found.
+    pub negative: usize,
+    /// How many are listed (the strongest first).
+    pub listed: usize,
+}
+
+/// Everything a run produced, as written to `json=`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Report {
+    /// Layout version, [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// "real_space_diff_map".
+    pub program: String,
+    /// Program version.
+    pub version: String,
+    /// Input files.
+    pub inputs: Vec<FileInfo>,
+    /// Parameters of the difference map.
+    pub parameters: DifferenceOptions,
+    /// Input map.
+    pub map: MapSummary,
+    /// Input model.
+    pub model: ModelSummary,
+    /// How the model sits in the map.
+    pub placement: PlacementReport,
+    /// Fitted scales.
+    pub fit: FitSummary,
+    /// Maps written.
+    pub outputs: Vec<OutputSummary>,
+    /// Peak search.
+    pub peak_search: PeakSummary,
+    /// Blobs, strongest first.
+    pub peaks: Vec<Peak>,
+    /// Per-residue scores, in model order.
+    pub residues: Vec<ResidueScore>,
+    /// Warnings raised on the way.
+    pub warnings: Vec<String>,
+    /// Wall time per stage (s).
+    pub timings: Vec<(String, f64)>,
+}
+
+impl Report {
+    /// The fit part of a difference-map result.
+    pub fn fit_of(result: &DifferenceMaps) -> FitSummary {
+        FitSummary {
+            global: result.global,
+            local: result.local,
+            sigma: result.sigma,
+            envelope_voxels: result.envelope_voxels,
+            model_map_blur: result.model_map_blur,
+        }
+    }
+}
+
+/// Writes the report as pretty JSON, atomically.
+pub fn write_json(path: &Path, report: &Report, inputs: &[&Path]) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(report).map_err(|e| Error::Invalid(format!("cannot encode the report: {e}")))?;
+    write_atomically(path, inputs, |w| w.write_all(text.as_bytes()))
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
+
+fn number(v: f64) -> String {
+    if v.is_finite() { format!("{v:.4}") } else { String::new() }
+}
+
+/// Writes `PREFIX_peaks.csv` and `PREFIX_residues.csv`, atomically; returns their paths.
+pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], inputs: &[&Path]) -> Result<Vec<PathBuf>> {
+    let with_suffix = |suffix: &str| {
+        let mut name = prefix.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(suffix);
+        prefix.with_file_name(name)
+    };
+    let peaks_path = with_suffix("_peaks.csv");
+    write_atomically(&peaks_path, inputs, |w| {
+        writeln!(
+            w,
+            "rank,height_sigma,x,y,z,voxels,volume_A3,integrated_sigma_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A"
+        )?;
+        for (rank, p) in peaks.iter().enumerate() {
+            let near = p.nearest_atom.as_ref();
+            writeln!(
+                w,
+                "{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{}",
+                rank + 1,
+                number(p.height),
+                p.position[0],
+                p.position[1],
+                p.position[2],
+                p.voxels,
+                number(p.volume),
+                number(p.integrated),
+                near.map_or(String::new(), |a| csv_field(&a.chain)),
+                near.map_or(String::new(), |a| csv_field(&a.residue_name)),
+                near.map_or(String::new(), |a| a.residue_number.to_string()),
+                near.map_or(String::new(), |a| csv_field(&a.insertion_code)),
+                near.map_or(String::new(), |a| csv_field(&a.atom_name)),
+                near.map_or(String::new(), |a| number(a.distance)),
+            )?;
+        }
+        Ok(())
+    })?;
+    let residues_path = with_suffix("_residues.csv");
+    write_atomically(&residues_path, inputs, |w| {
+        writeln!(
+            w,
+            "chain,residue_name,residue_number,insertion_code,atoms_scored,mean_sigma,min_sigma,max_sigma,in_negative_density"
+        )?;
+        for r in residues {
+            writeln!(
+                w,
+                "{},{},{},{},{},{},{},{},{}",
+                csv_field(&r.chain),
+                csv_field(&r.residue_name),
+                r.residue_number,
+                csv_field(&r.insertion_code),
+                r.atoms_scored,
+                number(r.mean),
+                number(r.min),
+                number(r.max),
+                r.in_negative_density
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(vec![peaks_path, residues_path])
+}
+
+/// The strongest `count` peaks as a text table.
+pub fn peak_table(peaks: &[Peak], count: usize) -> String {
+    let mut out =
+        String::from("  rank   sigma        x        y        z   vol(A^3)  nearest atom                 dist(A)\n");
+    for (rank, p) in peaks.iter().take(count).enumerate() {
+        let near = p.nearest_atom.as_ref().map_or("-".to_string(), |a| {
+            format!("{}/{}{}{}/{}", a.chain, a.residue_name, a.residue_number, a.insertion_code, a.atom_name)
+        });
+        let distance = p.nearest_atom.as_ref().map_or(String::new(), |a| format!("{:.2}", a.distance));
+        out.push_str(&format!(
+            "  {:>4} {:>7.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}\n",
+            rank + 1,
+            p.height,
+            p.position[0],
+            p.position[1],
+            p.position[2],
+            p.volume,
+            near,
+            distance
+        ));
+    }
+    out
+}
