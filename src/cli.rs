@@ -398,6 +398,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         residues,
         warnings: model.warnings.iter().chain(&map_read.warnings).chain(&result.warnings).cloned().collect(),
         timings: Vec::new(),
+        peak_memory_mb: None,
     };
     if let Some(prefix) = &args.csv {
         outputs.extend(write_csv(prefix, &report.peaks, &report.residues, &inputs)?);
@@ -408,6 +409,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     stages.extend(result.timings.iter().copied());
     stages.push(("write", write_seconds));
     report.timings = stages.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+    report.peak_memory_mb = crate::report::peak_memory_mb();
     if let Some(path) = &args.json {
         write_json(path, &report, &inputs)?;
         outputs.push(path.clone());
@@ -443,8 +445,8 @@ fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
 /// Entry point of the binary: returns the process exit code (0 success, 1 failure, 2 usage).
 pub fn main_with_args(args: Vec<String>) -> i32 {
     if args.get(1).map(String::as_str) == Some("batch") {
-        eprintln!("error: the batch command is not implemented yet");
-        return 2;
+        let rest = std::iter::once("real_space_diff_map batch".to_string()).chain(args.into_iter().skip(2)).collect();
+        return crate::batch::main_with_args(rest);
     }
     let parsed = match parse_run_args(args) {
         Ok(parsed) => parsed,

@@ -28,6 +28,7 @@
 
 pub mod amplitude_difference;
 pub mod atomic_file;
+pub mod batch;
 pub mod cli;
 pub mod difference;
 pub mod error;

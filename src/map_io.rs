@@ -130,6 +130,27 @@ pub fn read_map(path: impl AsRef<Path>) -> Result<MapRead> {
     }
 }
 
+/// Grid size (X, Y, Z) from a map's header alone (plain or gzip), without reading the data:
+/// `None` when the header cannot be read.
+pub fn read_map_header_dims(path: &Path) -> Option<[usize; 3]> {
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut head = vec![0u8; HEADER_BYTES];
+    let got = read_up_to(&mut file, &mut head).ok()?;
+    let bytes = if got >= 2 && head[..2] == [0x1f, 0x8b] {
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut decoder = flate2::read::MultiGzDecoder::new(&mut file);
+        let mut out = [0u8; HEADER_BYTES];
+        (read_up_to(&mut decoder, &mut out).ok()? == HEADER_BYTES).then_some(out)?
+    } else {
+        (got == HEADER_BYTES).then(|| head.try_into().expect("1024 bytes"))?
+    };
+    let mut warnings = Vec::new();
+    let endianness = choose_endianness(&bytes, &mut warnings);
+    let words = Words { bytes, endianness };
+    let dims = [words.int(1), words.int(2), words.int(3)];
+    dims.iter().all(|&n| n > 0).then(|| dims.map(|n| n as usize))
+}
+
 /// Parses a map from bytes in memory; `name` is used in error messages.
 pub fn read_map_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<MapRead> {
     if bytes.starts_with(&[0x1f, 0x8b]) {

@@ -178,6 +178,16 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Wall time per stage (s).
     pub timings: Vec<(String, f64)>,
+    /// Peak resident memory of the process so far, MiB (Linux; `None` elsewhere).
+    pub peak_memory_mb: Option<f64>,
+}
+
+/// Peak resident memory of this process in MiB, from /proc/self/status (VmHWM).
+pub fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }
 
 impl Report {
