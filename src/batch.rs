@@ -45,6 +45,9 @@ pub struct BatchArgs {
     /// Run only the entry with this id (as a workflow engine does, one job per entry).
     #[arg(long)]
     pub only: Option<String>,
+    /// Worker threads per entry (default: the cores shared among the jobs).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Do not write summary.tsv/summary.json (for --only runs in parallel).
     #[arg(long = "no-summary", alias = "no_summary")]
     pub no_summary: bool,
@@ -463,7 +466,7 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         return Err(Error::Usage("--jobs must be at least 1".into()));
     }
     let jobs = jobs.min(entries.len().max(1));
-    let threads = (cores / jobs).max(1);
+    let threads = args.threads.unwrap_or(cores / jobs).max(1);
     let budget = MemoryBudget { free: Mutex::new(total_memory), total: total_memory, changed: Condvar::new() };
     let queue: Mutex<VecDeque<(usize, Entry, u64)>> =
         Mutex::new(entries.iter().cloned().zip(estimates).enumerate().map(|(i, (e, m))| (i, e, m)).collect());
