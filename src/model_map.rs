@@ -162,13 +162,15 @@ pub fn compute_model_map(model: &Model, target: &GridGeometry, options: &ModelMa
     let blur = choose_blur(b_min, target.voxel_size, d_min, options.accuracy);
 
     let fallback = electron_form_factor(FALLBACK_ATOMIC_NUMBER).expect("carbon is in the table");
-    let mut unknown = 0usize;
+    let mut unknown: Vec<String> = Vec::new();
     let log_accuracy = (1.0 / options.accuracy).ln();
     // Positions stay in Ångström until the FFT grid is known.
     let mut splats_in_angstrom: Vec<Splat> = Vec::with_capacity(atoms.len());
     for atom in &atoms {
         let form = electron_form_factor(atom.atomic_number).unwrap_or_else(|| {
-            unknown += 1;
+            let residue = model.residue_of(atom);
+            unknown
+                .push(format!("{}/{}{}/{} ({})", residue.chain, residue.name, residue.number, atom.name, atom.element));
             fallback
         });
         let mut amplitude = [0.0; 5];
@@ -192,9 +194,12 @@ pub fn compute_model_map(model: &Model, target: &GridGeometry, options: &ModelMa
             .fold(0.0, f64::max);
         splats_in_angstrom.push(Splat { grid_position: atom.position, amplitude, exponent, radius });
     }
-    if unknown > 0 {
+    if !unknown.is_empty() {
         warnings.push(format!(
-            "{unknown} atoms have an element outside the electron form-factor table; they are modelled as carbon"
+            "{} atoms have an element outside the electron form-factor table (H..Cf) and are modelled as carbon: {}{}",
+            unknown.len(),
+            unknown.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if unknown.len() > 5 { ", ..." } else { "" }
         ));
     }
     let max_radius = splats_in_angstrom.iter().map(|s| s.radius).fold(0.0, f64::max);

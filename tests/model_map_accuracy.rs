@@ -250,3 +250,25 @@ fn matches_gemmi_model_maps_near_the_model() {
         assert!(cc_default >= 0.95, "{map_path}: {cc_default}");
     }
 }
+
+#[test]
+fn unknown_elements_are_named_and_modelled_as_carbon() {
+    let geometry = GridGeometry { dims: [20, 20, 20], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
+    let mut model = toy_model([10.0, 10.0, 10.0], [5.0, 5.0, 5.0]);
+    model.atoms.truncate(2);
+    for atom in &mut model.atoms {
+        atom.atomic_number = 6;
+    }
+    let carbon = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.0)).unwrap();
+    model.atoms[1].atomic_number = 0;
+    model.atoms[1].element = "X".into();
+    model.atoms[1].name = "UNK1".into();
+    let unknown = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.0)).unwrap();
+    assert_eq!(unknown.warnings.len(), 1);
+    assert!(
+        unknown.warnings[0].contains("A/TOY1/UNK1 (X)") && unknown.warnings[0].contains("carbon"),
+        "{:?}",
+        unknown.warnings
+    );
+    assert_eq!(carbon.data, unknown.data);
+}
