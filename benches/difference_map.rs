@@ -9,41 +9,14 @@
 
 use real_space_diff_map::grid::{GridGeometry, Map, MapHeader};
 use real_space_diff_map::map_io::write_map;
-use real_space_diff_map::model_io::{Model, read_model};
+use real_space_diff_map::model_io::Model;
 use real_space_diff_map::model_map::{ModelMapOptions, compute_model_map};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn tiled_model(n: usize, voxel: f64) -> Model {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let unit = read_model(root.join("testdata/6vyb_Ndom.pdb")).expect("testdata model");
-    let mut lo = [f64::INFINITY; 3];
-    for atom in &unit.atoms {
-        for a in 0..3 {
-            lo[a] = lo[a].min(atom.position[a]);
-        }
-    }
-    let box_len = n as f64 * voxel;
-    let tiles = [4usize, 4, 3];
-    let mut model = unit.clone();
-    model.atoms.clear();
-    for tz in 0..tiles[2] {
-        for ty in 0..tiles[1] {
-            for tx in 0..tiles[0] {
-                let t = [tx, ty, tz];
-                for atom in &unit.atoms {
-                    let mut copy = atom.clone();
-                    for a in 0..3 {
-                        copy.position[a] = atom.position[a] - lo[a] + 5.0 + t[a] as f64 * box_len / tiles[a] as f64;
-                    }
-                    model.atoms.push(copy);
-                }
-            }
-        }
-    }
-    model
-}
+mod common;
+use common::tiled_model;
 
 fn write_pdb(path: &Path, model: &Model) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());

@@ -6,41 +6,15 @@
 
 use real_space_diff_map::GridGeometry;
 use real_space_diff_map::fourier::Fft3d;
-use real_space_diff_map::model_io::read_model;
 use real_space_diff_map::model_map::{ModelMapOptions, compute_model_map};
-use std::path::Path;
 use std::time::Instant;
+
+mod common;
 
 fn main() {
     let n = std::env::var("BENCH_GRID").ok().and_then(|v| v.parse().ok()).unwrap_or(384usize);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let unit = read_model(root.join("testdata/6vyb_Ndom.pdb")).expect("testdata model");
     let voxel = 1.05;
-    let box_len = n as f64 * voxel;
-    let mut lo = [f64::INFINITY; 3];
-    for atom in &unit.atoms {
-        for a in 0..3 {
-            lo[a] = lo[a].min(atom.position[a]);
-        }
-    }
-    let tiles = [4usize, 4, 3];
-    let mut model = unit.clone();
-    model.atoms.clear();
-    for tz in 0..tiles[2] {
-        for ty in 0..tiles[1] {
-            for tx in 0..tiles[0] {
-                let t = [tx, ty, tz];
-                for atom in &unit.atoms {
-                    let mut copy = atom.clone();
-                    for a in 0..3 {
-                        let step = box_len / tiles[a] as f64;
-                        copy.position[a] = atom.position[a] - lo[a] + 5.0 + t[a] as f64 * step;
-                    }
-                    model.atoms.push(copy);
-                }
-            }
-        }
-    }
+    let model = common::tiled_model(n, voxel);
     let geometry = GridGeometry { dims: [n; 3], voxel_size: [voxel; 3], first_voxel_centre: [0.0; 3] };
     println!(
         "grid {n}^3 ({:.0} MB as f32), {} atoms, {} threads",

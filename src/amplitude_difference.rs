@@ -79,28 +79,36 @@ pub fn amplitude_difference(
             })
             .collect();
         for (origin, values) in results {
-            for z in 0..tile {
-                let gz = origin[2] + z as isize;
-                if gz < 0 || gz >= dims[2] as isize {
-                    continue;
-                }
-                for y in 0..tile {
-                    let gy = origin[1] + y as isize;
-                    if gy < 0 || gy >= dims[1] as isize {
-                        continue;
-                    }
-                    for x in 0..tile {
-                        let gx = origin[0] + x as isize;
-                        if gx < 0 || gx >= dims[0] as isize {
-                            continue;
-                        }
-                        out[geometry.index(gx as usize, gy as usize, gz as usize)] += values[x + tile * (y + tile * z)];
-                    }
-                }
-            }
+            for_each_voxel_in_box(geometry, origin, tile, |tile_index, grid_index, _| {
+                out[grid_index] += values[tile_index]
+            });
         }
     }
     out
+}
+
+/// Calls `f(tile index, grid index, [x, y, z] within the tile)` for the voxels of the cubic tile
+/// at `origin` (edge `tile`) that lie inside the grid.
+fn for_each_voxel_in_box(
+    geometry: &GridGeometry,
+    origin: [isize; 3],
+    tile: usize,
+    mut f: impl FnMut(usize, usize, [usize; 3]),
+) {
+    let inside = |a: usize, t: usize| {
+        let g = origin[a] + t as isize;
+        (g >= 0 && g < geometry.dims[a] as isize).then_some(g as usize)
+    };
+    for z in 0..tile {
+        let Some(gz) = inside(2, z) else { continue };
+        for y in 0..tile {
+            let Some(gy) = inside(1, y) else { continue };
+            for x in 0..tile {
+                let Some(gx) = inside(0, x) else { continue };
+                f(x + tile * (y + tile * z), geometry.index(gx, gy, gz), [x, y, z]);
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -116,33 +124,14 @@ fn process_tile(
     calc_variance: f64,
     fallback_scale: f64,
 ) -> Vec<f32> {
-    let dims = geometry.dims;
     let n = tile * tile * tile;
     let mut wo = vec![0f32; n];
     let mut wc = vec![0f32; n];
-    for z in 0..tile {
-        let gz = origin[2] + z as isize;
-        if gz < 0 || gz >= dims[2] as isize {
-            continue;
-        }
-        for y in 0..tile {
-            let gy = origin[1] + y as isize;
-            if gy < 0 || gy >= dims[1] as isize {
-                continue;
-            }
-            let w_yz = taper[y] * taper[z];
-            for x in 0..tile {
-                let gx = origin[0] + x as isize;
-                if gx < 0 || gx >= dims[0] as isize {
-                    continue;
-                }
-                let i = geometry.index(gx as usize, gy as usize, gz as usize);
-                let w = w_yz * taper[x];
-                wo[x + tile * (y + tile * z)] = w * obs[i];
-                wc[x + tile * (y + tile * z)] = w * calc[i];
-            }
-        }
-    }
+    for_each_voxel_in_box(geometry, origin, tile, |tile_index, grid_index, [x, y, z]| {
+        let w = taper[x] * taper[y] * taper[z];
+        wo[tile_index] = w * obs[grid_index];
+        wc[tile_index] = w * calc[grid_index];
+    });
     let mut fo = fft.forward(&mut wo);
     let fc = fft.forward(&mut wc);
     // Least squares on amplitudes below d_min; terms of the half spectrum with 0 < h < T/2
