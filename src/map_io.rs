@@ -18,7 +18,7 @@
 use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
 use crate::grid::{GridGeometry, Map, MapHeader, MapStatistics};
-use byteorder::{BigEndian, ByteOrder, LittleEndian, WriteBytesExt};
+use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
@@ -584,19 +584,30 @@ fn encode_with<B: ByteOrder, W: Write>(map: &Map, mode: DataMode, label: &str, o
     out.write_all(&header)?;
 
     let [cs, rs, ss] = file_strides(h.axis_order, g.dims);
-    let mut row = Vec::with_capacity(file_dims[0] * mode.bytes());
+    let width = mode.bytes();
+    let mut row = vec![0u8; file_dims[0] * width];
     for s in 0..file_dims[2] {
         for r in 0..file_dims[1] {
-            row.clear();
             let base = r * rs + s * ss;
-            for c in 0..file_dims[0] {
-                let v = map.data[base + c * cs];
-                match mode {
-                    DataMode::Float32 => row.write_f32::<B>(v)?,
-                    DataMode::Int8 => row.write_i8(v.round().clamp(-128.0, 127.0) as i8)?,
-                    DataMode::Int16 => row.write_i16::<B>(v.round().clamp(-32768.0, 32767.0) as i16)?,
-                    DataMode::Uint16 => row.write_u16::<B>(v.round().clamp(0.0, 65535.0) as u16)?,
-                    DataMode::Float16 => row.write_u16::<B>(f32_to_f16(v))?,
+            // The mode is fixed for the whole file: branch once per row, not per value.
+            let values = (0..file_dims[0]).map(|c| map.data[base + c * cs]);
+            match mode {
+                DataMode::Float32 => {
+                    row.chunks_exact_mut(4).zip(values).for_each(|(dst, v)| B::write_f32(dst, v));
+                }
+                DataMode::Int8 => {
+                    row.iter_mut().zip(values).for_each(|(dst, v)| *dst = v.round().clamp(-128.0, 127.0) as i8 as u8);
+                }
+                DataMode::Int16 => row
+                    .chunks_exact_mut(2)
+                    .zip(values)
+                    .for_each(|(dst, v)| B::write_i16(dst, v.round().clamp(-32768.0, 32767.0) as i16)),
+                DataMode::Uint16 => row
+                    .chunks_exact_mut(2)
+                    .zip(values)
+                    .for_each(|(dst, v)| B::write_u16(dst, v.round().clamp(0.0, 65535.0) as u16)),
+                DataMode::Float16 => {
+                    row.chunks_exact_mut(2).zip(values).for_each(|(dst, v)| B::write_u16(dst, f32_to_f16(v)));
                 }
             }
             out.write_all(&row)?;
