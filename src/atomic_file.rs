@@ -62,7 +62,7 @@ where
     ));
     let result = (|| -> std::io::Result<()> {
         let file = File::create(&temp)?;
-        let mut writer = BufWriter::new(file);
+        let mut writer = BufWriter::with_capacity(1 << 20, file);
         write(&mut writer)?;
         // No fsync: the rename already makes the file appear whole or not at all when the
         // process dies; forcing every map to disk would cost more than computing it.

@@ -320,42 +320,57 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let write_start = Instant::now();
     let inputs = [model_path.as_path(), map_path.as_path()];
     let label = format!("real_space_diff_map {} d_min={resolution} window={}", env!("CARGO_PKG_VERSION"), args.window);
-    let mut outputs = Vec::new();
-    let mut written = Vec::new();
-    if let Some(complex) = &result.complex {
-        write_map(&args.output, complex, &label, &inputs)?;
-        outputs.push(args.output.clone());
-        written.push(OutputSummary {
-            kind: "complex".into(),
-            path: args.output.clone(),
-            statistics: complex.statistics(),
-        });
-    }
-    if let Some(amplitude) = &result.amplitude {
-        let path = if result.complex.is_some() { sibling(&args.output, "_amplitude") } else { args.output.clone() };
-        write_map(&path, amplitude, &label, &inputs)?;
-        written.push(OutputSummary {
-            kind: "amplitude".into(),
-            path: path.clone(),
-            statistics: amplitude.statistics(),
-        });
-        outputs.push(path);
-    }
-    if let (Some(path), Some(fields)) = (&args.scale_map, &result.local_fields) {
-        let scale = crate::grid::Map { geometry: g, data: fields.scale.clone(), header: header.clone() };
-        write_map(path, &scale, "real_space_diff_map local scale k", &inputs)?;
-        written.push(OutputSummary { kind: "local_scale".into(), path: path.clone(), statistics: scale.statistics() });
-        outputs.push(path.clone());
-    }
-
-    // Peaks and residues, on the complex difference when there is one.
+    // The maps are written on a second thread while this one finds the peaks: one waits on
+    // the disk, the other computes.
     let (peak_map, peak_map_kind) = match (&result.complex, &result.amplitude) {
         (Some(m), _) => (m, "complex"),
         (None, Some(m)) => (m, "amplitude"),
         (None, None) => return Err(Error::Invalid("no difference map was computed".into())),
     };
-    let peaks = find_peaks(peak_map, args.peak_sigma, Some(&model));
-    let residues = score_residues(peak_map, &model, args.peak_sigma);
+    let write_maps = || -> Result<(Vec<PathBuf>, Vec<OutputSummary>, f64)> {
+        let mut outputs = Vec::new();
+        let mut written = Vec::new();
+        if let Some(complex) = &result.complex {
+            write_map(&args.output, complex, &label, &inputs)?;
+            outputs.push(args.output.clone());
+            written.push(OutputSummary {
+                kind: "complex".into(),
+                path: args.output.clone(),
+                statistics: complex.statistics(),
+            });
+        }
+        if let Some(amplitude) = &result.amplitude {
+            let path = if result.complex.is_some() { sibling(&args.output, "_amplitude") } else { args.output.clone() };
+            write_map(&path, amplitude, &label, &inputs)?;
+            written.push(OutputSummary {
+                kind: "amplitude".into(),
+                path: path.clone(),
+                statistics: amplitude.statistics(),
+            });
+            outputs.push(path);
+        }
+        if let (Some(path), Some(fields)) = (&args.scale_map, &result.local_fields) {
+            let scale = crate::grid::Map { geometry: g, data: fields.scale.clone(), header: header.clone() };
+            write_map(path, &scale, "real_space_diff_map local scale k", &inputs)?;
+            written.push(OutputSummary {
+                kind: "local_scale".into(),
+                path: path.clone(),
+                statistics: scale.statistics(),
+            });
+            outputs.push(path.clone());
+        }
+        Ok((outputs, written, write_start.elapsed().as_secs_f64()))
+    };
+    let peaks_start = Instant::now();
+    let (written_maps, (peaks, residues, peaks_seconds)) = std::thread::scope(|scope| {
+        let writer = scope.spawn(write_maps);
+        let peaks = find_peaks(peak_map, args.peak_sigma, Some(&model));
+        let residues = score_residues(peak_map, &model, args.peak_sigma);
+        let peaks_seconds = peaks_start.elapsed().as_secs_f64();
+        let written = writer.join().unwrap_or_else(|_| Err(Error::Invalid("the map writer failed".into())));
+        (written, (peaks, residues, peaks_seconds))
+    });
+    let (mut outputs, written, write_seconds) = written_maps?;
     let positive = peaks.iter().filter(|p| p.height > 0.0).count();
     let flagged = residues.iter().filter(|r| r.in_negative_density).count();
     say(format!(
@@ -403,11 +418,11 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     if let Some(prefix) = &args.csv {
         outputs.extend(write_csv(prefix, &report.peaks, &report.residues, &inputs)?);
     }
-    let write_seconds = write_start.elapsed().as_secs_f64();
     progress.finish_and_clear();
     let mut stages = vec![("read map", map_seconds), ("read model", model_seconds)];
     stages.extend(result.timings.iter().copied());
-    stages.push(("write", write_seconds));
+    stages.push(("write maps (alongside the peak search)", write_seconds));
+    stages.push(("peaks and residues", peaks_seconds));
     report.timings = stages.iter().map(|(n, s)| (n.to_string(), *s)).collect();
     report.peak_memory_mb = crate::report::peak_memory_mb();
     if let Some(path) = &args.json {

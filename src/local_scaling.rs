@@ -236,6 +236,16 @@ pub fn subtract_locally_scaled(
             },
         );
     };
+    let mut incoming = vec![0f32; plane_len * field_count];
+    let replace = |acc: &mut [f64], entering: &[f32], leaving: &[f32]| {
+        acc.par_chunks_mut(4096).zip(entering.par_chunks(4096).zip(leaving.par_chunks(4096))).for_each(
+            |(a, (e, l))| {
+                for ((a, e), l) in a.iter_mut().zip(e).zip(l) {
+                    *a += *e as f64 - *l as f64;
+                }
+            },
+        );
+    };
     let add = |acc: &mut [f64], slot: &[f32], sign: f64| {
         acc.par_chunks_mut(4096).zip(slot.par_chunks(4096)).for_each(|(a, s)| {
             for (a, s) in a.iter_mut().zip(s) {
@@ -251,15 +261,22 @@ pub fn subtract_locally_scaled(
     let mut next = 0usize;
     for z in 0..nz {
         // Planes below the window leave before the plane that reuses their slot arrives.
-        if z > hz {
-            let leaving = z - hz - 1;
-            add(&mut acc, &ring[leaving % slots], -1.0);
-        }
+        // The window of plane z covers planes z-h..=z+h. A plane entering takes the ring slot of
+        // the plane leaving (2h+1 planes earlier): one pass adds the one and removes the other.
         while next <= (z + hz).min(nz - 1) {
-            let slot = &mut ring[next % slots];
-            sum_plane(next, obs, slot);
-            add(&mut acc, slot, 1.0);
+            sum_plane(next, obs, &mut incoming);
+            let slot = next % slots;
+            if next >= slots {
+                replace(&mut acc, &incoming, &ring[slot]);
+            } else {
+                add(&mut acc, &incoming, 1.0);
+            }
+            std::mem::swap(&mut ring[slot], &mut incoming);
             next += 1;
+        }
+        if z > hz && z + hz >= nz {
+            // Near the top face no plane enters, but one still leaves.
+            add(&mut acc, &ring[(z - hz - 1) % slots], -1.0);
         }
         // The plane z of obs is read by the ring before it is overwritten here: planes up to
         // z + h are already summed.
@@ -267,7 +284,36 @@ pub fn subtract_locally_scaled(
         let cz = count_z[z];
         let offset = options.offset;
         let acc = &acc;
+        let calc_plane = &calcs[0][z * plane_len..(z + 1) * plane_len];
+        // One model map (the default): the fit without the B bookkeeping.
+        let fit_row_single = |j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32]| {
+            let (so, sc, soc, scc) = (0, plane_len, 2 * plane_len, 3 * plane_len);
+            for i in 0..nx {
+                let idx = j * nx + i;
+                let inv_n = 1.0 / (count_x[i] * count_y[j] * cz);
+                let mo = acc[so + idx] * inv_n;
+                let mc = acc[sc + idx] * inv_n;
+                let moc = acc[soc + idx] * inv_n;
+                let mcc = acc[scc + idx] * inv_n;
+                let (k, a) = if offset {
+                    let k = ((moc - mo * mc + ridge * k_target) / ((mcc - mc * mc).max(0.0) + ridge)).max(0.0);
+                    (k, mo - k * mc)
+                } else {
+                    (((moc + ridge * k_target) / (mcc + ridge)).max(0.0), 0.0)
+                };
+                row[i] = (row[i] as f64 - a - k * calc_plane[idx] as f64) as f32;
+                if !k_row.is_empty() {
+                    k_row[i] = k as f32;
+                }
+                if !a_row.is_empty() {
+                    a_row[i] = a as f32;
+                }
+            }
+        };
         let fit_row = |j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32], b_row: &mut [f32]| {
+            if n_b == 1 {
+                return fit_row_single(j, row, k_row, a_row);
+            }
             let mut sxy = [0f64; 8];
             let mut syy = [0f64; 8];
             let mut mcs = [0f64; 8];

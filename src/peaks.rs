@@ -8,6 +8,7 @@
 
 use crate::grid::Map;
 use crate::model_io::Model;
+use rayon::prelude::*;
 
 /// The atom nearest to a point.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -167,27 +168,46 @@ impl<'a> AtomIndex<'a> {
 
 /// Blobs beyond `threshold` sigma (positive and negative), sorted by |height|, strongest first.
 pub fn find_peaks(map: &Map, threshold: f64, model: Option<&Model>) -> Vec<Peak> {
-    find_blobs(map, threshold, model).0
+    blobs_and_members(map, threshold, model).0
 }
 
 /// As [`find_peaks`], with a label per voxel: 0 outside every blob, else 1 + the blob's index in
 /// the returned (sorted) list. Lets a caller ask which blob covers a ligand site.
 pub fn find_blobs(map: &Map, threshold: f64, model: Option<&Model>) -> (Vec<Peak>, Vec<u32>) {
+    let (peaks, members) = blobs_and_members(map, threshold, model);
+    let mut labels = vec![0u32; map.data.len()];
+    for (voxel, label) in members {
+        labels[voxel] = label;
+    }
+    (peaks, labels)
+}
+
+/// The blobs, and the blob label (1 + index in the sorted list) of every voxel beyond the
+/// threshold. Only those voxels are stored: on a large map they are a small fraction, and a
+/// dense label array would cost more than the search.
+fn blobs_and_members(
+    map: &Map,
+    threshold: f64,
+    model: Option<&Model>,
+) -> (Vec<Peak>, std::collections::HashMap<usize, u32>) {
     let g = &map.geometry;
     let [nx, ny, nz] = g.dims;
     let index = model.map(|m| AtomIndex::new(m, 4.0));
-    let mut label = vec![0u32; map.data.len()];
     let mut peaks = Vec::new();
     let mut stack = Vec::new();
-    for start in 0..map.data.len() {
+    // Candidate seeds, found in parallel: only voxels beyond the threshold start a blob.
+    let strong: Vec<usize> =
+        map.data.par_iter().enumerate().filter(|(_, v)| (**v as f64).abs() >= threshold).map(|(i, _)| i).collect();
+    let mut label: std::collections::HashMap<usize, u32> = std::collections::HashMap::with_capacity(strong.len());
+    for start in strong {
         let v0 = map.data[start] as f64;
-        if label[start] != 0 || v0.abs() < threshold {
+        if label.contains_key(&start) {
             continue;
         }
         let blob_id = peaks.len() as u32 + 1;
         let sign = v0.signum();
         // Flood fill over the 26 neighbours, within the box.
-        label[start] = blob_id;
+        label.insert(start, blob_id);
         stack.clear();
         stack.push(start);
         let (mut count, mut sum, mut best, mut best_value) = (0usize, 0.0f64, start, v0);
@@ -216,8 +236,8 @@ pub fn find_blobs(map: &Map, threshold: f64, model: Option<&Model>) -> (Vec<Peak
                             continue;
                         }
                         let j = g.index(xx as usize, yy as usize, zz as usize);
-                        if label[j] == 0 && (map.data[j] as f64) * sign >= threshold {
-                            label[j] = blob_id;
+                        if (map.data[j] as f64) * sign >= threshold && !label.contains_key(&j) {
+                            label.insert(j, blob_id);
                             stack.push(j);
                         }
                     }
@@ -233,8 +253,11 @@ pub fn find_blobs(map: &Map, threshold: f64, model: Option<&Model>) -> (Vec<Peak
             voxels: count,
             volume: count as f64 * g.voxel_volume(),
             integrated: sum * g.voxel_volume(),
-            nearest_atom: index.as_ref().and_then(|ix| ix.nearest_atom(position)),
+            nearest_atom: None,
         });
+    }
+    if let Some(index) = &index {
+        peaks.par_iter_mut().for_each(|p| p.nearest_atom = index.nearest_atom(p.position));
     }
     // Sort strongest first, and renumber the labels to match.
     let mut order: Vec<usize> = (0..peaks.len()).collect();
@@ -243,7 +266,7 @@ pub fn find_blobs(map: &Map, threshold: f64, model: Option<&Model>) -> (Vec<Peak
     for (rank, &old) in order.iter().enumerate() {
         new_id[old + 1] = rank as u32 + 1;
     }
-    label.iter_mut().for_each(|l| *l = new_id[*l as usize]);
+    label.values_mut().for_each(|l| *l = new_id[*l as usize]);
     let mut slots: Vec<Option<Peak>> = peaks.into_iter().map(Some).collect();
     let sorted = order.iter().map(|&i| slots[i].take().expect("each blob once")).collect();
     (sorted, label)
