@@ -1,6 +1,7 @@
 //! workflow/Snakefile runs a manifest through Snakemake (`snakemake --cores 2`) to the same
-//! outputs as the batch command. Needs Snakemake: `$SNAKEMAKE`, or `snakemake` on the PATH
-//! (scripts/test.sh installs it from PyPI); skipped with a message otherwise.
+//! outputs as the batch command. Needs Snakemake: `$SNAKEMAKE`, `.venv-test/bin/snakemake`
+//! (scripts/install_test_tools.sh installs it from PyPI), or `snakemake` on the PATH; skipped
+//! with a message otherwise.
 
 mod common;
 
@@ -13,6 +14,10 @@ fn snakemake() -> Option<PathBuf> {
     {
         return Some(PathBuf::from(path));
     }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/snakemake");
+    if local.exists() {
+        return Some(local);
+    }
     let found = Command::new("snakemake").arg("--version").output().ok()?;
     found.status.success().then(|| PathBuf::from("snakemake"))
 }
@@ -20,7 +25,9 @@ fn snakemake() -> Option<PathBuf> {
 #[test]
 fn the_snakefile_runs_a_manifest_like_the_batch_command() {
     let Some(snakemake) = snakemake() else {
-        eprintln!("SKIPPED the_snakefile_runs_a_manifest_like_the_batch_command: no snakemake (run scripts/test.sh)");
+        eprintln!(
+            "SKIPPED the_snakefile_runs_a_manifest_like_the_batch_command: no snakemake (run scripts/install_test_tools.sh)"
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
