@@ -554,10 +554,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     match run_batch(&parsed, false) {
         Ok(0) => 0,
         Ok(failed) => failed.min(125) as i32,
-        Err(e @ Error::Usage(_)) => {
-            eprintln!("error: {e}");
-            2
-        }
+        // A manifest or arguments that cannot be used: nothing ran.
         Err(e) => {
             eprintln!("error: {e}");
             2

@@ -232,15 +232,7 @@ fn read_cctbx(path: &Path) -> Map {
     match read_map(path) {
         Ok(r) => r.map,
         Err(_) => {
-            let bytes = std::fs::read(path).unwrap();
-            let header = read_map_bytes(&[&bytes[..1024], &vec![0u8; 1 << 24][..]].concat()[..1024], path);
-            let _ = header;
-            let dims: Vec<usize> =
-                (0..3).map(|w| i32::from_le_bytes(bytes[4 * w..4 * w + 4].try_into().unwrap()) as usize).collect();
-            let data_len = 4 * dims.iter().product::<usize>();
-            let mut repaired = bytes[..bytes.len() - data_len].to_vec();
-            repaired.resize(1024, b' ');
-            repaired.extend_from_slice(&bytes[bytes.len() - data_len..]);
+            let repaired = common::repair_cut_label(&std::fs::read(path).unwrap()).expect("the known label cut");
             read_map_bytes(&repaired, path).unwrap().map
         }
     }

@@ -9,7 +9,6 @@ use real_space_diff_map::map_io::read_map;
 use real_space_diff_map::model_io::read_model;
 use real_space_diff_map::peaks::{Peak, find_blobs, score_residues};
 use serde_json::Value;
-use std::path::Path;
 
 fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
@@ -241,5 +240,4 @@ fn json_and_csv_reports_hold_the_run() {
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     names.sort();
     assert_eq!(names, ["d.mrc", "report.json", "run_peaks.csv", "run_residues.csv"]);
-    let _ = Path::new("");
 }

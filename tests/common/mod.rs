@@ -32,3 +32,21 @@ pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
     }
     sab / (saa * sbb).sqrt()
 }
+
+/// Repairs a cctbx output from ../shared/reference: an absolute path was cut out of its first
+/// header label after the reference values were made, so 22 bytes are missing before the data.
+/// The first 224 header bytes and the float32 data block (at the end of the file) are intact:
+/// rebuild a 1024-byte header around them. Returns `None` unless the file is short by less than
+/// one label.
+pub fn repair_cut_label(bytes: &[u8]) -> Option<Vec<u8>> {
+    let word = |w: usize| i32::from_le_bytes(bytes[4 * w..4 * w + 4].try_into().unwrap());
+    let data_len = 4 * (0..3).map(|w| word(w).max(0) as usize).product::<usize>();
+    let missing = (1024 + data_len).checked_sub(bytes.len())?;
+    if missing == 0 || missing >= 80 {
+        return None;
+    }
+    let mut repaired = bytes[..bytes.len() - data_len].to_vec();
+    repaired.resize(1024, b' ');
+    repaired.extend_from_slice(&bytes[bytes.len() - data_len..]);
+    Some(repaired)
+}
