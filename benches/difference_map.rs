@@ -1,141 +1,229 @@
-#![allow(clippy::needless_range_loop)]
-//! The whole job on a generated case of about 384^3 voxels and 80,000 atoms: wall time and peak
-//! memory of the binary, as ratios to the map's float32 size and to `servalcat fofc` run on the
-//! same files in the same session (when the reference tools are installed; see
-//! ../shared/tools/reference/setup.sh).
+//! The whole job as a user meets it: the real command line, end to end, on the large case of
+//! `../shared/tools/make_large_case.py` (384³ map at 1.05 Å, 82,000 atoms in 360 chains with
+//! two-character IDs, noise in the solvent), with `model.pdb` and with `model.cif`, side by side
+//! with `servalcat fofc` on the same files in the same run.
 //!
-//! Run: `cargo bench --bench difference_map` (BENCH_GRID=256 for a quicker case; BENCH_PHENIX=1
-//! to time mmtbx's real_space_diff_map as well, which takes tens of seconds).
+//! Prints every stage as a multiple of one forward + inverse real FFT of the map's grid (timed
+//! here, in the same session), peak memory as a multiple of the map's float32 size, the speed
+//! ratio to servalcat, how far the PDB and mmCIF runs' maps differ, and the cost of the peak
+//! search at 10³, 10⁴ and 10⁵ blobs far from any atom.
+//!
+//! Run: `cargo bench --bench difference_map`. The case is made once in `target/large_case`
+//! (or give one with `LARGE_CASE=DIR`); making it and running servalcat need the reference
+//! tools (`../shared/tools/reference/setup.sh`, venv in `$REFERENCE_VENV` or its default).
 
-use real_space_diff_map::grid::{GridGeometry, Map, MapHeader};
-use real_space_diff_map::map_io::write_map;
-use real_space_diff_map::model_io::Model;
-use real_space_diff_map::model_map::{ModelMapOptions, compute_model_map};
-use std::io::Write;
+use real_space_diff_map::fourier::Fft3d;
+use real_space_diff_map::grid::Map;
+use real_space_diff_map::map_io::read_map;
+use real_space_diff_map::model_io::read_model;
+use real_space_diff_map::peaks::{find_peaks, score_residues};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
-mod common;
-use common::tiled_model;
-
-fn write_pdb(path: &Path, model: &Model) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    writeln!(out, "REMARK   2 RESOLUTION.    3.20 ANGSTROMS.").unwrap();
-    for (i, atom) in model.atoms.iter().enumerate() {
-        let residue = model.residue_of(atom);
-        let chain = ["A", "B", "C", "D", "E", "F", "G", "H"][(i / 9999) % 8];
-        writeln!(
-            out,
-            "ATOM  {:>5} {:<4} {:>3} {}{:>4}    {:8.3}{:8.3}{:8.3}{:6.2}{:6.2}          {:>2}",
-            (i % 99999) + 1,
-            atom.name,
-            residue.name,
-            chain,
-            residue.number % 10000,
-            atom.position[0],
-            atom.position[1],
-            atom.position[2],
-            atom.occupancy,
-            atom.b_iso,
-            atom.element
-        )
-        .unwrap();
-    }
-    writeln!(out, "END").unwrap();
+fn reference_venv() -> PathBuf {
+    std::env::var_os("REFERENCE_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/real_space_diff_map-reference")
+    })
 }
 
-/// Runs a command under /usr/bin/time -v: (wall seconds, peak RSS in MiB, its stdout).
-fn timed(program: &Path, args: &[&str], dir: &Path) -> Option<(f64, f64, String)> {
-    let output = Command::new("/usr/bin/time").arg("-v").arg(program).args(args).current_dir(dir).output().ok()?;
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The large case: `LARGE_CASE`, or `target/large_case`, made there when missing.
+fn large_case() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("LARGE_CASE") {
+        return Some(PathBuf::from(dir));
+    }
+    let dir = root().join("target/large_case");
+    if dir.join("map.mrc").exists() && dir.join("model.cif").exists() {
+        return Some(dir);
+    }
+    let python = reference_venv().join("bin/python");
+    let script = root().join("../shared/tools/make_large_case.py");
+    if !python.exists() || !script.exists() {
+        eprintln!(
+            "SKIPPED: no large case. Make one with ../shared/tools/make_large_case.py DIR (needs the reference \
+             tools: ../shared/tools/reference/setup.sh) and run with LARGE_CASE=DIR"
+        );
+        return None;
+    }
+    eprintln!("making the large case in {} (about a minute)...", dir.display());
+    let status = Command::new(python).arg(script).arg(&dir).status().ok()?;
+    status.success().then_some(dir)
+}
+
+/// Runs a command under /usr/bin/time -v: wall seconds and peak RSS in MiB.
+fn timed(program: &Path, args: &[String]) -> Option<(f64, f64)> {
+    let start = Instant::now();
+    let output = Command::new("/usr/bin/time").arg("-v").arg(program).args(args).output().ok()?;
+    let wall = start.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
         eprintln!("{} failed:\n{}", program.display(), stderr.lines().rev().take(15).collect::<Vec<_>>().join("\n"));
         return None;
     }
-    let field = |name: &str| {
-        stderr
-            .lines()
-            .find(|l| l.trim_start().starts_with(name))
-            .map(|l| l.rsplit(": ").next().unwrap().trim().to_string())
-    };
-    let wall = field("Elapsed (wall clock) time")?;
-    let seconds = wall.split(':').fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap_or(0.0));
-    let rss_kb: f64 = field("Maximum resident set size")?.parse().ok()?;
-    Some((seconds, rss_kb / 1024.0, String::from_utf8_lossy(&output.stdout).to_string()))
+    let rss_kib: f64 = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("Maximum resident set size"))
+        .and_then(|l| l.rsplit(": ").next()?.trim().parse().ok())?;
+    Some((wall, rss_kib / 1024.0))
+}
+
+/// Median wall time of one forward + inverse real FFT of the map's grid.
+fn fft_pair_seconds(map: &Map) -> f64 {
+    let fft = Fft3d::new(map.geometry.dims);
+    let mut real = map.data.clone();
+    let mut times: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let mut spectrum = fft.forward(&mut real);
+            fft.inverse(&mut spectrum, &mut real);
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[1]
+}
+
+struct OurRun {
+    wall: f64,
+    rss_mib: f64,
+    stages: Vec<(String, f64)>,
+}
+
+fn run_ours(case: &Path, model: &str, out: &Path) -> Option<OurRun> {
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_real_space_diff_map"));
+    let report = out.with_extension("json");
+    let args = vec![
+        case.join(model).display().to_string(),
+        case.join("map.mrc").display().to_string(),
+        "resolution=3.2".into(),
+        format!("output={}", out.display()),
+        format!("json={}", report.display()),
+        "quiet=true".into(),
+    ];
+    let (wall, rss_mib) = timed(&binary, &args)?;
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).ok()?).ok()?;
+    let stages =
+        json["timings"].as_array()?.iter().filter_map(|t| Some((t[0].as_str()?.to_string(), t[1].as_f64()?))).collect();
+    Some(OurRun { wall, rss_mib, stages })
+}
+
+fn run_servalcat(case: &Path, model: &str, out: &Path) -> Option<(f64, f64)> {
+    let script = root().join("../shared/tools/reference/run_servalcat.sh");
+    if !reference_venv().join("bin/servalcat").exists() || !script.exists() {
+        return None;
+    }
+    let output = Command::new("bash")
+        .arg(script)
+        .arg(case.join(model))
+        .arg(case.join("map.mrc"))
+        .arg("3.2")
+        .arg(out)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let field = |name: &str| text.split_whitespace().find_map(|w| w.strip_prefix(name)?.parse::<f64>().ok());
+    Some((field("wall_s=")?, field("max_rss_kib=")? / 1024.0))
+}
+
+/// The peak search (blobs and per-residue scores, as the command line runs it) on the map with
+/// `count` small blobs placed on a lattice through the box, each more than 8 Å from every atom.
+fn peak_search_seconds(map: &Map, model: &real_space_diff_map::model_io::Model, count: usize) -> (f64, usize) {
+    let index = real_space_diff_map::peaks::AtomIndex::new(model);
+    let g = map.geometry;
+    let mut data = vec![0f32; map.data.len()];
+    let step = ((g.len() as f64 / (count as f64 * 4.0)).cbrt().floor() as usize).max(3);
+    let mut placed = 0;
+    'outer: for k in (1..g.dims[2] - 1).step_by(step) {
+        for j in (1..g.dims[1] - 1).step_by(step) {
+            for i in (1..g.dims[0] - 1).step_by(step) {
+                if placed == count {
+                    break 'outer;
+                }
+                if index.nearest_within(g.voxel_centre(i, j, k), 8.0).is_none() {
+                    data[g.index(i, j, k)] = if placed % 2 == 0 { 5.0 } else { -5.0 };
+                    placed += 1;
+                }
+            }
+        }
+    }
+    let noisy = map.with_data(data);
+    let start = Instant::now();
+    let peaks = find_peaks(&noisy, 3.0, Some(model));
+    let residues = score_residues(&noisy, model, 3.0);
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(peaks.len(), placed);
+    assert!(!residues.is_empty());
+    (seconds, placed)
 }
 
 fn main() {
-    let n = std::env::var("BENCH_GRID").ok().and_then(|v| v.parse().ok()).unwrap_or(384usize);
-    let voxel = 1.05;
-    let dir = tempfile::tempdir().unwrap();
-    let model = tiled_model(n, voxel);
-    let geometry = GridGeometry { dims: [n; 3], voxel_size: [voxel; 3], first_voxel_centre: [0.0; 3] };
-    // The "experimental" map: the model's own map at 3.2 Å plus noise, with a quarter of the
-    // atoms then removed from the model so that there is something to find.
-    let mut data = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.2)).unwrap().data;
-    let mut state = 42u64;
-    let sd = real_space_diff_map::MapStatistics::of(&data).sd as f32;
-    for v in &mut data {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        *v += 0.3 * sd * (((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5);
-    }
-    let map = Map { geometry, data, header: MapHeader::for_geometry(&geometry) };
-    write_map(dir.path().join("map.mrc"), &map, "benchmark map", &[]).unwrap();
-    drop(map);
-    let mut truncated = model.clone();
-    truncated.atoms.retain(|a| a.serial % 4 != 0);
-    write_pdb(&dir.path().join("model.pdb"), &truncated);
-    let map_mb = (n * n * n * 4) as f64 / 1e6 / 1.048576;
-    println!("case: {n}^3 voxels ({map_mb:.0} MiB as float32), {} atoms in the model", truncated.atoms.len());
-
-    let ours = PathBuf::from(env!("CARGO_BIN_EXE_real_space_diff_map"));
-    let args = ["model.pdb", "map.mrc", "resolution=3.2", "output=ours.mrc"];
-    let mut best: Option<(f64, f64)> = None;
-    for _ in 0..2 {
-        if let Some((wall, rss, stdout)) = timed(&ours, &args, dir.path()) {
-            best = Some(best.map_or((wall, rss), |b| (b.0.min(wall), b.1.max(rss))));
-            if let Some(line) = stdout.lines().find(|l| l.starts_with("time:")) {
-                println!("  stages: {line}");
-            }
-        }
-    }
-    let Some((our_wall, our_rss)) = best else {
-        println!("our run failed");
-        return;
-    };
+    let Some(case) = large_case() else { return };
+    let out = tempfile::tempdir().expect("temporary folder");
+    let map = read_map(case.join("map.mrc")).expect("large case map").map;
+    let map_mib = map.data.len() as f64 * 4.0 / (1024.0 * 1024.0);
+    let fft_pair = fft_pair_seconds(&map);
+    let dims = map.geometry.dims;
     println!(
-        "real_space_diff_map: {our_wall:.2} s wall (best of 2), peak RSS {our_rss:.0} MiB = {:.2}x the map",
-        our_rss / map_mb
+        "large case {}: {}x{}x{} map ({map_mib:.0} MiB as float32); one forward+inverse FFT pair: {fft_pair:.3} s",
+        case.display(),
+        dims[0],
+        dims[1],
+        dims[2]
     );
-
-    let venv = std::env::var("REFERENCE_VENV").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/real_space_diff_map-reference")
-    });
-    let servalcat = venv.join("bin/servalcat");
-    if servalcat.exists() {
-        let args = ["fofc", "--model", "model.pdb", "--map", "map.mrc", "-d", "3.2"];
-        if let Some((wall, rss, _)) = timed(&servalcat, &args, dir.path()) {
-            println!("servalcat fofc:      {wall:.2} s wall, peak RSS {rss:.0} MiB = {:.2}x the map", rss / map_mb);
-            println!("speed-up over servalcat: {:.2}x; memory ratio {:.2}x", wall / our_wall, rss / our_rss);
-        }
-        if std::env::var("BENCH_PHENIX").is_ok() {
-            let python = venv.join("bin/python");
-            let args = [
-                "-m",
-                "mmtbx.command_line.real_space_diff_map",
-                "model.pdb",
-                "map.mrc",
-                "resolution=3.2",
-                "scattering_table=electron",
-            ];
-            if let Some((wall, rss, _)) = timed(&python, &args, dir.path()) {
-                println!(
-                    "mmtbx real_space_diff_map: {wall:.2} s wall, peak RSS {rss:.0} MiB; speed-up {:.1}x",
-                    wall / our_wall
-                );
+    let mut outputs = Vec::new();
+    for model in ["model.pdb", "model.cif"] {
+        let servalcat = run_servalcat(&case, model, &out.path().join(format!("servalcat_{model}")));
+        let ours_path = out.path().join(format!("ours_{model}.ccp4"));
+        let Some(ours) = run_ours(&case, model, &ours_path) else { continue };
+        outputs.push(ours_path);
+        println!(
+            "\n{model}: real_space_diff_map {:.2} s wall, peak memory {:.0} MiB = {:.2}x the map",
+            ours.wall,
+            ours.rss_mib,
+            ours.rss_mib / map_mib
+        );
+        let mut science = 0.0;
+        for (stage, seconds) in &ours.stages {
+            println!("    {stage:<40} {seconds:>6.2} s = {:>5.2} FFT pairs", seconds / fft_pair);
+            if !stage.starts_with("read") && !stage.starts_with("peaks") && !stage.starts_with("write") {
+                science += seconds;
             }
         }
-    } else {
-        println!("(no reference venv at {}: peers not timed)", venv.display());
+        println!(
+            "    stages other than reading, writing and the peak search: {science:.2} s = {:.2} FFT pairs",
+            science / fft_pair
+        );
+        match servalcat {
+            Some((wall, rss)) => println!(
+                "    servalcat fofc, same files: {wall:.2} s, {rss:.0} MiB: ours is {:.2}x faster, {:.2}x less memory",
+                wall / ours.wall,
+                rss / ours.rss_mib
+            ),
+            None => println!("    servalcat fofc: not run (no reference venv)"),
+        }
     }
+    if let [pdb, cif] = outputs.as_slice() {
+        let (a, b) = (read_map(pdb).unwrap().map, read_map(cif).unwrap().map);
+        let max = a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        println!("\nPDB vs mmCIF difference maps: max |difference| {max:.2e} sd");
+    }
+    let model = read_model(case.join("model.pdb")).expect("large case model");
+    println!("\npeak search far from the model (blobs, residues):");
+    let mut runs = Vec::new();
+    for count in [1_000, 10_000, 100_000] {
+        let (seconds, placed) = peak_search_seconds(&map, &model, count);
+        println!("    {placed:>7} blobs: {seconds:.3} s");
+        runs.push((placed as f64, seconds));
+    }
+    // The map scan and the residue scores are a fixed cost; what each blob adds is the slope.
+    let slope = |a: (f64, f64), b: (f64, f64)| 1e6 * (b.1 - a.1) / (b.0 - a.0);
+    println!(
+        "    each further blob: {:.2} µs (10³ to 10⁴), {:.2} µs (10⁴ to 10⁵): linear when these agree",
+        slope(runs[0], runs[1]),
+        slope(runs[1], runs[2])
+    );
 }

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs beyond cargo: Snakemake from PyPI into .venv-test (for the
-# workflow test, which finds it there). A failure only means that test is skipped.
+# Installs what the test suite needs beyond cargo into .venv-test, from PyPI: Snakemake (the
+# workflow test) and gemmi (the independent model reader of the differential tests). The tests
+# find them there; a failure here only means those tests say SKIPPED.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv-test/bin/snakemake ]; then
-  if ! { python3 -m venv .venv-test && .venv-test/bin/pip install --quiet snakemake; }; then
-    echo "warning: could not install snakemake from PyPI; the workflow test will be skipped" >&2
-  fi
+if [ ! -x .venv-test/bin/python ]; then
+  python3 -m venv .venv-test || echo "warning: could not create .venv-test; tests needing Python will be skipped" >&2
+fi
+if [ -x .venv-test/bin/python ]; then
+  for package in snakemake gemmi; do
+    if ! .venv-test/bin/python -c "import $package" 2>/dev/null; then
+      .venv-test/bin/pip install --quiet "$package" ||
+        echo "warning: could not install $package from PyPI; the tests that need it will be skipped" >&2
+    fi
+  done
 fi
 exit 0

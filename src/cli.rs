@@ -256,11 +256,12 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         }
     };
     say(format!(
-        "model {}: {} atoms ({} hydrogens), {} residues",
+        "model {}: {} atoms ({} hydrogens), {} residues in {} chains",
         model_path.display(),
         model.atoms.len(),
         model.hydrogen_count(),
-        model.residues.len()
+        model.residues.len(),
+        model.chain_count()
     ));
 
     let options = DifferenceOptions {
@@ -292,7 +293,14 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     for w in &result.warnings {
         eprintln!("warning: {w}");
     }
-    say(format!("resolution {resolution} Å ({:?}), model map blur {:.1} Å²", edge, result.model_map_blur));
+    let edge_text = match edge {
+        ResolutionEdge::Sharp => "sharp cut".to_string(),
+        ResolutionEdge::RaisedCosine { width } => format!("soft edge over the last {:.0}%", 100.0 * width),
+    };
+    say(format!(
+        "resolution {resolution} Å ({edge_text}); model map sampled with a {:.1} Å² blur, removed in Fourier space",
+        result.model_map_blur
+    ));
     say(format!(
         "global fit in the envelope: k = {:.4}, offset = {:.4}, CC = {:.3}",
         result.global.scale, result.global.offset, result.global.correlation
@@ -372,11 +380,15 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     });
     let (mut outputs, written, write_seconds) = written_maps?;
     let positive = peaks.iter().filter(|p| p.height > 0.0).count();
+    let near_model = peaks.iter().filter(|p| p.nearest_atom.is_some()).count();
     let flagged = residues.iter().filter(|r| r.in_negative_density).count();
     say(format!(
-        "peaks beyond {} sigma: {positive} positive, {} negative; {flagged} residues with an atom at or below -{} sigma",
+        "peaks beyond {} sigma: {positive} positive, {} negative; {near_model} of them within {} Å of an atom, \
+         {} farther away; {flagged} residues with an atom at or below -{} sigma",
         args.peak_sigma,
         peaks.len() - positive,
+        crate::peaks::NEAREST_ATOM_RADIUS,
+        peaks.len() - near_model,
         args.peak_sigma
     ));
     if !peaks.is_empty() && args.peaks_shown > 0 {

@@ -7,14 +7,14 @@
 //! with how much solvent the box holds.
 
 use crate::error::{Error, Result};
-use crate::fourier::Fft3d;
+use crate::fourier::{Fft3d, FourierWorkspace};
 use crate::grid::{GridGeometry, Map};
 use crate::local_scaling::{
     GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit, subtract_locally_scaled,
 };
 use crate::mask::envelope_mask;
 use crate::model_io::Model;
-use crate::model_map::{ModelMapOptions, ResolutionEdge, band_for, compute_model_map};
+use crate::model_map::{ModelMapOptions, ResolutionEdge, band_for, compute_model_map_in};
 use crate::placement::{PlacementReport, check_placement};
 use rayon::prelude::*;
 
@@ -131,26 +131,39 @@ pub struct DifferenceMaps {
 /// (continuous across the faces), and cropped back. F(000) is kept: the mean survives, and the
 /// local offset, not a global mean, absorbs the background.
 pub fn resolution_limited(data: Vec<f32>, geometry: &GridGeometry, d_min: f64, edge: ResolutionEdge) -> Vec<f32> {
+    resolution_limited_in(data, geometry, d_min, edge, &mut FourierWorkspace::new())
+}
+
+/// As [`resolution_limited`], with buffers from (and left in) `workspace` for a next transform.
+pub fn resolution_limited_in(
+    data: Vec<f32>,
+    geometry: &GridGeometry,
+    d_min: f64,
+    edge: ResolutionEdge,
+    workspace: &mut FourierWorkspace,
+) -> Vec<f32> {
     let padding: [usize; 3] = std::array::from_fn(|a| {
         let wanted = (MIRROR_PADDING_RESOLUTIONS * d_min / geometry.voxel_size[a]).ceil() as usize;
         wanted.min(geometry.dims[a].saturating_sub(1))
     });
     let padded_dims: [usize; 3] =
         std::array::from_fn(|a| crate::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
-    let mut padded = mirror_pad(&data, geometry.dims, padded_dims, padding);
+    let mut padded = workspace.take_real(padded_dims.iter().product());
+    mirror_pad(&data, geometry.dims, padded_dims, padding, &mut padded);
     drop(data);
     let fft = Fft3d::new(padded_dims);
     let s_max = 1.0 / d_min;
     let band = band_for(padded_dims, geometry.voxel_size, s_max);
-    let mut spectrum = fft.forward_band_limited(&mut padded, Some(band));
+    let spectrum = fft.forward_in(&mut padded, Some(band), workspace);
     let normalisation = 1.0 / padded.len() as f64;
     let s_max2 = s_max * s_max;
-    fft.for_each_s2(geometry.voxel_size, &mut spectrum, |value, s2| {
+    fft.for_each_s2(geometry.voxel_size, spectrum, |value, s2| {
         *value *= if s2 > s_max2 { 0.0 } else { (edge.weight(s2.sqrt(), s_max) * normalisation) as f32 };
     });
-    fft.inverse_band_limited(&mut spectrum, &mut padded, Some(band));
-    drop(spectrum);
-    crop_from(&padded, padded_dims, padding, geometry.dims)
+    fft.inverse_band_limited(spectrum, &mut padded, Some(band));
+    let filtered = crate::fourier::crop(&padded, padded_dims, padding, geometry.dims);
+    workspace.give_back_real(padded);
+    filtered
 }
 
 /// Padding of the experimental map before filtering, in multiples of d_min: long enough for
@@ -168,9 +181,8 @@ fn reflect(p: isize, n: usize) -> usize {
 
 /// Embeds `data` (dims) at offset `padding` in a grid of `padded_dims`, filling the rest by
 /// mirror reflection.
-fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: [usize; 3]) -> Vec<f32> {
-    let [px, py, pz] = padded_dims;
-    let mut out = vec![0f32; px * py * pz];
+fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: [usize; 3], out: &mut [f32]) {
+    let [px, py, _] = padded_dims;
     let source = |p: usize, a: usize| reflect(p as isize - padding[a] as isize, dims[a]);
     let xs: Vec<usize> = (0..px).map(|x| source(x, 0)).collect();
     out.par_chunks_mut(px * py).enumerate().for_each(|(z, plane)| {
@@ -183,19 +195,6 @@ fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: 
             }
         }
     });
-    out
-}
-
-/// The `dims` box at offset `start` of a grid of `from_dims`.
-fn crop_from(data: &[f32], from_dims: [usize; 3], start: [usize; 3], dims: [usize; 3]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(dims.iter().product());
-    for k in 0..dims[2] {
-        for j in 0..dims[1] {
-            let row = start[0] + from_dims[0] * ((j + start[1]) + from_dims[1] * (k + start[2]));
-            out.extend_from_slice(&data[row..row + dims[0]]);
-        }
-    }
-    out
 }
 
 /// Population sd of `values` over `mask` (all when `None`).
@@ -256,17 +255,22 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
         timings.push((name, clock.elapsed().as_secs_f64()));
         clock = std::time::Instant::now();
     };
-    let obs = resolution_limited(data, &geometry, options.d_min, options.edge);
+    let mut workspace = FourierWorkspace::new();
+    let obs = resolution_limited_in(data, &geometry, options.d_min, options.edge, &mut workspace);
     lap("resolution limit of the map", &mut timings);
-    let model_map = compute_model_map(model, &geometry, &model_options)?;
+    let model_map = compute_model_map_in(model, &geometry, &model_options, &mut workspace)?;
     // Further model maps at other relative B, for the local B fit.
     let relative_b: Vec<f64> = if options.local_b { LOCAL_B_VALUES.to_vec() } else { vec![0.0] };
     let mut shifted_maps = Vec::new();
     for &delta in relative_b.iter().filter(|b| **b != 0.0) {
         let mut shifted = model.clone();
-        shifted.atoms.iter_mut().for_each(|a| a.b_iso += delta);
-        shifted_maps.push(compute_model_map(&shifted, &geometry, &model_options)?.data);
+        shifted.atoms.iter_mut().for_each(|a| {
+            a.b_iso = a.b_for_density() + delta;
+            a.aniso_u = None;
+        });
+        shifted_maps.push(compute_model_map_in(&shifted, &geometry, &model_options, &mut workspace)?.data);
     }
+    drop(workspace);
     lap("model map", &mut timings);
     warnings.extend(model_map.warnings.iter().cloned());
     let calc = model_map.data;

@@ -30,6 +30,10 @@ pub const HEADER_BYTES: usize = 1024;
 /// (compressed input).
 pub const MAX_VOXELS: u64 = 1 << 33;
 
+/// How far from 90° a cell angle may be and still count as orthogonal (header floats written by
+/// other programs carry rounding).
+pub const CELL_ANGLE_TOLERANCE_DEGREES: f64 = 0.01;
+
 /// Byte order of a map file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Endianness {
@@ -334,8 +338,14 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     }
     if cell_angles.contains(&0.0) {
         cell_angles = [90.0; 3];
-    } else if cell_angles.iter().any(|c| (c - 90.0).abs() > 1e-3) {
-        warnings.push(format!("cell angles {:?} are not 90 degrees; the map is treated as orthogonal", cell_angles));
+    } else if cell_angles.iter().any(|c| !c.is_finite() || (c - 90.0).abs() > CELL_ANGLE_TOLERANCE_DEGREES) {
+        // Placing a skewed grid needs the fractional-to-Cartesian matrix at every step (model map,
+        // window sums, peaks); cryo-EM maps are orthogonal, so refuse rather than misplace it.
+        return Err(bad(format!(
+            "cell angles ({}, {}, {}) are not 90 degrees: non-orthogonal maps are not supported \
+             (resample the map onto an orthogonal grid first)",
+            cell_angles[0], cell_angles[1], cell_angles[2]
+        )));
     }
     if origin.iter().any(|&o| o != 0.0) && nstart.iter().any(|&s| s != 0) {
         warnings.push(format!(

@@ -21,7 +21,7 @@
 
 use crate::error::{Error, Result};
 use crate::form_factors::{FALLBACK_ATOMIC_NUMBER, electron_form_factor};
-use crate::fourier::{Fft3d, fft_friendly_size};
+use crate::fourier::{Fft3d, FourierWorkspace, fft_friendly_size};
 use crate::grid::GridGeometry;
 use crate::model_io::Model;
 use rayon::prelude::*;
@@ -140,6 +140,16 @@ struct Splat {
 
 /// Computes the model map of `model` on `target` (the experimental grid).
 pub fn compute_model_map(model: &Model, target: &GridGeometry, options: &ModelMapOptions) -> Result<ModelDensity> {
+    compute_model_map_in(model, target, options, &mut FourierWorkspace::new())
+}
+
+/// As [`compute_model_map`], with buffers from (and left in) `workspace`.
+pub fn compute_model_map_in(
+    model: &Model,
+    target: &GridGeometry,
+    options: &ModelMapOptions,
+    workspace: &mut FourierWorkspace,
+) -> Result<ModelDensity> {
     if !(options.d_min.is_finite() && options.d_min > 0.0) {
         return Err(Error::Usage(format!("resolution must be a positive number of Ångström, got {}", options.d_min)));
     }
@@ -157,7 +167,7 @@ pub fn compute_model_map(model: &Model, target: &GridGeometry, options: &ModelMa
         ));
     }
     let atoms: Vec<_> = model.atoms.iter().filter(|a| options.include_hydrogens || !a.is_hydrogen).collect();
-    let b_min = atoms.iter().map(|a| a.b_iso).fold(f64::INFINITY, f64::min);
+    let b_min = atoms.iter().map(|a| a.b_for_density()).fold(f64::INFINITY, f64::min);
     let b_min = if b_min.is_finite() { b_min } else { 0.0 };
     let blur = choose_blur(b_min, target.voxel_size, d_min, options.accuracy);
 
@@ -176,7 +186,7 @@ pub fn compute_model_map(model: &Model, target: &GridGeometry, options: &ModelMa
         let mut amplitude = [0.0; 5];
         let mut exponent = [0.0; 5];
         for i in 0..5 {
-            let b_total = form.b[i] + atom.b_iso + blur;
+            let b_total = form.b[i] + atom.b_for_density() + blur;
             amplitude[i] = atom.occupancy * form.a[i] * (4.0 * PI / b_total).powf(1.5);
             exponent[i] = 4.0 * PI * PI / b_total;
         }
@@ -233,37 +243,33 @@ pub fn compute_model_map(model: &Model, target: &GridGeometry, options: &ModelMa
         .collect();
     let atoms_used = splats.len();
 
-    let mut density = vec![0f32; fft_dims.iter().product()];
+    let mut density = workspace.take_real(fft_dims.iter().product());
     add_gaussians(&mut density, fft_dims, target.voxel_size, &splats);
 
     let fft = Fft3d::new(fft_dims);
     let s_max = 1.0 / d_min;
     let band = band_for(fft_dims, target.voxel_size, s_max);
-    let mut spectrum = fft.forward_band_limited(&mut density, Some(band));
+    let spectrum = fft.forward_in(&mut density, Some(band), workspace);
     let normalisation = 1.0 / density.len() as f64;
     let edge = options.edge;
     let s_max2 = s_max * s_max;
-    fft.for_each_s2(target.voxel_size, &mut spectrum, |value, s2| {
+    fft.for_each_s2(target.voxel_size, spectrum, |value, s2| {
         *value *= if s2 > s_max2 {
             0.0
         } else {
             (edge.weight(s2.sqrt(), s_max) * (blur * s2 / 4.0).exp() * normalisation) as f32
         };
     });
-    fft.inverse_band_limited(&mut spectrum, &mut density, Some(band));
-    drop(spectrum);
+    fft.inverse_band_limited(spectrum, &mut density, Some(band));
+    // The crop below needs a map of memory: the spectrum's goes first.
+    workspace.release_spectrum();
 
     let data = if padding == [0, 0, 0] && fft_dims == target.dims {
         density
     } else {
-        let mut out = Vec::with_capacity(target.len());
-        for k in 0..target.dims[2] {
-            for j in 0..target.dims[1] {
-                let row = padding[0] + fft_dims[0] * ((j + padding[1]) + fft_dims[1] * (k + padding[2]));
-                out.extend_from_slice(&density[row..row + target.dims[0]]);
-            }
-        }
-        out
+        let cropped = crate::fourier::crop(&density, fft_dims, padding, target.dims);
+        workspace.give_back_real(density);
+        cropped
     };
     Ok(ModelDensity { data, blur, fft_dims, atoms_used, warnings })
 }

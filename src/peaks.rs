@@ -42,7 +42,8 @@ pub struct Peak {
     pub volume: f64,
     /// Sum of the blob's values times the voxel volume (sigma·Å³).
     pub integrated: f64,
-    /// Nearest model atom to `position`, if a model was given.
+    /// Nearest model atom to `position`, if one is within [`NEAREST_ATOM_RADIUS`]; `None` for a
+    /// blob away from the model (or when no model was given).
     pub nearest_atom: Option<NearestAtom>,
 }
 
@@ -69,112 +70,69 @@ pub struct ResidueScore {
     pub in_negative_density: bool,
 }
 
-/// A spatial index of atom positions for nearest-neighbour queries (uniform cells).
+/// How far from the model a peak may be and still be attributed to its nearest atom (Å). A
+/// ligand's or glycan's blob peaks 1.5-5 Å from the atom it binds to; beyond this a blob is
+/// reported as away from the model (with its distance), not as belonging to a far residue.
+pub const NEAREST_ATOM_RADIUS: f64 = 6.0;
+
+/// A k-d tree of atom positions for nearest-atom queries: O(log n) per query whatever the
+/// distance, so a map with 10^5 noise blobs far from the model costs no more than one near it.
 pub struct AtomIndex<'a> {
     model: &'a Model,
-    cell: f64,
-    origin: [f64; 3],
-    dims: [usize; 3],
-    buckets: Vec<Vec<u32>>,
+    tree: Option<kiddo::ImmutableKdTree<f64, 3>>,
 }
 
 impl<'a> AtomIndex<'a> {
-    /// Indexes the atoms of `model` in cells of `cell` Å.
-    pub fn new(model: &'a Model, cell: f64) -> Self {
-        let mut lo = [f64::INFINITY; 3];
-        let mut hi = [f64::NEG_INFINITY; 3];
-        for atom in &model.atoms {
-            for a in 0..3 {
-                lo[a] = lo[a].min(atom.position[a]);
-                hi[a] = hi[a].max(atom.position[a]);
-            }
-        }
-        if model.atoms.is_empty() {
-            lo = [0.0; 3];
-            hi = [0.0; 3];
-        }
-        let dims: [usize; 3] = std::array::from_fn(|a| (((hi[a] - lo[a]) / cell).floor() as usize + 1).min(4096));
-        let mut buckets = vec![Vec::new(); dims[0] * dims[1] * dims[2]];
-        let index = AtomIndex { model, cell, origin: lo, dims, buckets: Vec::new() };
-        for (i, atom) in model.atoms.iter().enumerate() {
-            let c = index.cell_of(atom.position);
-            buckets[c[0] + dims[0] * (c[1] + dims[1] * c[2])].push(i as u32);
-        }
-        AtomIndex { buckets, ..index }
+    /// Indexes the atoms of `model`.
+    pub fn new(model: &'a Model) -> Self {
+        let points: Vec<[f64; 3]> = model.atoms.iter().map(|a| a.position).collect();
+        // Construction fails only for more than 2^32 atoms; a linear scan still answers then.
+        let tree = if points.is_empty() { None } else { kiddo::ImmutableKdTree::new_from_slice(&points).ok() };
+        AtomIndex { model, tree }
     }
 
-    fn cell_of(&self, p: [f64; 3]) -> [usize; 3] {
-        std::array::from_fn(|a| (((p[a] - self.origin[a]) / self.cell).floor().max(0.0) as usize).min(self.dims[a] - 1))
+    /// Index and distance of the atom nearest to `p` within `radius` Å. The search never looks
+    /// beyond the radius, so a query far from the model is as cheap as one beside it.
+    pub fn nearest_within(&self, p: [f64; 3], radius: f64) -> Option<(usize, f64)> {
+        let squared = |i: usize| (0..3).map(|k| (self.model.atoms[i].position[k] - p[k]).powi(2)).sum::<f64>();
+        let found = match &self.tree {
+            Some(tree) => tree
+                .query(&p)
+                .nearest_n::<kiddo::SquaredEuclidean<f64>>(std::num::NonZero::<usize>::MIN)
+                .within(radius * radius)
+                .execute()
+                .first()
+                .map(|hit| (hit.item as usize, hit.distance)),
+            None => (0..self.model.atoms.len()).map(|i| (i, squared(i))).min_by(|a, b| a.1.total_cmp(&b.1)),
+        };
+        found.filter(|(_, d2)| *d2 <= radius * radius).map(|(i, d2)| (i, d2.sqrt()))
     }
 
-    /// Index and distance of the atom nearest to `p`.
-    pub fn nearest(&self, p: [f64; 3]) -> Option<(usize, f64)> {
-        if self.model.atoms.is_empty() {
-            return None;
-        }
-        let centre = self.cell_of(p);
-        let mut best: Option<(usize, f64)> = None;
-        let max_ring = *self.dims.iter().max().unwrap();
-        for ring in 0..=max_ring {
-            // Once a candidate is closer than the nearest unvisited cell can be, stop.
-            if let Some((_, d)) = best
-                && d <= (ring as f64 - 1.0).max(0.0) * self.cell
-            {
-                break;
-            }
-            let r = ring as isize;
-            for dz in -r..=r {
-                for dy in -r..=r {
-                    for dx in -r..=r {
-                        if dx.abs().max(dy.abs()).max(dz.abs()) != r {
-                            continue;
-                        }
-                        let c = [centre[0] as isize + dx, centre[1] as isize + dy, centre[2] as isize + dz];
-                        if (0..3).any(|a| c[a] < 0 || c[a] >= self.dims[a] as isize) {
-                            continue;
-                        }
-                        let bucket = &self.buckets
-                            [c[0] as usize + self.dims[0] * (c[1] as usize + self.dims[1] * c[2] as usize)];
-                        for &i in bucket {
-                            let q = self.model.atoms[i as usize].position;
-                            let d = ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt();
-                            if best.is_none_or(|(_, b)| d < b) {
-                                best = Some((i as usize, d));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        best
-    }
-
-    /// The nearest atom as a report entry.
-    pub fn nearest_atom(&self, p: [f64; 3]) -> Option<NearestAtom> {
-        self.nearest(p).map(|(i, distance)| {
-            let atom = &self.model.atoms[i];
-            let residue = self.model.residue_of(atom);
-            NearestAtom {
-                chain: residue.chain.clone(),
-                residue_name: residue.name.clone(),
-                residue_number: residue.number,
-                insertion_code: residue.insertion_code.clone(),
-                atom_name: atom.name.clone(),
-                distance,
-            }
+    /// The nearest atom as a report entry, if it is within `radius` Å.
+    pub fn nearest_atom_within(&self, p: [f64; 3], radius: f64) -> Option<NearestAtom> {
+        let (i, distance) = self.nearest_within(p, radius)?;
+        let atom = &self.model.atoms[i];
+        let residue = self.model.residue_of(atom);
+        Some(NearestAtom {
+            chain: residue.chain.clone(),
+            residue_name: residue.name.clone(),
+            residue_number: residue.number,
+            insertion_code: residue.insertion_code.clone(),
+            atom_name: atom.name.clone(),
+            distance,
         })
     }
 }
 
 /// Blobs beyond `threshold` sigma (positive and negative), sorted by |height|, strongest first.
 pub fn find_peaks(map: &Map, threshold: f64, model: Option<&Model>) -> Vec<Peak> {
-    blobs_and_members(map, threshold, model).0
+    blob_search(map, threshold, model, false).0
 }
 
 /// As [`find_peaks`], with a label per voxel: 0 outside every blob, else 1 + the blob's index in
 /// the returned (sorted) list. Lets a caller ask which blob covers a ligand site.
 pub fn find_blobs(map: &Map, threshold: f64, model: Option<&Model>) -> (Vec<Peak>, Vec<u32>) {
-    let (peaks, members) = blobs_and_members(map, threshold, model);
+    let (peaks, members) = blob_search(map, threshold, model, true);
     let mut labels = vec![0u32; map.data.len()];
     for (voxel, label) in members {
         labels[voxel] = label;
@@ -182,73 +140,83 @@ pub fn find_blobs(map: &Map, threshold: f64, model: Option<&Model>) -> (Vec<Peak
     (peaks, labels)
 }
 
-/// The blobs, and the blob label (1 + index in the sorted list) of every voxel beyond the
-/// threshold. Only those voxels are stored: on a large map they are a small fraction, and a
-/// dense label array would cost more than the search.
-fn blobs_and_members(
-    map: &Map,
-    threshold: f64,
-    model: Option<&Model>,
-) -> (Vec<Peak>, std::collections::HashMap<usize, u32>) {
+/// One bit per voxel: which voxels a flood fill has reached. An eighth of a byte a voxel keeps
+/// the search small beside the map, whatever the number of blobs.
+struct VisitedBits(Vec<u64>);
+
+impl VisitedBits {
+    fn new(len: usize) -> Self {
+        VisitedBits(vec![0; len.div_ceil(64)])
+    }
+    /// Marks `i`; true if it was not marked before.
+    fn insert(&mut self, i: usize) -> bool {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let fresh = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        fresh
+    }
+}
+
+/// The blobs, and when asked the blob label (1 + index in the sorted list) of every voxel beyond
+/// the threshold.
+fn blob_search(map: &Map, threshold: f64, model: Option<&Model>, with_members: bool) -> (Vec<Peak>, Vec<(usize, u32)>) {
     let g = &map.geometry;
     let [nx, ny, nz] = g.dims;
-    let index = model.map(|m| AtomIndex::new(m, 4.0));
     let mut peaks = Vec::new();
+    let mut members: Vec<(usize, u32)> = Vec::new();
     let mut stack = Vec::new();
-    // Candidate seeds, found in parallel: only voxels beyond the threshold start a blob.
-    let strong: Vec<usize> =
-        map.data.par_iter().enumerate().filter(|(_, v)| (**v as f64).abs() >= threshold).map(|(i, _)| i).collect();
-    let mut label: std::collections::HashMap<usize, u32> = std::collections::HashMap::with_capacity(strong.len());
+    let mut visited = VisitedBits::new(map.data.len());
+    let threshold32 = threshold as f32;
+    // Candidate seeds, found in parallel, Z-slab by Z-slab: only voxels beyond the threshold
+    // start a blob.
+    let plane = nx * ny;
+    let strong: Vec<usize> = map
+        .data
+        .par_chunks(plane.max(1))
+        .enumerate()
+        .flat_map_iter(|(k, slab)| {
+            slab.iter().enumerate().filter(|(_, v)| v.abs() >= threshold32).map(move |(i, _)| k * plane + i)
+        })
+        .collect();
     for start in strong {
-        let v0 = map.data[start] as f64;
-        if label.contains_key(&start) {
+        if !visited.insert(start) {
             continue;
         }
+        let v0 = map.data[start];
         let blob_id = peaks.len() as u32 + 1;
         let sign = v0.signum();
-        // Flood fill over the 26 neighbours, within the box.
-        label.insert(start, blob_id);
         stack.clear();
         stack.push(start);
         let (mut count, mut sum, mut best, mut best_value) = (0usize, 0.0f64, start, v0);
+        // Flood fill over the 26 neighbours, within the box.
         while let Some(i) = stack.pop() {
-            let v = map.data[i] as f64;
+            let v = map.data[i];
             count += 1;
-            sum += v;
+            sum += v as f64;
+            if with_members {
+                members.push((i, blob_id));
+            }
             if v * sign > best_value * sign {
                 best = i;
                 best_value = v;
             }
-            let (x, y, z) = (i % nx, (i / nx) % ny, i / (nx * ny));
-            for dz in -1isize..=1 {
-                let zz = z as isize + dz;
-                if zz < 0 || zz >= nz as isize {
-                    continue;
-                }
-                for dy in -1isize..=1 {
-                    let yy = y as isize + dy;
-                    if yy < 0 || yy >= ny as isize {
-                        continue;
-                    }
-                    for dx in -1isize..=1 {
-                        let xx = x as isize + dx;
-                        if xx < 0 || xx >= nx as isize {
-                            continue;
-                        }
-                        let j = g.index(xx as usize, yy as usize, zz as usize);
-                        if (map.data[j] as f64) * sign >= threshold && !label.contains_key(&j) {
-                            label.insert(j, blob_id);
+            let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
+            for zz in z.saturating_sub(1)..=(z + 1).min(nz - 1) {
+                for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
+                    let row = nx * (yy + ny * zz);
+                    for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
+                        let j = row + xx;
+                        if map.data[j] * sign >= threshold32 && visited.insert(j) {
                             stack.push(j);
                         }
                     }
                 }
             }
         }
-        let voxel = [best % nx, (best / nx) % ny, best / (nx * ny)];
-        let position = refine(map, voxel);
+        let voxel = [best % nx, (best / nx) % ny, best / plane];
         peaks.push(Peak {
-            height: best_value,
-            position,
+            height: best_value as f64,
+            position: refine(map, voxel),
             voxel,
             voxels: count,
             volume: count as f64 * g.voxel_volume(),
@@ -256,8 +224,11 @@ fn blobs_and_members(
             nearest_atom: None,
         });
     }
-    if let Some(index) = &index {
-        peaks.par_iter_mut().for_each(|p| p.nearest_atom = index.nearest_atom(p.position));
+    if let Some(model) = model {
+        let index = AtomIndex::new(model);
+        peaks.par_iter_mut().for_each(|p| {
+            p.nearest_atom = index.nearest_atom_within(p.position, NEAREST_ATOM_RADIUS);
+        });
     }
     // Sort strongest first, and renumber the labels to match.
     let mut order: Vec<usize> = (0..peaks.len()).collect();
@@ -266,10 +237,10 @@ fn blobs_and_members(
     for (rank, &old) in order.iter().enumerate() {
         new_id[old + 1] = rank as u32 + 1;
     }
-    label.values_mut().for_each(|l| *l = new_id[*l as usize]);
+    members.iter_mut().for_each(|(_, l)| *l = new_id[*l as usize]);
     let mut slots: Vec<Option<Peak>> = peaks.into_iter().map(Some).collect();
     let sorted = order.iter().map(|&i| slots[i].take().expect("each blob once")).collect();
-    (sorted, label)
+    (sorted, members)
 }
 
 /// Sub-voxel position of an extremum: the vertex of the parabola through the voxel and its two

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::grid::{Map, MapStatistics};
 use crate::local_scaling::{GlobalFit, LocalFitSummary};
 use crate::model_io::Model;
-use crate::peaks::{Peak, ResidueScore};
+use crate::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};
 use crate::placement::PlacementReport;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -88,6 +88,8 @@ pub struct ModelSummary {
     pub hydrogens: usize,
     /// Residues.
     pub residues: usize,
+    /// Distinct chain identifiers.
+    pub chains: usize,
     /// Resolution recorded in the file, if any.
     pub recorded_resolution: Option<f64>,
 }
@@ -99,6 +101,7 @@ impl ModelSummary {
             atoms: model.atoms.len(),
             hydrogens: model.hydrogen_count(),
             residues: model.residues.len(),
+            chains: model.chain_count(),
             recorded_resolution: model.resolution,
         }
     }
@@ -285,7 +288,7 @@ pub fn peak_table(peaks: &[Peak], count: usize) -> String {
     let mut out =
         String::from("  rank   sigma        x        y        z   vol(A^3)  nearest atom                 dist(A)\n");
     for (rank, p) in peaks.iter().take(count).enumerate() {
-        let near = p.nearest_atom.as_ref().map_or("-".to_string(), |a| {
+        let near = p.nearest_atom.as_ref().map_or(format!("(no atom within {NEAREST_ATOM_RADIUS} Å)"), |a| {
             format!("{}/{}{}{}/{}", a.chain, a.residue_name, a.residue_number, a.insertion_code, a.atom_name)
         });
         let distance = p.nearest_atom.as_ref().map_or(String::new(), |a| format!("{:.2}", a.distance));

@@ -167,6 +167,15 @@ fn broken_files_give_clear_errors() {
     let message = error_of(&complex);
     assert!(message.contains("mode 4") && message.contains("complex"), "{message}");
 
+    // A skewed cell (angles are words 14-16, floats) is refused, not misplaced; 90.001 is rounding.
+    let mut skewed = good.clone();
+    skewed[13 * 4..14 * 4].copy_from_slice(&100.0f32.to_le_bytes());
+    let message = error_of(&skewed);
+    assert!(message.contains("not 90 degrees") && message.contains("fixture.mrc"), "{message}");
+    let mut rounded = good.clone();
+    rounded[14 * 4..15 * 4].copy_from_slice(&90.001f32.to_le_bytes());
+    assert!(read_map_bytes(&rounded, "fixture.mrc").is_ok());
+
     let mut no_cell = good.clone();
     set_word(&mut no_cell, 11, 0, Endianness::Little);
     assert!(error_of(&no_cell).contains("cell lengths"));

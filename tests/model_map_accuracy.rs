@@ -29,6 +29,7 @@ fn toy_model(box_len: [f64; 3], origin: [f64; 3]) -> Model {
             atomic_number: z,
             occupancy: if n % 7 == 0 { 0.5 } else { 1.0 },
             b_iso: 10.0 + 60.0 * rand(),
+            aniso_u: None,
             charge: 0,
             is_hydrogen: z == 1,
             name: symbol.to_string(),

@@ -20,18 +20,19 @@ fn small_map_bytes() -> &'static Vec<u8> {
     })
 }
 
-/// The first 80 lines of a real PDB file and of a real mmCIF file.
+/// A real PDB file and a real mmCIF file cut to their first 80 atoms: the PDB keeps 40 header
+/// lines, the mmCIF its whole header (the `_atom_site` item names come just before the atoms).
 fn model_texts() -> &'static (String, String) {
     static TEXTS: OnceLock<(String, String)> = OnceLock::new();
     TEXTS.get_or_init(|| {
-        let head = |name: &str, skip_to: &str| {
+        let head = |name: &str, header_lines: usize| {
             let text = std::fs::read_to_string(common::testdata(name)).unwrap();
-            let start = text.find(skip_to).unwrap_or(0);
-            let mut out: String = text[..start].lines().take(40).map(|l| format!("{l}\n")).collect();
+            let start = text.find("\nATOM ").expect("an atom record") + 1;
+            let mut out: String = text[..start].lines().take(header_lines).map(|l| format!("{l}\n")).collect();
             out.extend(text[start..].lines().take(80).map(|l| format!("{l}\n")));
             out
         };
-        (head("6vyb_Ndom_noNAG.pdb", "ATOM  "), head("6vyb_Ndom_noNAG.cif", "ATOM"))
+        (head("6vyb_Ndom_noNAG.pdb", 40), head("6vyb_Ndom_noNAG.cif", usize::MAX))
     })
 }
 
@@ -87,5 +88,56 @@ proptest! {
             prop_assert!(!model.atoms.is_empty());
             prop_assert!(model.atoms.iter().all(|a| a.residue < model.residues.len()));
         }
+    }
+}
+
+/// The whole command line on mutated copies of the real PDB and mmCIF files: it succeeds or
+/// fails with a message naming the model, never with a panic message.
+fn run_mutated_model(text: &[u8], extension: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join(format!("mutated.{extension}"));
+    std::fs::write(&model, text).unwrap();
+    let output = dir.path().join("out.ccp4");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .arg(&model)
+        .arg(common::testdata("emd_21457_seg.mrc"))
+        .args(["resolution=3.2", "quiet=true", "peaks_shown=0", &format!("output={}", output.display())])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{stderr}");
+    match run.status.code() {
+        Some(0) => assert!(output.exists()),
+        Some(1) => {
+            assert!(stderr.contains("mutated."), "the error names the file: {stderr}");
+            assert!(!output.exists(), "no partial output");
+        }
+        other => panic!("exit {other:?}: {stderr}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_models_through_the_command_line_never_panic(
+        edits in prop::collection::vec((0usize..1 << 20, any::<u8>()), 1..10),
+        mmcif in any::<bool>(),
+    ) {
+        let (pdb, cif) = model_texts();
+        let text = if mmcif { cif } else { pdb };
+        run_mutated_model(&mutate(text.as_bytes(), &edits, false), if mmcif { "cif" } else { "pdb" });
+    }
+}
+
+#[test]
+fn odd_coordinate_values_never_panic() {
+    let (pdb, _) = model_texts();
+    let first_atom = pdb.find("\nATOM  ").unwrap() + 1;
+    for value in ["     nan", "     inf", "-1.0e308", "  1e400 ", "        ", "\u{e9}\u{e9}\u{e9}\u{e9}"] {
+        let mut text = pdb.as_bytes().to_vec();
+        let bytes = value.as_bytes();
+        text[first_atom + 30..first_atom + 30 + bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
+        run_mutated_model(&text, "pdb");
     }
 }

@@ -50,3 +50,24 @@ pub fn repair_cut_label(bytes: &[u8]) -> Option<Vec<u8>> {
     repaired.extend_from_slice(&bytes[bytes.len() - data_len..]);
     Some(repaired)
 }
+
+/// A Python with gemmi for the differential tests: `$RSDM_TEST_PYTHON`, or the test venv that
+/// scripts/install_test_tools.sh makes; `None` with a SKIPPED message when neither has gemmi.
+pub fn python_with_gemmi(test: &str) -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("RSDM_TEST_PYTHON").map(PathBuf::from),
+        Some(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python")),
+    ];
+    for python in candidates.into_iter().flatten() {
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import gemmi"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(python);
+        }
+    }
+    eprintln!("SKIPPED {test}: no Python with gemmi (run scripts/install_test_tools.sh)");
+    None
+}

@@ -1,0 +1,287 @@
+//! Atomic models from PDB and mmCIF files (plain or gzip), read by this crate's own readers of
+//! the coordinate records.
+//!
+//! Both formats give the same atoms, in the same order, with the values exactly as written:
+//! two-character chain IDs and hybrid-36 numbers in PDB files, `auth_*` names in mmCIF files,
+//! every alternate conformer with its own occupancy, B as written and ANISOU kept beside it.
+//! Header records (SEQRES, LINK, ...) are not needed for a model map and are not read, so the
+//! inconsistencies of deposited files cannot stop a run. Only the first MODEL is used.
+//!
+//! The unit cell in the file is never used: cryo-EM models often carry a dummy `CRYST1 1 1 1`,
+//! and the map defines the frame.
+
+pub mod element;
+pub mod hybrid36;
+mod mmcif;
+mod pdb;
+
+use crate::error::{Error, Result};
+use element::Element;
+use std::io::Read;
+use std::path::Path;
+
+/// One atom, with what the model map and the reports need.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Atom {
+    /// Cartesian position in Ångström.
+    pub position: [f64; 3],
+    /// Element symbol ("C", "Fe", "D"); "X" when unknown.
+    pub element: String,
+    /// Atomic number; 0 when unknown.
+    pub atomic_number: u8,
+    /// Occupancy, as in the file (alternate conformations keep their own).
+    pub occupancy: f64,
+    /// Isotropic B in Å², as in the file.
+    pub b_iso: f64,
+    /// Anisotropic displacement U11, U22, U33, U12, U13, U23 in Å² (PDB ANISOU, mmCIF
+    /// `_atom_site_anisotrop`), when the file gives them.
+    pub aniso_u: Option<[f64; 6]>,
+    /// Formal charge.
+    pub charge: i8,
+    /// Hydrogen or deuterium.
+    pub is_hydrogen: bool,
+    /// Atom name ("CA").
+    pub name: String,
+    /// Alternate-location identifier, if any.
+    pub alt_loc: Option<String>,
+    /// Index into [`Model::residues`].
+    pub residue: usize,
+    /// Serial number in the file (hybrid-36 decoded); the atom's position in the file, from 1,
+    /// when the file's is missing or unreadable.
+    pub serial: usize,
+}
+
+impl Atom {
+    /// The B that the model map uses: the isotropic equivalent 8π²·(U11+U22+U33)/3 when the file
+    /// gives anisotropic U, else the isotropic B as written.
+    pub fn b_for_density(&self) -> f64 {
+        match self.aniso_u {
+            Some(u) => 8.0 * std::f64::consts::PI.powi(2) * (u[0] + u[1] + u[2]) / 3.0,
+            None => self.b_iso,
+        }
+    }
+}
+
+/// Residue identity for reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Residue {
+    /// Chain identifier (up to four characters in PDB files written by modern programs).
+    pub chain: String,
+    /// Residue name ("ASN", "NAG").
+    pub name: String,
+    /// Residue sequence number.
+    pub number: isize,
+    /// Insertion code, empty when none.
+    pub insertion_code: String,
+}
+
+impl std::fmt::Display for Residue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}{}{}", self.chain, self.name, self.number, self.insertion_code)
+    }
+}
+
+/// A model: atoms of the first MODEL, their residues, and what the reader noticed.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Model {
+    /// All atoms, hydrogens included (see [`Atom::is_hydrogen`]).
+    pub atoms: Vec<Atom>,
+    /// Residues, referenced by [`Atom::residue`].
+    pub residues: Vec<Residue>,
+    /// Resolution recorded in the file (mmCIF `_em_3d_reconstruction.resolution`, or PDB
+    /// `REMARK 2 RESOLUTION.`), in Ångström.
+    pub resolution: Option<f64>,
+    /// Things that were odd but not fatal.
+    pub warnings: Vec<String>,
+}
+
+impl Model {
+    /// Number of hydrogen atoms.
+    pub fn hydrogen_count(&self) -> usize {
+        self.atoms.iter().filter(|a| a.is_hydrogen).count()
+    }
+
+    /// Number of distinct chain identifiers.
+    pub fn chain_count(&self) -> usize {
+        self.residues.iter().map(|r| r.chain.as_str()).collect::<std::collections::HashSet<_>>().len()
+    }
+
+    /// The residue an atom belongs to.
+    pub fn residue_of(&self, atom: &Atom) -> &Residue {
+        &self.residues[atom.residue]
+    }
+}
+
+/// One atom as a format reader found it, before residues are grouped.
+pub(crate) struct AtomRecord {
+    serial: Option<i64>,
+    name: String,
+    alt_loc: Option<String>,
+    residue_name: String,
+    chain: String,
+    residue_number: isize,
+    insertion_code: String,
+    position: [f64; 3],
+    occupancy: f64,
+    b_iso: f64,
+    element: Option<Element>,
+    charge: i8,
+}
+
+/// Collects atoms into a [`Model`]: consecutive atoms of one residue share a residue entry
+/// (alternate conformers with another residue name get their own), and the odd but readable
+/// become warnings.
+#[derive(Default)]
+pub(crate) struct ModelBuilder {
+    model: Model,
+    records: usize,
+    non_finite: usize,
+    warnings: Vec<String>,
+}
+
+impl ModelBuilder {
+    fn atom_count(&self) -> usize {
+        self.model.atoms.len()
+    }
+
+    fn warn(&mut self, message: String) {
+        self.warnings.push(message);
+    }
+
+    fn push(&mut self, record: AtomRecord) {
+        self.records += 1;
+        let values = [record.position[0], record.position[1], record.position[2], record.occupancy, record.b_iso];
+        if !values.iter().all(|v| v.is_finite()) {
+            self.non_finite += 1;
+            return;
+        }
+        let same_residue = self.model.residues.last().is_some_and(|r| {
+            r.chain == record.chain
+                && r.number == record.residue_number
+                && r.insertion_code == record.insertion_code
+                && r.name == record.residue_name
+        });
+        if !same_residue {
+            self.model.residues.push(Residue {
+                chain: record.chain,
+                name: record.residue_name,
+                number: record.residue_number,
+                insertion_code: record.insertion_code,
+            });
+        }
+        let residue = self.model.residues.len() - 1;
+        // An unrecognised element is kept as "X" (atomic number 0); the model map names such
+        // atoms in its warning and models them as carbon.
+        let (element, atomic_number) = match record.element {
+            Some(e) => (e.symbol.to_string(), e.atomic_number),
+            None => ("X".to_string(), 0),
+        };
+        let serial = record.serial.and_then(|s| usize::try_from(s).ok()).unwrap_or(self.records);
+        self.model.atoms.push(Atom {
+            position: record.position,
+            is_hydrogen: atomic_number == 1,
+            element,
+            atomic_number,
+            occupancy: record.occupancy,
+            b_iso: record.b_iso,
+            aniso_u: None,
+            charge: record.charge,
+            name: record.name,
+            alt_loc: record.alt_loc,
+            residue,
+            serial,
+        });
+    }
+
+    fn set_last_anisou(&mut self, u: [f64; 6]) {
+        if let Some(atom) = self.model.atoms.last_mut()
+            && u.iter().all(|v| v.is_finite())
+        {
+            atom.aniso_u = Some(u);
+        }
+    }
+
+    fn set_anisou(&mut self, atom: usize, u: [f64; 6]) {
+        if let Some(atom) = self.model.atoms.get_mut(atom)
+            && u.iter().all(|v| v.is_finite())
+        {
+            atom.aniso_u = Some(u);
+        }
+    }
+
+    fn finish(mut self) -> Model {
+        if self.non_finite > 0 {
+            self.warnings.push(format!(
+                "{} atoms with a coordinate, occupancy or B that is not a finite number were skipped",
+                self.non_finite
+            ));
+        }
+        self.model.warnings = self.warnings;
+        self.model
+    }
+}
+
+/// File formats the reader understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// PDB format.
+    Pdb,
+    /// PDBx/mmCIF.
+    Mmcif,
+}
+
+/// Reads a PDB or mmCIF model, plain or gzip-compressed (format from the name, else content).
+pub fn read_model(path: impl AsRef<Path>) -> Result<Model> {
+    let path = path.as_ref();
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::model(path, format!("cannot decompress: {e}")))?;
+        out
+    } else {
+        raw
+    };
+    let format = format_from_name(path)
+        .unwrap_or_else(|| sniff_format(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])));
+    // PDB fields are byte columns: a stray non-ASCII byte becomes one '?', so it cannot shift
+    // the columns after it (a lossy UTF-8 decode would make it three bytes).
+    let text = match format {
+        ModelFormat::Pdb => String::from_utf8(bytes.iter().map(|&b| if b.is_ascii() { b } else { b'?' }).collect())
+            .expect("ASCII is UTF-8"),
+        ModelFormat::Mmcif => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    parse_model(&text, format, path)
+}
+
+fn format_from_name(path: &Path) -> Option<ModelFormat> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let ext = name.rsplit('.').next()?;
+    match ext {
+        "cif" | "mmcif" => Some(ModelFormat::Mmcif),
+        "pdb" | "ent" | "pdb1" => Some(ModelFormat::Pdb),
+        _ => None,
+    }
+}
+
+fn sniff_format(text: &str) -> ModelFormat {
+    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
+    match first {
+        Some(l) if l.starts_with("data_") => ModelFormat::Mmcif,
+        _ => ModelFormat::Pdb,
+    }
+}
+
+/// Parses model text in a known format; `path` names the source in messages.
+pub fn parse_model(text: &str, format: ModelFormat, path: &Path) -> Result<Model> {
+    let model = match format {
+        ModelFormat::Pdb => pdb::parse_pdb(text, path)?,
+        ModelFormat::Mmcif => mmcif::parse_mmcif(text, path)?,
+    };
+    if model.atoms.is_empty() {
+        return Err(Error::model(path, "the model has no atoms with finite coordinates"));
+    }
+    Ok(model)
+}
