@@ -148,7 +148,7 @@ pub fn resolution_limited_in(
     });
     let padded_dims: [usize; 3] =
         std::array::from_fn(|a| crate::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
-    let mut padded = workspace.take_real(padded_dims.iter().product());
+    let mut padded = workspace.take_real_to_overwrite(padded_dims.iter().product());
     mirror_pad(&data, geometry.dims, padded_dims, padding, &mut padded);
     drop(data);
     let fft = Fft3d::new(padded_dims);
@@ -157,8 +157,8 @@ pub fn resolution_limited_in(
     let spectrum = fft.forward_in(&mut padded, Some(band), workspace);
     let normalisation = 1.0 / padded.len() as f64;
     let s_max2 = s_max * s_max;
-    fft.for_each_s2(geometry.voxel_size, spectrum, |value, s2| {
-        *value *= if s2 > s_max2 { 0.0 } else { (edge.weight(s2.sqrt(), s_max) * normalisation) as f32 };
+    fft.weight_within_sphere(geometry.voxel_size, spectrum, s_max2, |s2| {
+        (edge.weight(s2.sqrt(), s_max) * normalisation) as f32
     });
     fft.inverse_band_limited(spectrum, &mut padded, Some(band));
     let filtered = crate::fourier::crop(&padded, padded_dims, padding, geometry.dims);
@@ -199,17 +199,31 @@ fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: 
 
 /// Population sd of `values` over `mask` (all when `None`).
 fn masked_sd(values: &[f32], mask: Option<&[bool]>) -> f64 {
-    let (mut n, mut s, mut ss) = (0.0f64, 0.0f64, 0.0f64);
-    for (i, &v) in values.iter().enumerate() {
-        if mask.is_some_and(|m| !m[i]) {
-            continue;
+    let parts = crate::grid::chunk_sums(values.len(), |range| {
+        let (mut n, mut s, mut ss) = (0.0f64, 0.0f64, 0.0f64);
+        for i in range {
+            if mask.is_some_and(|m| !m[i]) {
+                continue;
+            }
+            let v = values[i] as f64;
+            n += 1.0;
+            s += v;
+            ss += v * v;
         }
-        let v = v as f64;
-        n += 1.0;
-        s += v;
-        ss += v * v;
+        [n, s, ss]
+    });
+    let (mut n, mut s, mut ss) = (0.0f64, 0.0f64, 0.0f64);
+    for [pn, ps, pss] in parts {
+        n += pn;
+        s += ps;
+        ss += pss;
     }
     if n == 0.0 { 0.0 } else { (ss / n - (s / n).powi(2)).max(0.0).sqrt() }
+}
+
+/// Multiplies every value by `factor`, in parallel.
+fn scale_in_place(values: &mut [f32], factor: f32) {
+    values.par_iter_mut().for_each(|v| *v *= factor);
 }
 
 /// Computes the difference map(s) of `model` against `map`.
@@ -297,8 +311,7 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
         if sd.is_nan() || sd <= 0.0 {
             return Err(Error::Invalid("the amplitude difference map is flat (zero sd)".into()));
         }
-        let inverse = (1.0 / sd) as f32;
-        values.iter_mut().for_each(|v| *v *= inverse);
+        scale_in_place(&mut values, (1.0 / sd) as f32);
         lap("amplitude difference", &mut timings);
         Some(Map { geometry, data: values, header: header.clone() })
     } else {
@@ -324,13 +337,12 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
     drop(calcs);
     drop(shifted_maps);
     drop(calc);
-    lap("local fit and subtraction", &mut timings);
     let sigma = masked_sd(&difference, sigma_mask);
     if sigma.is_nan() || sigma <= 0.0 {
         return Err(Error::Invalid("the difference map is flat (zero sd): nothing to normalise".into()));
     }
-    let inverse = (1.0 / sigma) as f32;
-    difference.iter_mut().for_each(|v| *v *= inverse);
+    scale_in_place(&mut difference, (1.0 / sigma) as f32);
+    lap("local fit, subtraction and sigma", &mut timings);
     let complex = (options.variant != Variant::Amplitude).then_some(Map { geometry, data: difference, header });
     Ok(DifferenceMaps {
         complex,

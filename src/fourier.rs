@@ -113,6 +113,19 @@ impl FourierWorkspace {
         buffer
     }
 
+    /// As [`FourierWorkspace::take_real`], for a caller that overwrites every value: reused
+    /// memory is not cleared first.
+    pub fn take_real_to_overwrite(&mut self, len: usize) -> Vec<f32> {
+        let mut buffer = std::mem::take(&mut self.real);
+        if buffer.capacity() < len {
+            return filled(len, 0f32);
+        }
+        buffer.truncate(len);
+        let missing = len - buffer.len();
+        buffer.extend(std::iter::repeat_n(0f32, missing));
+        buffer
+    }
+
     /// Keeps `buffer` for the next [`FourierWorkspace::take_real`].
     pub fn give_back_real(&mut self, buffer: Vec<f32>) {
         if buffer.capacity() > self.real.capacity() {
@@ -324,6 +337,35 @@ impl Fft3d {
     #[inline]
     pub fn frequency(i: usize, n: usize) -> isize {
         if i <= n / 2 { i as isize } else { i as isize - n as isize }
+    }
+
+    /// Multiplies every term of the half spectrum with `s² <= s2_max` by `weight(s²)` and sets
+    /// the others to zero, in parallel over Z planes. Lines that miss the sphere are cleared
+    /// without evaluating the weight, which most of a band-limited spectrum's lines do.
+    pub fn weight_within_sphere<F>(&self, voxel_size: [f64; 3], spectrum: &mut [Complex32], s2_max: f64, weight: F)
+    where
+        F: Fn(f64) -> f32 + Sync,
+    {
+        let [_, ny, nz] = self.dims;
+        let hx = self.half_x();
+        let zero = Complex32::new(0.0, 0.0);
+        let inv_len: [f64; 3] = std::array::from_fn(|a| 1.0 / (self.dims[a] as f64 * voxel_size[a]));
+        spectrum.par_chunks_mut(hx * ny).enumerate().for_each(|(z, plane)| {
+            let sz = Self::frequency(z, nz) as f64 * inv_len[2];
+            for y in 0..ny {
+                let sy = Self::frequency(y, ny) as f64 * inv_len[1];
+                let row = &mut plane[y * hx..(y + 1) * hx];
+                let rest = s2_max - sy * sy - sz * sz;
+                // Terms x < inside have s² <= s2_max (up to rounding, checked per term).
+                let inside = if rest < 0.0 { 0 } else { ((rest.sqrt() / inv_len[0]).floor() as usize + 1).min(hx) };
+                for (x, value) in row[..inside].iter_mut().enumerate() {
+                    let sx = x as f64 * inv_len[0];
+                    let s2 = sx * sx + sy * sy + sz * sz;
+                    *value = if s2 <= s2_max { *value * weight(s2) } else { zero };
+                }
+                row[inside..].fill(zero);
+            }
+        });
     }
 
     /// Calls `f(index, s²)` for every term of the half spectrum of a box with the given voxel

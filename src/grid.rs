@@ -225,19 +225,40 @@ impl MapStatistics {
         if values.is_empty() {
             return MapStatistics { min: 0.0, max: 0.0, mean: 0.0, sd: 0.0, rms: 0.0 };
         }
+        let parts = chunk_sums(values.len(), |range| {
+            let (mut min, mut max, mut sum, mut sum_sq) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
+            for &v in &values[range] {
+                let v = v as f64;
+                min = min.min(v);
+                max = max.max(v);
+                sum += v;
+                sum_sq += v * v;
+            }
+            [min, max, sum, sum_sq]
+        });
         let (mut min, mut max, mut sum, mut sum_sq) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
-        for &v in values {
-            let v = v as f64;
-            min = min.min(v);
-            max = max.max(v);
-            sum += v;
-            sum_sq += v * v;
+        for [lo, hi, s, ss] in parts {
+            min = min.min(lo);
+            max = max.max(hi);
+            sum += s;
+            sum_sq += ss;
         }
         let n = values.len() as f64;
         let mean = sum / n;
         let var = (sum_sq / n - mean * mean).max(0.0);
         MapStatistics { min, max, mean, sd: var.sqrt(), rms: (sum_sq / n).sqrt() }
     }
+}
+
+/// Values per chunk of [`chunk_sums`]: fixed, so that results never depend on the thread count.
+pub const SUM_CHUNK: usize = 1 << 16;
+
+/// Per-chunk partial results of `f` over `0..len` in chunks of [`SUM_CHUNK`], computed in
+/// parallel and returned in order: a caller that combines them in order gets the same bits on
+/// any number of threads.
+pub fn chunk_sums<R: Send, F: Fn(std::ops::Range<usize>) -> R + Sync>(len: usize, f: F) -> Vec<R> {
+    use rayon::prelude::*;
+    (0..len.div_ceil(SUM_CHUNK)).into_par_iter().map(|c| f(c * SUM_CHUNK..((c + 1) * SUM_CHUNK).min(len))).collect()
 }
 
 #[cfg(test)]

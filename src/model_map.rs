@@ -253,12 +253,8 @@ pub fn compute_model_map_in(
     let normalisation = 1.0 / density.len() as f64;
     let edge = options.edge;
     let s_max2 = s_max * s_max;
-    fft.for_each_s2(target.voxel_size, spectrum, |value, s2| {
-        *value *= if s2 > s_max2 {
-            0.0
-        } else {
-            (edge.weight(s2.sqrt(), s_max) * (blur * s2 / 4.0).exp() * normalisation) as f32
-        };
+    fft.weight_within_sphere(target.voxel_size, spectrum, s_max2, |s2| {
+        (edge.weight(s2.sqrt(), s_max) * (blur * s2 / 4.0).exp() * normalisation) as f32
     });
     fft.inverse_band_limited(spectrum, &mut density, Some(band));
     // The crop below needs a map of memory: the spectrum's goes first.

@@ -75,8 +75,9 @@ pub struct ResidueScore {
 /// reported as away from the model (with its distance), not as belonging to a far residue.
 pub const NEAREST_ATOM_RADIUS: f64 = 6.0;
 
-/// A k-d tree of atom positions for nearest-atom queries: O(log n) per query whatever the
-/// distance, so a map with 10^5 noise blobs far from the model costs no more than one near it.
+/// A k-d tree of atom positions for nearest-atom queries within a radius: the search never
+/// looks beyond the radius, so a map with 10^5 noise blobs far from the model costs no more per
+/// blob than one near it.
 pub struct AtomIndex<'a> {
     model: &'a Model,
     tree: Option<kiddo::ImmutableKdTree<f64, 3>>,
@@ -140,20 +141,67 @@ pub fn find_blobs(map: &Map, threshold: f64, model: Option<&Model>) -> (Vec<Peak
     (peaks, labels)
 }
 
-/// One bit per voxel: which voxels a flood fill has reached. An eighth of a byte a voxel keeps
-/// the search small beside the map, whatever the number of blobs.
-struct VisitedBits(Vec<u64>);
+/// One bit per voxel: the voxels beyond the threshold with one sign that no blob has taken
+/// yet. An eighth of a byte a voxel keeps the flood fill's random accesses in cache (the map
+/// itself is read only at the voxels of blobs), whatever the number of blobs.
+struct StrongVoxels(Vec<u64>);
 
-impl VisitedBits {
-    fn new(len: usize) -> Self {
-        VisitedBits(vec![0; len.div_ceil(64)])
+impl StrongVoxels {
+    /// Bits of the voxels at or above `threshold` and of those at or below `-threshold`: one
+    /// parallel scan of the map lists them (a small fraction of the voxels), then their bits
+    /// are set.
+    fn of(data: &[f32], threshold: f32) -> [Self; 2] {
+        const CHUNK: usize = 1 << 16;
+        let lists: Vec<(Vec<u32>, Vec<u32>)> = data
+            .par_chunks(CHUNK)
+            .map(|chunk| {
+                let (mut positive, mut negative) = (Vec::new(), Vec::new());
+                // Strong voxels are rare: test 32 at a time (a vector maximum), then look closer.
+                for (block, values) in chunk.chunks(32).enumerate() {
+                    if values.iter().fold(0f32, |m, v| m.max(v.abs())) < threshold {
+                        continue;
+                    }
+                    for (i, v) in values.iter().enumerate() {
+                        if v.abs() >= threshold {
+                            if *v > 0.0 { &mut positive } else { &mut negative }.push((block * 32 + i) as u32);
+                        }
+                    }
+                }
+                (positive, negative)
+            })
+            .collect();
+        let words = data.len().div_ceil(64);
+        let mut bits = [StrongVoxels(vec![0u64; words]), StrongVoxels(vec![0u64; words])];
+        for (c, (positive, negative)) in lists.iter().enumerate() {
+            for (set, list) in bits.iter_mut().zip([positive, negative]) {
+                for &i in list {
+                    let voxel = c * CHUNK + i as usize;
+                    set.0[voxel / 64] |= 1u64 << (voxel % 64);
+                }
+            }
+        }
+        bits
     }
-    /// Marks `i`; true if it was not marked before.
-    fn insert(&mut self, i: usize) -> bool {
+
+    /// Takes voxel `i` if it is strong and not taken yet.
+    #[inline]
+    fn take(&mut self, i: usize) -> bool {
         let (word, bit) = (i / 64, 1u64 << (i % 64));
-        let fresh = self.0[word] & bit == 0;
-        self.0[word] |= bit;
-        fresh
+        let strong = self.0[word] & bit != 0;
+        self.0[word] &= !bit;
+        strong
+    }
+
+    /// The first strong voxel not taken, at or after word `from_word` (returned updated).
+    fn next_from(&self, from_word: &mut usize) -> Option<usize> {
+        while *from_word < self.0.len() {
+            let w = self.0[*from_word];
+            if w != 0 {
+                return Some(*from_word * 64 + w.trailing_zeros() as usize);
+            }
+            *from_word += 1;
+        }
+        None
     }
 }
 
@@ -162,67 +210,54 @@ impl VisitedBits {
 fn blob_search(map: &Map, threshold: f64, model: Option<&Model>, with_members: bool) -> (Vec<Peak>, Vec<(usize, u32)>) {
     let g = &map.geometry;
     let [nx, ny, nz] = g.dims;
+    let plane = nx * ny;
     let mut peaks = Vec::new();
     let mut members: Vec<(usize, u32)> = Vec::new();
     let mut stack = Vec::new();
-    let mut visited = VisitedBits::new(map.data.len());
     let threshold32 = threshold as f32;
-    // Candidate seeds, found in parallel, Z-slab by Z-slab: only voxels beyond the threshold
-    // start a blob.
-    let plane = nx * ny;
-    let strong: Vec<usize> = map
-        .data
-        .par_chunks(plane.max(1))
-        .enumerate()
-        .flat_map_iter(|(k, slab)| {
-            slab.iter().enumerate().filter(|(_, v)| v.abs() >= threshold32).map(move |(i, _)| k * plane + i)
-        })
-        .collect();
-    for start in strong {
-        if !visited.insert(start) {
-            continue;
-        }
-        let v0 = map.data[start];
-        let blob_id = peaks.len() as u32 + 1;
-        let sign = v0.signum();
-        stack.clear();
-        stack.push(start);
-        let (mut count, mut sum, mut best, mut best_value) = (0usize, 0.0f64, start, v0);
-        // Flood fill over the 26 neighbours, within the box.
-        while let Some(i) = stack.pop() {
-            let v = map.data[i];
-            count += 1;
-            sum += v as f64;
-            if with_members {
-                members.push((i, blob_id));
-            }
-            if v * sign > best_value * sign {
-                best = i;
-                best_value = v;
-            }
-            let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
-            for zz in z.saturating_sub(1)..=(z + 1).min(nz - 1) {
-                for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
-                    let row = nx * (yy + ny * zz);
-                    for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
-                        let j = row + xx;
-                        if map.data[j] * sign >= threshold32 && visited.insert(j) {
-                            stack.push(j);
+    for (sign, mut strong) in [1.0f32, -1.0].into_iter().zip(StrongVoxels::of(&map.data, threshold32)) {
+        let mut cursor = 0;
+        while let Some(start) = strong.next_from(&mut cursor) {
+            strong.take(start);
+            let blob_id = peaks.len() as u32 + 1;
+            stack.clear();
+            stack.push(start);
+            let (mut count, mut sum, mut best, mut best_value) = (0usize, 0.0f64, start, map.data[start]);
+            // Flood fill over the 26 neighbours, within the box.
+            while let Some(i) = stack.pop() {
+                let v = map.data[i];
+                count += 1;
+                sum += v as f64;
+                if with_members {
+                    members.push((i, blob_id));
+                }
+                if v * sign > best_value * sign {
+                    best = i;
+                    best_value = v;
+                }
+                let (x, y, z) = (i % nx, (i / nx) % ny, i / plane);
+                for zz in z.saturating_sub(1)..=(z + 1).min(nz - 1) {
+                    for yy in y.saturating_sub(1)..=(y + 1).min(ny - 1) {
+                        let row = nx * (yy + ny * zz);
+                        for xx in x.saturating_sub(1)..=(x + 1).min(nx - 1) {
+                            if strong.take(row + xx) {
+                                stack.push(row + xx);
+                            }
                         }
                     }
                 }
             }
+            let voxel = [best % nx, (best / nx) % ny, best / plane];
+            peaks.push(Peak {
+                height: best_value as f64,
+                position: refine(map, voxel),
+                voxel,
+                voxels: count,
+                volume: count as f64 * g.voxel_volume(),
+                integrated: sum * g.voxel_volume(),
+                nearest_atom: None,
+            });
         }
-        let voxel = [best % nx, (best / nx) % ny, best / plane];
-        peaks.push(Peak {
-            height: best_value as f64,
-            position: refine(map, voxel),
-            voxel,
-            voxels: count,
-            volume: count as f64 * g.voxel_volume(),
-            integrated: sum * g.voxel_volume(),
-            nearest_atom: None,
-        });
     }
     if let Some(model) = model {
         let index = AtomIndex::new(model);
@@ -230,7 +265,8 @@ fn blob_search(map: &Map, threshold: f64, model: Option<&Model>, with_members: b
             p.nearest_atom = index.nearest_atom_within(p.position, NEAREST_ATOM_RADIUS);
         });
     }
-    // Sort strongest first, and renumber the labels to match.
+    // Sort strongest first (a stable sort: equal heights keep positive before negative, then
+    // voxel order), and renumber the labels to match.
     let mut order: Vec<usize> = (0..peaks.len()).collect();
     order.sort_by(|&a, &b| peaks[b].height.abs().total_cmp(&peaks[a].height.abs()));
     let mut new_id = vec![0u32; peaks.len() + 1];
