@@ -261,3 +261,31 @@ fn a_many_chain_model_reads_the_same_from_pdb_and_mmcif() {
     assert_eq!(outputs[0].len(), outputs[1].len());
     assert!(outputs[0][1024..] == outputs[1][1024..], "difference maps from PDB and mmCIF differ");
 }
+
+/// Every shared model that comes as both PDB and mmCIF reads the same, atom by atom, in file
+/// order (positions to the PDB format's 1 mÅ, everything else exactly).
+#[test]
+fn shared_pdb_and_mmcif_copies_read_the_same() {
+    let Some(shared) = common::shared_dir("shared_pdb_and_mmcif_copies_read_the_same") else {
+        return;
+    };
+    let mut pairs = 0;
+    for path in shared_models(&shared).into_iter().filter(|p| p.extension().is_some_and(|e| e == "cif")) {
+        let pdb_path = path.with_extension("pdb");
+        if !pdb_path.exists() {
+            continue;
+        }
+        let (pdb, cif) = (read_model(&pdb_path).unwrap(), read_model(&path).unwrap());
+        assert_eq!(pdb.residues, cif.residues, "{}", path.display());
+        assert_eq!(pdb.atoms.len(), cif.atoms.len(), "{}", path.display());
+        for (a, b) in pdb.atoms.iter().zip(&cif.atoms) {
+            assert_eq!((&a.name, &a.element, a.residue, &a.alt_loc), (&b.name, &b.element, b.residue, &b.alt_loc));
+            assert_eq!((a.occupancy, a.b_iso, a.aniso_u), (b.occupancy, b.b_iso, b.aniso_u), "{}", path.display());
+            for k in 0..3 {
+                assert!((a.position[k] - b.position[k]).abs() <= 5e-4, "{}: {:?}", path.display(), a.position);
+            }
+        }
+        pairs += 1;
+    }
+    assert!(pairs >= 3, "found {pairs} PDB/mmCIF pairs");
+}
