@@ -1,0 +1,89 @@
+//! Behaviour preserved: the command line writes byte-identical difference maps (complex and
+//! amplitude) for every shared case, compared with SHA-256 sums recorded in
+//! `tests/data/regression_sha256.tsv`. A deliberate change of the numbers regenerates the list:
+//! `RSDM_UPDATE_REGRESSION=1 cargo test --test regression`, and the commit says why.
+
+mod common;
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// (case, model, map, resolution), paths under ../shared.
+const CASES: &[(&str, &str, &str, &str)] = &[
+    ("spike", "data/spike_emd21457_seg/6vyb_Ndom_noNAG.pdb", "data/spike_emd21457_seg/emd_21457_seg.mrc", "3.2"),
+    ("spike_cif", "data/spike_emd21457_seg/6vyb_Ndom_noNAG.cif", "data/spike_emd21457_seg/emd_21457_seg.mrc", "3.2"),
+    (
+        "spike_nstart",
+        "data/spike_emd21457_seg/6vyb_Ndom_noNAG.pdb",
+        "data/spike_emd21457_seg/emd_21457_seg_nstart.mrc",
+        "3.2",
+    ),
+    (
+        "spike_orig0",
+        "data/spike_emd21457_seg/6vyb_Ndom_shifted_noNAG.pdb",
+        "data/spike_emd21457_seg/emd_21457_seg_orig0.mrc",
+        "3.2",
+    ),
+    ("mitoribo", "data/mitoribo_emd2566_3j6b/3J6B_9.pdb", "data/mitoribo_emd2566_3j6b/2566_3J6B_9.mrc", "3.2"),
+    ("actin", "data/actin_emd5168/1J6Z.pdb", "data/actin_emd5168/emd_5168.map", "6.6"),
+    ("actin_mono", "data/actin_emd5168/1J6Z.pdb", "data/actin_emd5168/emd_5168_monomer.mrc", "6.6"),
+    ("4a7h", "synthetic/4a7h/model_trunc.pdb", "synthetic/4a7h/map.mrc", "3.0"),
+    ("4a7h_cif", "synthetic/4a7h/model_trunc.cif", "synthetic/4a7h/map.mrc", "3.0"),
+    ("4a7h_zyx", "synthetic/4a7h/model_trunc.pdb", "synthetic/4a7h/zyx/map.mrc", "3.0"),
+    ("heme", "synthetic/1ahq_heme/model_trunc.pdb", "synthetic/1ahq_heme/map.mrc", "3.0"),
+    ("heme_cif", "synthetic/1ahq_heme/model_trunc.cif", "synthetic/1ahq_heme/map.mrc", "3.0"),
+];
+
+fn recorded() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/regression_sha256.tsv")
+}
+
+#[test]
+fn every_shared_case_gives_the_recorded_maps() {
+    let Some(shared) = common::shared_dir("every_shared_case_gives_the_recorded_maps") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut sums = BTreeMap::new();
+    for (case, model, map, resolution) in CASES {
+        let output = dir.path().join(format!("{case}.ccp4"));
+        let run = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+            .arg(shared.join(model))
+            .arg(shared.join(map))
+            .args([format!("resolution={resolution}"), format!("output={}", output.display())])
+            .args(["variant=both", "quiet=true"])
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{case}: {}", String::from_utf8_lossy(&run.stderr));
+        for file in [format!("{case}.ccp4"), format!("{case}_amplitude.ccp4")] {
+            let bytes = std::fs::read(dir.path().join(&file)).unwrap();
+            sums.insert(file, Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>());
+        }
+    }
+    if std::env::var_os("RSDM_UPDATE_REGRESSION").is_some() {
+        let mut text = String::from(
+            "# case\tfile\tsha256 (maps written by the command line with variant=both; see tests/regression.rs)\n",
+        );
+        for (file, sum) in &sums {
+            let case = file.trim_end_matches(".ccp4").trim_end_matches("_amplitude");
+            text.push_str(&format!("{case}\t{file}\t{sum}\n"));
+        }
+        std::fs::write(recorded(), text).unwrap();
+        eprintln!("regression sums rewritten: {}", recorded().display());
+        return;
+    }
+    let expected: BTreeMap<String, String> = std::fs::read_to_string(recorded())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let fields: Vec<&str> = l.split('\t').collect();
+            (fields[1].to_string(), fields[2].to_string())
+        })
+        .collect();
+    let changed: Vec<&String> = sums.iter().filter(|(f, s)| expected.get(*f) != Some(s)).map(|(f, _)| f).collect();
+    assert_eq!(expected.len(), sums.len(), "cases recorded vs run");
+    assert!(changed.is_empty(), "maps differ from the recorded ones: {changed:?}");
+}
