@@ -12,11 +12,11 @@
 //! (or give one with `LARGE_CASE=DIR`); making it and running servalcat need the reference
 //! tools (`../shared/tools/reference/setup.sh`, venv in `$REFERENCE_VENV` or its default).
 
-use real_space_diff_map::fourier::Fft3d;
+use real_space_diff_map::density::fourier::Fft3d;
 use real_space_diff_map::grid::Map;
-use real_space_diff_map::map_io::read_map;
-use real_space_diff_map::model_io::read_model;
-use real_space_diff_map::peaks::{find_peaks, score_residues};
+use real_space_diff_map::io::ccp4::read_map;
+use real_space_diff_map::io::model::read_model;
+use real_space_diff_map::analysis::peaks::{find_peaks, score_residues};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -131,8 +131,8 @@ fn run_servalcat(case: &Path, model: &str, out: &Path) -> Option<(f64, f64)> {
 
 /// The peak search (blobs and per-residue scores, as the command line runs it) on the map with
 /// `count` small blobs placed on a lattice through the box, each more than 8 Å from every atom.
-fn peak_search_seconds(map: &Map, model: &real_space_diff_map::model_io::Model, count: usize) -> (f64, usize) {
-    let index = real_space_diff_map::peaks::AtomIndex::new(model);
+fn peak_search_seconds(map: &Map, model: &real_space_diff_map::io::model::Model, count: usize) -> (f64, usize) {
+    let index = real_space_diff_map::analysis::peaks::AtomIndex::new(model);
     let g = map.geometry;
     let mut data = vec![0f32; map.data.len()];
     let step = ((g.len() as f64 / (count as f64 * 4.0)).cbrt().floor() as usize).max(3);

@@ -5,8 +5,8 @@
 //! Run: `cargo bench --bench model_map` (set RAYON_NUM_THREADS to pin the thread count).
 
 use real_space_diff_map::GridGeometry;
-use real_space_diff_map::fourier::Fft3d;
-use real_space_diff_map::model_map::{ModelMapOptions, compute_model_map};
+use real_space_diff_map::density::fourier::Fft3d;
+use real_space_diff_map::density::model_map::{ModelMapOptions, compute_model_map};
 use std::time::Instant;
 
 mod common;

@@ -1,21 +1,22 @@
 //! The difference map: experimental map minus the locally scaled model map, in sigma units.
 //!
 //! Steps, each in its own module: limit the experimental map to `d_min` with the same edge as the
-//! model map ([`resolution_limited`]); compute the model map ([`crate::model_map`]); fit it
-//! globally and then in a sliding window ([`crate::local_scaling`]); subtract; divide by the
+//! model map ([`resolution_limited`]); compute the model map ([`crate::density::model_map`]); fit it
+//! globally and then in a sliding window ([`crate::scaling::local`]); subtract; divide by the
 //! standard deviation inside the model envelope, which unlike the whole-box sd does not change
 //! with how much solvent the box holds.
 
 use crate::error::{Error, Result};
-use crate::fourier::{Fft3d, FourierWorkspace};
-use crate::grid::{GridGeometry, Map};
-use crate::local_scaling::{
+use crate::density::filter::{ResolutionEdge, resolution_limited_in};
+use crate::density::fourier::FourierWorkspace;
+use crate::grid::Map;
+use crate::scaling::local::{
     GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit, subtract_locally_scaled,
 };
-use crate::mask::envelope_mask;
-use crate::model_io::Model;
-use crate::model_map::{ModelMapOptions, ResolutionEdge, band_for, compute_model_map_in};
-use crate::placement::{PlacementReport, check_placement};
+use crate::density::mask::envelope_mask;
+use crate::io::model::Model;
+use crate::density::model_map::{ModelMapOptions, compute_model_map_in};
+use crate::analysis::placement::{PlacementReport, check_placement};
 use rayon::prelude::*;
 
 /// Which difference to compute.
@@ -122,81 +123,6 @@ pub struct DifferenceMaps {
     pub timings: Vec<(&'static str, f64)>,
 }
 
-/// The map limited to `d_min` with `edge`.
-///
-/// A Fourier filter treats the box as periodic: where density runs through a face (a filament, a
-/// map boxed tightly around a larger complex), the wrap joins unrelated faces and the resulting
-/// step rings through the box, so the result would depend on where the box was cut. The map is
-/// therefore filtered on a box padded by `padding` voxels per side, filled by mirror reflection
-/// (continuous across the faces), and cropped back. F(000) is kept: the mean survives, and the
-/// local offset, not a global mean, absorbs the background.
-pub fn resolution_limited(data: Vec<f32>, geometry: &GridGeometry, d_min: f64, edge: ResolutionEdge) -> Vec<f32> {
-    resolution_limited_in(data, geometry, d_min, edge, &mut FourierWorkspace::new())
-}
-
-/// As [`resolution_limited`], with buffers from (and left in) `workspace` for a next transform.
-pub fn resolution_limited_in(
-    data: Vec<f32>,
-    geometry: &GridGeometry,
-    d_min: f64,
-    edge: ResolutionEdge,
-    workspace: &mut FourierWorkspace,
-) -> Vec<f32> {
-    let padding: [usize; 3] = std::array::from_fn(|a| {
-        let wanted = (MIRROR_PADDING_RESOLUTIONS * d_min / geometry.voxel_size[a]).ceil() as usize;
-        wanted.min(geometry.dims[a].saturating_sub(1))
-    });
-    let padded_dims: [usize; 3] =
-        std::array::from_fn(|a| crate::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
-    let mut padded = workspace.take_real_to_overwrite(padded_dims.iter().product());
-    mirror_pad(&data, geometry.dims, padded_dims, padding, &mut padded);
-    drop(data);
-    let fft = Fft3d::new(padded_dims);
-    let s_max = 1.0 / d_min;
-    let band = band_for(padded_dims, geometry.voxel_size, s_max);
-    let spectrum = fft.forward_in(&mut padded, Some(band), workspace);
-    let normalisation = 1.0 / padded.len() as f64;
-    let s_max2 = s_max * s_max;
-    fft.weight_within_sphere(geometry.voxel_size, spectrum, s_max2, |s2| {
-        (edge.weight(s2.sqrt(), s_max) * normalisation) as f32
-    });
-    fft.inverse_band_limited(spectrum, &mut padded, Some(band));
-    let filtered = crate::fourier::crop(&padded, padded_dims, padding, geometry.dims);
-    workspace.give_back_real(padded);
-    filtered
-}
-
-/// Padding of the experimental map before filtering, in multiples of d_min: long enough for
-/// the ringing of the resolution edge from the (mirrored, hence gentle) box faces to fade.
-pub const MIRROR_PADDING_RESOLUTIONS: f64 = 2.0;
-
-/// Index into `0..n` of position `p` (may be negative or >= n) reflected at the faces
-/// (whole-sample symmetric: -1 -> 0, n -> n - 1).
-fn reflect(p: isize, n: usize) -> usize {
-    let n = n as isize;
-    let period = 2 * n;
-    let q = p.rem_euclid(period);
-    (if q < n { q } else { period - 1 - q }) as usize
-}
-
-/// Embeds `data` (dims) at offset `padding` in a grid of `padded_dims`, filling the rest by
-/// mirror reflection.
-fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: [usize; 3], out: &mut [f32]) {
-    let [px, py, _] = padded_dims;
-    let source = |p: usize, a: usize| reflect(p as isize - padding[a] as isize, dims[a]);
-    let xs: Vec<usize> = (0..px).map(|x| source(x, 0)).collect();
-    out.par_chunks_mut(px * py).enumerate().for_each(|(z, plane)| {
-        let sz = source(z, 2);
-        for y in 0..py {
-            let sy = source(y, 1);
-            let row = &data[dims[0] * (sy + dims[1] * sz)..][..dims[0]];
-            for (x, v) in plane[y * px..(y + 1) * px].iter_mut().enumerate() {
-                *v = row[xs[x]];
-            }
-        }
-    });
-}
-
 /// Population sd of `values` over `mask` (all when `None`).
 fn masked_sd(values: &[f32], mask: Option<&[bool]>) -> f64 {
     let parts = crate::grid::chunk_sums(values.len(), |range| {
@@ -299,7 +225,7 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
         _ => None,
     };
     let amplitude = if matches!(options.variant, Variant::Amplitude | Variant::Both) {
-        let mut values = crate::amplitude_difference::amplitude_difference(
+        let mut values = crate::scaling::amplitude::amplitude_difference(
             &obs,
             &calc,
             &geometry,

@@ -26,23 +26,15 @@
 // Index loops over the three axes read more clearly than zipped iterators in geometry code.
 #![allow(clippy::needless_range_loop)]
 
-pub mod amplitude_difference;
-pub mod atomic_file;
-pub mod batch;
-pub mod cli;
+pub mod analysis;
+pub mod app;
+pub mod density;
 pub mod difference;
 pub mod error;
-pub mod form_factors;
-pub mod fourier;
 pub mod grid;
-pub mod local_scaling;
-pub mod map_io;
-pub mod mask;
-pub mod model_io;
-pub mod model_map;
-pub mod peaks;
-pub mod placement;
+pub mod io;
 pub mod report;
+pub mod scaling;
 
 pub use error::{Error, Result};
 pub use grid::{GridGeometry, Map, MapHeader, MapStatistics};

@@ -1,5 +1,5 @@
 //! `real_space_diff_map MODEL MAP resolution=R [output=FILE] [key=value ...]`: a thin shell over
-//! the library; see `real_space_diff_map::cli`.
+//! the library; see `real_space_diff_map::app::run`.
 
 fn main() {
     // A panic is a bug of ours, never the user's input: say so in one line, without a backtrace
@@ -15,6 +15,6 @@ fn main() {
         eprintln!("error: internal error ({message}{place}); please report it with the input files");
     }));
     let code =
-        std::panic::catch_unwind(|| real_space_diff_map::cli::main_with_args(std::env::args().collect())).unwrap_or(1);
+        std::panic::catch_unwind(|| real_space_diff_map::app::run::main_with_args(std::env::args().collect())).unwrap_or(1);
     std::process::exit(code);
 }

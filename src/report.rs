@@ -1,14 +1,14 @@
 //! The run report for validation pipelines: a JSON document (schema in the README) and two CSV
 //! tables, written atomically like the maps, plus the peak table printed at the end of a run.
 
-use crate::atomic_file::write_atomically;
+use crate::io::atomic_file::write_atomically;
 use crate::difference::{DifferenceMaps, DifferenceOptions};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapStatistics};
-use crate::local_scaling::{GlobalFit, LocalFitSummary};
-use crate::model_io::Model;
-use crate::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};
-use crate::placement::PlacementReport;
+use crate::scaling::local::{GlobalFit, LocalFitSummary};
+use crate::io::model::Model;
+use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};
+use crate::analysis::placement::PlacementReport;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

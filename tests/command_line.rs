@@ -3,7 +3,7 @@
 
 mod common;
 
-use real_space_diff_map::map_io::read_map;
+use real_space_diff_map::io::ccp4::read_map;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};

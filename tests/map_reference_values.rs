@@ -6,7 +6,7 @@
 
 mod common;
 
-use real_space_diff_map::map_io::{read_map, read_map_bytes};
+use real_space_diff_map::io::ccp4::{read_map, read_map_bytes};
 use serde_json::Value;
 
 fn arr3(v: &Value) -> [f64; 3] {

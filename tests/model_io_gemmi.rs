@@ -7,7 +7,7 @@
 
 mod common;
 
-use real_space_diff_map::model_io::{Model, hybrid36, read_model};
+use real_space_diff_map::io::model::{Model, hybrid36, read_model};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,9 +5,9 @@ mod common;
 
 use real_space_diff_map::Map;
 use real_space_diff_map::difference::{DifferenceOptions, compute_difference_map};
-use real_space_diff_map::map_io::read_map;
-use real_space_diff_map::model_io::read_model;
-use real_space_diff_map::peaks::{Peak, find_blobs, score_residues};
+use real_space_diff_map::io::ccp4::read_map;
+use real_space_diff_map::io::model::read_model;
+use real_space_diff_map::analysis::peaks::{Peak, find_blobs, score_residues};
 use serde_json::Value;
 
 fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {

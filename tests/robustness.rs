@@ -5,8 +5,8 @@
 mod common;
 
 use proptest::prelude::*;
-use real_space_diff_map::map_io::{MapEncoding, encode_map, read_map, read_map_bytes};
-use real_space_diff_map::model_io::{ModelFormat, parse_model};
+use real_space_diff_map::io::ccp4::{MapEncoding, encode_map, read_map, read_map_bytes};
+use real_space_diff_map::io::model::{ModelFormat, parse_model};
 use std::path::Path;
 use std::sync::OnceLock;
 

@@ -1,6 +1,6 @@
 //! The generated benchmark case shared by the benches.
 
-use real_space_diff_map::model_io::{Model, read_model};
+use real_space_diff_map::io::model::{Model, read_model};
 use std::path::Path;
 
 /// The testdata model tiled 4 x 4 x 3 through a cubic box of `n` voxels of `voxel` Å

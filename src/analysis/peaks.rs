@@ -7,7 +7,7 @@
 //! around the box faces: a map box is not a crystal cell.
 
 use crate::grid::Map;
-use crate::model_io::Model;
+use crate::io::model::Model;
 use rayon::prelude::*;
 
 /// The atom nearest to a point.

@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-const TABLE: &str = include_str!("../data/electron_form_factors_itc_c_4322.tsv");
+const TABLE: &str = include_str!("../../data/electron_form_factors_itc_c_4322.tsv");
 
 /// Five-Gaussian coefficients of one element.
 #[derive(Debug, Clone, Copy, PartialEq)]

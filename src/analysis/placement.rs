@@ -3,7 +3,7 @@
 //! warning before any computation.
 
 use crate::grid::Map;
-use crate::model_io::Model;
+use crate::io::model::Model;
 
 /// How a model lies relative to a map.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -8,7 +8,7 @@
 //! entries whose stamp still matches, so a killed batch resumes where it stopped, and redoes
 //! those whose inputs or parameters changed.
 
-use crate::atomic_file::write_atomically;
+use crate::io::atomic_file::write_atomically;
 use crate::error::{Error, Result};
 use crate::report::file_info;
 use clap::Parser;
@@ -106,7 +106,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
             format!("the header must name the columns id, model and map; it has {columns:?}"),
         ));
     };
-    let valid_keys = crate::cli::valid_keys();
+    let valid_keys = crate::app::run::valid_keys();
     for (i, c) in columns.iter().enumerate() {
         if ![id_col, model_col, map_col].contains(&i) && c != "options" && !valid_keys.contains(c) {
             return Err(bad(
@@ -263,7 +263,7 @@ fn summary_from_report(row: &mut SummaryRow, report_path: &Path) {
 /// Estimated peak memory of one entry in bytes: about four maps of float32 plus a margin, from
 /// the map header (decompressed size for .gz, whose header is read without the data).
 fn memory_estimate(map: &Path) -> u64 {
-    let voxels = crate::map_io::read_map_header_dims(map).map(|d| d.iter().map(|&n| n as u64).product::<u64>());
+    let voxels = crate::io::ccp4::read_map_header_dims(map).map(|d| d.iter().map(|&n| n as u64).product::<u64>());
     voxels.map_or(1 << 30, |v| v * 4 * 4 + (256 << 20))
 }
 

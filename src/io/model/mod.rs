@@ -17,7 +17,6 @@ mod pdb;
 
 use crate::error::{Error, Result};
 use element::Element;
-use std::io::Read;
 use std::path::Path;
 
 /// One atom, with what the model map and the reports need.
@@ -233,16 +232,12 @@ pub enum ModelFormat {
 /// Reads a PDB or mmCIF model, plain or gzip-compressed (format from the name, else content).
 pub fn read_model(path: impl AsRef<Path>) -> Result<Model> {
     let path = path.as_ref();
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::model(path, format!("cannot decompress: {e}")))?;
-        out
-    } else {
-        raw
-    };
+    let bytes = crate::io::gz::read_all(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::UnexpectedEof => {
+            Error::model(path, format!("cannot decompress: {e}"))
+        }
+        _ => Error::io(path, e),
+    })?;
     let format = format_from_name(path)
         .unwrap_or_else(|| sniff_format(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])));
     // PDB fields are byte columns: a stray non-ASCII byte becomes one '?', so it cannot shift

@@ -8,7 +8,7 @@
 use super::element::{Element, element_from_padded_name, element_from_symbol};
 use super::{AtomRecord, ModelBuilder, hybrid36};
 use crate::error::{Error, Result};
-use crate::model_io::Model;
+use crate::io::model::Model;
 use std::ops::Range;
 use std::path::Path;
 

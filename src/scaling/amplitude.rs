@@ -2,7 +2,7 @@
 //! and blended, so that `k` is local like the sliding-window fit of the complex difference.
 //!
 //! An amplitude needs a Fourier transform of a region, so this variant cannot use the O(N) box
-//! sums of [`crate::local_scaling`]. Instead the map is covered by cubic tiles of edge `T`
+//! sums of [`crate::scaling::local`]. Instead the map is covered by cubic tiles of edge `T`
 //! overlapping by half; each tile is multiplied by `sin²(π (x + ½) / T)` along every axis. At a
 //! stride of `T/2` these windows add up to exactly one everywhere, so the per-tile results,
 //! added up, blend smoothly with no seams. Per tile: Fourier transform of the windowed
@@ -10,7 +10,7 @@
 //! difference on the experimental phases; back to real space. F(000) is left out of the fit and
 //! of the difference, the counterpart of the local offset of the complex variant.
 
-use crate::fourier::{Fft3d, fft_friendly_size};
+use crate::density::fourier::{Fft3d, fft_friendly_size};
 use crate::grid::GridGeometry;
 use rayon::prelude::*;
 use rustfft::num_complex::Complex32;

@@ -6,11 +6,11 @@
 
 use crate::difference::{DifferenceOptions, SigmaScope, Variant, compute_difference_map};
 use crate::error::{Error, Result};
-use crate::local_scaling::LocalScalingOptions;
-use crate::map_io::{read_map, write_map};
-use crate::model_io::read_model;
-use crate::model_map::ResolutionEdge;
-use crate::peaks::{find_peaks, score_residues};
+use crate::scaling::local::LocalScalingOptions;
+use crate::io::ccp4::{read_map, write_map};
+use crate::io::model::read_model;
+use crate::density::filter::ResolutionEdge;
+use crate::analysis::peaks::{find_peaks, score_residues};
 use crate::report::{
     FileInfo, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report, file_info,
     peak_table, write_csv, write_json,
@@ -397,7 +397,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
          {} farther away; {flagged} residues with an atom at or below -{} sigma",
         args.peak_sigma,
         peaks.len() - positive,
-        crate::peaks::NEAREST_ATOM_RADIUS,
+        crate::analysis::peaks::NEAREST_ATOM_RADIUS,
         peaks.len() - near_model,
         args.peak_sigma
     ));
@@ -483,7 +483,7 @@ fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
 pub fn main_with_args(args: Vec<String>) -> i32 {
     if args.get(1).map(String::as_str) == Some("batch") {
         let rest = std::iter::once("real_space_diff_map batch".to_string()).chain(args.into_iter().skip(2)).collect();
-        return crate::batch::main_with_args(rest);
+        return crate::app::batch::main_with_args(rest);
     }
     let parsed = match parse_run_args(args) {
         Ok(parsed) => parsed,

@@ -15,11 +15,12 @@
 //! Sizes are checked before anything large is allocated: a header that claims more voxels than
 //! the file holds is an error, not an allocation.
 
-use crate::atomic_file::write_atomically;
+use crate::io::atomic_file::write_atomically;
 use crate::error::{Error, Result};
 use crate::grid::{GridGeometry, Map, MapHeader, MapStatistics};
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
-use std::io::{BufReader, Read, Write};
+use crate::io::gz;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// Size of the fixed CCP4/MRC header in bytes.
@@ -119,50 +120,29 @@ pub struct MapRead {
 /// Reads a CCP4/MRC map (plain or gzip-compressed).
 pub fn read_map(path: impl AsRef<Path>) -> Result<MapRead> {
     let path = path.as_ref();
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut magic = [0u8; 2];
-    let got = read_up_to(&mut reader, &mut magic).map_err(|e| Error::io(path, e))?;
-    let prefix = std::io::Cursor::new(magic[..got].to_vec());
-    let stream = prefix.chain(reader);
-    if got == 2 && magic == [0x1f, 0x8b] {
-        let decoder = flate2::read::MultiGzDecoder::new(stream);
-        parse_map(BufReader::with_capacity(1 << 20, decoder), path, None)
-    } else {
-        parse_map(stream, path, Some(file_len))
-    }
+    let (reader, length) = gz::open(path).map_err(|e| Error::io(path, e))?;
+    parse_map(reader, path, length)
 }
 
 /// Grid size (X, Y, Z) from a map's header alone (plain or gzip), without reading the data:
 /// `None` when the header cannot be read.
 pub fn read_map_header_dims(path: &Path) -> Option<[usize; 3]> {
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut head = vec![0u8; HEADER_BYTES];
-    let got = read_up_to(&mut file, &mut head).ok()?;
-    let bytes = if got >= 2 && head[..2] == [0x1f, 0x8b] {
-        let mut file = std::fs::File::open(path).ok()?;
-        let mut decoder = flate2::read::MultiGzDecoder::new(&mut file);
-        let mut out = [0u8; HEADER_BYTES];
-        (read_up_to(&mut decoder, &mut out).ok()? == HEADER_BYTES).then_some(out)?
-    } else {
-        (got == HEADER_BYTES).then(|| head.try_into().expect("1024 bytes"))?
-    };
+    let (mut reader, _) = gz::open(path).ok()?;
+    let mut head = [0u8; HEADER_BYTES];
+    if read_up_to(&mut reader, &mut head).ok()? != HEADER_BYTES {
+        return None;
+    }
     let mut warnings = Vec::new();
-    let endianness = choose_endianness(&bytes, &mut warnings);
-    let words = Words { bytes, endianness };
+    let endianness = choose_endianness(&head, &mut warnings);
+    let words = Words { bytes: head, endianness };
     let dims = [words.int(1), words.int(2), words.int(3)];
     dims.iter().all(|&n| n > 0).then(|| dims.map(|n| n as usize))
 }
 
 /// Parses a map from bytes in memory; `name` is used in error messages.
 pub fn read_map_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<MapRead> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let decoder = flate2::read::MultiGzDecoder::new(bytes);
-        parse_map(BufReader::new(decoder), name.as_ref(), None)
-    } else {
-        parse_map(bytes, name.as_ref(), Some(bytes.len() as u64))
-    }
+    let (reader, length) = gz::reader(bytes);
+    parse_map(reader, name.as_ref(), length)
 }
 
 fn read_up_to<R: Read>(reader: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -1,7 +1,7 @@
 //! Masks derived from the model: the voxels near atoms.
 
 use crate::grid::GridGeometry;
-use crate::model_io::Model;
+use crate::io::model::Model;
 
 /// Voxels whose centre lies within `radius` Å of any atom of `model` (hydrogens included).
 ///

@@ -8,7 +8,7 @@
 use super::element::{element_from_name, element_from_symbol};
 use super::{AtomRecord, ModelBuilder};
 use crate::error::{Error, Result};
-use crate::model_io::Model;
+use crate::io::model::Model;
 use std::collections::HashMap;
 use std::path::Path;
 

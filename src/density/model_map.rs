@@ -2,7 +2,7 @@
 //! exactly the grid of the experimental map.
 //!
 //! How it is computed, and why:
-//! 1. Each atom is `occupancy × Σ_i a_i` Gaussians (electron form factors, [`crate::form_factors`])
+//! 1. Each atom is `occupancy × Σ_i a_i` Gaussians (electron form factors, [`crate::density::form_factors`])
 //!    convolved with its isotropic B. Sampling such narrow Gaussians at cryo-EM voxel sizes
 //!    aliases, so every atom is widened by an extra `blur` B, chosen so that the aliased part of
 //!    the spectrum that lands inside the resolution sphere is below [`ModelMapOptions::accuracy`]
@@ -20,46 +20,13 @@
 //! atom that reaches it, so no two threads write the same voxel and no locks are needed.
 
 use crate::error::{Error, Result};
-use crate::form_factors::{FALLBACK_ATOMIC_NUMBER, electron_form_factor};
-use crate::fourier::{Fft3d, FourierWorkspace, fft_friendly_size};
+use crate::density::form_factors::{FALLBACK_ATOMIC_NUMBER, electron_form_factor};
+use crate::density::filter::{ResolutionEdge, apply_edge, band_for};
+use crate::density::fourier::{Fft3d, FourierWorkspace, fft_friendly_size};
 use crate::grid::GridGeometry;
-use crate::model_io::Model;
+use crate::io::model::Model;
 use rayon::prelude::*;
 use std::f64::consts::PI;
-
-/// How the resolution limit is applied in reciprocal space.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub enum ResolutionEdge {
-    /// Keep every term with `s <= 1/d_min`, drop the rest (as Phenix does).
-    Sharp,
-    /// Full weight up to `(1 - width) / d_min`, then a raised cosine down to zero at `1/d_min`:
-    /// uses no data beyond `d_min`, limits ringing, and removes the dependence of a sharp cut on
-    /// which lattice points of the box fall inside the sphere.
-    RaisedCosine {
-        /// Width of the roll-off as a fraction of `1/d_min` (0.1 is a good default).
-        width: f64,
-    },
-}
-
-impl ResolutionEdge {
-    /// Weight of a term at `s` (Å⁻¹) for a limit `s_max = 1/d_min`.
-    #[inline]
-    pub fn weight(&self, s: f64, s_max: f64) -> f64 {
-        match *self {
-            ResolutionEdge::Sharp => f64::from(u8::from(s <= s_max)),
-            ResolutionEdge::RaisedCosine { width } => {
-                let start = s_max * (1.0 - width);
-                if s <= start {
-                    1.0
-                } else if s >= s_max {
-                    0.0
-                } else {
-                    0.5 + 0.5 * (PI * (s - start) / (s_max - start)).cos()
-                }
-            }
-        }
-    }
-}
 
 /// Parameters of the model map.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -251,11 +218,7 @@ pub fn compute_model_map_in(
     let band = band_for(fft_dims, target.voxel_size, s_max);
     let spectrum = fft.forward_in(&mut density, Some(band), workspace);
     let normalisation = 1.0 / density.len() as f64;
-    let edge = options.edge;
-    let s_max2 = s_max * s_max;
-    fft.weight_within_sphere(target.voxel_size, spectrum, s_max2, |s2| {
-        (edge.weight(s2.sqrt(), s_max) * (blur * s2 / 4.0).exp() * normalisation) as f32
-    });
+    apply_edge(&fft, target.voxel_size, spectrum, d_min, options.edge, normalisation, |s2| (blur * s2 / 4.0).exp());
     fft.inverse_band_limited(spectrum, &mut density, Some(band));
     // The crop below needs a map of memory: the spectrum's goes first.
     workspace.release_spectrum();
@@ -263,16 +226,11 @@ pub fn compute_model_map_in(
     let data = if padding == [0, 0, 0] && fft_dims == target.dims {
         density
     } else {
-        let cropped = crate::fourier::crop(&density, fft_dims, padding, target.dims);
+        let cropped = crate::density::fourier::crop(&density, fft_dims, padding, target.dims);
         workspace.give_back_real(density);
         cropped
     };
     Ok(ModelDensity { data, blur, fft_dims, atoms_used, warnings })
-}
-
-/// Largest frequency index per axis that can lie inside the sphere `s <= s_max`.
-pub fn band_for(dims: [usize; 3], voxel_size: [f64; 3], s_max: f64) -> [usize; 3] {
-    std::array::from_fn(|a| ((s_max * dims[a] as f64 * voxel_size[a]).floor() as usize).min(dims[a] / 2))
 }
 
 /// Adds the atoms' Gaussians to a periodic grid, in parallel over Z slabs.

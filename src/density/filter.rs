@@ -1,0 +1,141 @@
+//! The resolution limit that both maps get: a sharp or soft edge at `d_min` applied in
+//! reciprocal space ([`ResolutionEdge`]), only on the band of frequencies that can lie inside the
+//! sphere ([`band_for`]), and for the experimental map on a mirror-padded box so that the
+//! result does not depend on where the box was cut ([`resolution_limited`]).
+
+use crate::density::fourier::{Fft3d, FourierWorkspace};
+use crate::grid::GridGeometry;
+use rayon::prelude::*;
+use std::f64::consts::PI;
+
+/// How the resolution limit is applied in reciprocal space.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub enum ResolutionEdge {
+    /// Keep every term with `s <= 1/d_min`, drop the rest (as Phenix does).
+    Sharp,
+    /// Full weight up to `(1 - width) / d_min`, then a raised cosine down to zero at `1/d_min`:
+    /// uses no data beyond `d_min`, limits ringing, and removes the dependence of a sharp cut on
+    /// which lattice points of the box fall inside the sphere.
+    RaisedCosine {
+        /// Width of the roll-off as a fraction of `1/d_min` (0.1 is a good default).
+        width: f64,
+    },
+}
+
+impl ResolutionEdge {
+    /// Weight of a term at `s` (Å⁻¹) for a limit `s_max = 1/d_min`.
+    #[inline]
+    pub fn weight(&self, s: f64, s_max: f64) -> f64 {
+        match *self {
+            ResolutionEdge::Sharp => f64::from(u8::from(s <= s_max)),
+            ResolutionEdge::RaisedCosine { width } => {
+                let start = s_max * (1.0 - width);
+                if s <= start {
+                    1.0
+                } else if s >= s_max {
+                    0.0
+                } else {
+                    0.5 + 0.5 * (PI * (s - start) / (s_max - start)).cos()
+                }
+            }
+        }
+    }
+}
+
+/// Largest frequency index per axis that can lie inside the sphere `s <= s_max`.
+pub fn band_for(dims: [usize; 3], voxel_size: [f64; 3], s_max: f64) -> [usize; 3] {
+    std::array::from_fn(|a| ((s_max * dims[a] as f64 * voxel_size[a]).floor() as usize).min(dims[a] / 2))
+}
+
+/// The map limited to `d_min` with `edge`.
+///
+/// A Fourier filter treats the box as periodic: where density runs through a face (a filament, a
+/// map boxed tightly around a larger complex), the wrap joins unrelated faces and the resulting
+/// step rings through the box, so the result would depend on where the box was cut. The map is
+/// therefore filtered on a box padded by `padding` voxels per side, filled by mirror reflection
+/// (continuous across the faces), and cropped back. F(000) is kept: the mean survives, and the
+/// local offset, not a global mean, absorbs the background.
+pub fn resolution_limited(data: Vec<f32>, geometry: &GridGeometry, d_min: f64, edge: ResolutionEdge) -> Vec<f32> {
+    resolution_limited_in(data, geometry, d_min, edge, &mut FourierWorkspace::new())
+}
+
+/// As [`resolution_limited`], with buffers from (and left in) `workspace` for a next transform.
+pub fn resolution_limited_in(
+    data: Vec<f32>,
+    geometry: &GridGeometry,
+    d_min: f64,
+    edge: ResolutionEdge,
+    workspace: &mut FourierWorkspace,
+) -> Vec<f32> {
+    let padding: [usize; 3] = std::array::from_fn(|a| {
+        let wanted = (MIRROR_PADDING_RESOLUTIONS * d_min / geometry.voxel_size[a]).ceil() as usize;
+        wanted.min(geometry.dims[a].saturating_sub(1))
+    });
+    let padded_dims: [usize; 3] =
+        std::array::from_fn(|a| crate::density::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
+    let mut padded = workspace.take_real_to_overwrite(padded_dims.iter().product());
+    mirror_pad(&data, geometry.dims, padded_dims, padding, &mut padded);
+    drop(data);
+    let fft = Fft3d::new(padded_dims);
+    let s_max = 1.0 / d_min;
+    let band = band_for(padded_dims, geometry.voxel_size, s_max);
+    let spectrum = fft.forward_in(&mut padded, Some(band), workspace);
+    let normalisation = 1.0 / padded.len() as f64;
+    apply_edge(&fft, geometry.voxel_size, spectrum, d_min, edge, normalisation, |_| 1.0);
+    fft.inverse_band_limited(spectrum, &mut padded, Some(band));
+    let filtered = crate::density::fourier::crop(&padded, padded_dims, padding, geometry.dims);
+    workspace.give_back_real(padded);
+    filtered
+}
+
+/// Multiplies a half spectrum (unnormalised, of `fft`'s grid) by the resolution edge at `d_min`
+/// times `extra(s²)` times `normalisation`, and sets every term beyond `1/d_min` to zero.
+#[allow(clippy::too_many_arguments)]
+pub fn apply_edge<F>(
+    fft: &Fft3d,
+    voxel_size: [f64; 3],
+    spectrum: &mut [rustfft::num_complex::Complex32],
+    d_min: f64,
+    edge: ResolutionEdge,
+    normalisation: f64,
+    extra: F,
+) where
+    F: Fn(f64) -> f64 + Sync,
+{
+    let s_max = 1.0 / d_min;
+    fft.weight_within_sphere(voxel_size, spectrum, s_max * s_max, |s2| {
+        (edge.weight(s2.sqrt(), s_max) * extra(s2) * normalisation) as f32
+    });
+}
+
+/// Padding of the experimental map before filtering, in multiples of d_min: long enough for
+/// the ringing of the resolution edge from the (mirrored, hence gentle) box faces to fade.
+pub const MIRROR_PADDING_RESOLUTIONS: f64 = 2.0;
+
+/// Index into `0..n` of position `p` (may be negative or >= n) reflected at the faces
+/// (whole-sample symmetric: -1 -> 0, n -> n - 1).
+fn reflect(p: isize, n: usize) -> usize {
+    let n = n as isize;
+    let period = 2 * n;
+    let q = p.rem_euclid(period);
+    (if q < n { q } else { period - 1 - q }) as usize
+}
+
+/// Embeds `data` (dims) at offset `padding` in a grid of `padded_dims`, filling the rest by
+/// mirror reflection.
+fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: [usize; 3], out: &mut [f32]) {
+    let [px, py, _] = padded_dims;
+    let source = |p: usize, a: usize| reflect(p as isize - padding[a] as isize, dims[a]);
+    let xs: Vec<usize> = (0..px).map(|x| source(x, 0)).collect();
+    out.par_chunks_mut(px * py).enumerate().for_each(|(z, plane)| {
+        let sz = source(z, 2);
+        for y in 0..py {
+            let sy = source(y, 1);
+            let row = &data[dims[0] * (sy + dims[1] * sz)..][..dims[0]];
+            for (x, v) in plane[y * px..(y + 1) * px].iter_mut().enumerate() {
+                *v = row[xs[x]];
+            }
+        }
+    });
+}
+

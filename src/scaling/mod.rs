@@ -1,0 +1,5 @@
+//! Scaling the model map to the experimental map: the sliding-window fit ([`local`]) and the
+//! amplitude-difference variant ([`amplitude`]).
+
+pub mod amplitude;
+pub mod local;
