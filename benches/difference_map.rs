@@ -12,11 +12,11 @@
 //! (or give one with `LARGE_CASE=DIR`); making it and running servalcat need the reference
 //! tools (`../shared/tools/reference/setup.sh`, venv in `$REFERENCE_VENV` or its default).
 
+use real_space_diff_map::analysis::peaks::{find_peaks, score_residues};
 use real_space_diff_map::density::fourier::Fft3d;
 use real_space_diff_map::grid::Map;
 use real_space_diff_map::io::ccp4::read_map;
 use real_space_diff_map::io::model::read_model;
-use real_space_diff_map::analysis::peaks::{find_peaks, score_residues};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;

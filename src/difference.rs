@@ -6,21 +6,22 @@
 //! standard deviation inside the model envelope, which unlike the whole-box sd does not change
 //! with how much solvent the box holds.
 
-use crate::error::{Error, Result};
+use crate::analysis::placement::{PlacementReport, check_placement};
 use crate::density::filter::{ResolutionEdge, resolution_limited_in};
 use crate::density::fourier::FourierWorkspace;
+use crate::density::mask::envelope_mask;
+use crate::density::model_map::{ModelMapOptions, compute_model_map_in};
+use crate::error::{Error, Result};
 use crate::grid::Map;
+use crate::io::model::Model;
 use crate::scaling::local::{
     GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit, subtract_locally_scaled,
 };
-use crate::density::mask::envelope_mask;
-use crate::io::model::Model;
-use crate::density::model_map::{ModelMapOptions, compute_model_map_in};
-use crate::analysis::placement::{PlacementReport, check_placement};
 use rayon::prelude::*;
 
-/// Which difference to compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// Which difference to compute (spelled as on the command line: `complex`, `amplitude`, `both`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
 pub enum Variant {
     /// Experimental minus scaled model map (the complex difference `F_obs - k F_calc`).
     Complex,
@@ -42,8 +43,9 @@ impl Variant {
     }
 }
 
-/// Over which voxels the sigma of the output is measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// Over which voxels the sigma of the output is measured (`envelope` or `box`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
 pub enum SigmaScope {
     /// Voxels within the envelope radius of the model (independent of the box size).
     Envelope,
@@ -52,7 +54,7 @@ pub enum SigmaScope {
 }
 
 /// Parameters of the difference map.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DifferenceOptions {
     /// Resolution limit in Ångström.
     pub d_min: f64,
@@ -86,10 +88,10 @@ impl DifferenceOptions {
             d_min,
             variant: Variant::Complex,
             scaling: LocalScalingOptions::default(),
-            edge: ResolutionEdge::RaisedCosine { width: 0.1 },
+            edge: ResolutionEdge::RaisedCosine { width: crate::defaults::DEFAULT_EDGE_WIDTH },
             include_hydrogens: true,
             sigma_scope: SigmaScope::Envelope,
-            envelope_radius: 3.0,
+            envelope_radius: crate::defaults::DEFAULT_ENVELOPE_RADIUS,
             keep_local_fields: false,
             local_b: false,
         }

@@ -53,5 +53,56 @@ impl Error {
     }
 }
 
+/// What kind of failure an [`Error`] is, as recorded for batch entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The operating system refused a file operation.
+    Io,
+    /// A map file is malformed or unsupported.
+    Map,
+    /// A model file is malformed or unusable.
+    Model,
+    /// A parameter or argument is invalid.
+    Usage,
+    /// The inputs cannot be used together.
+    Invalid,
+    /// The process ended without saying why (killed, out of memory, a bug).
+    Crash,
+}
+
+/// A failure as data: what a batch entry records instead of scraping a message from stderr.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorReport {
+    /// The kind of failure.
+    pub kind: ErrorKind,
+    /// The file at fault, when one is.
+    pub file: Option<PathBuf>,
+    /// The message, without the file name.
+    pub message: String,
+}
+
+impl From<&Error> for ErrorReport {
+    fn from(error: &Error) -> Self {
+        let (kind, file, message) = match error {
+            Error::Io { path, source } => (ErrorKind::Io, Some(path.clone()), source.to_string()),
+            Error::Map { path, message } => (ErrorKind::Map, Some(path.clone()), message.clone()),
+            Error::Model { path, message } => (ErrorKind::Model, Some(path.clone()), message.clone()),
+            Error::Usage(message) => (ErrorKind::Usage, None, message.clone()),
+            Error::Invalid(message) => (ErrorKind::Invalid, None, message.clone()),
+        };
+        ErrorReport { kind, file, message }
+    }
+}
+
+impl std::fmt::Display for ErrorReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}: {}", file.display(), self.message),
+            None => write!(f, "{}", self.message),
+        }
+    }
+}
+
 /// Result with the crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

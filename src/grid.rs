@@ -205,7 +205,7 @@ impl Map {
 }
 
 /// Summary statistics of a set of values (accumulated in f64).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MapStatistics {
     /// Smallest value.
     pub min: f64,

@@ -1,19 +1,22 @@
 //! Real-space difference maps for cryo-EM: the experimental map minus a model map computed from
 //! electron form factors and scaled to it locally, in a sliding window around every voxel.
 //!
-//! The data flow, one module per step:
-//! [`map_io`] and [`grid`] (maps and their placement) → [`model_io`] and [`placement`] (models,
-//! and whether they sit in the map) → [`form_factors`], [`fourier`], [`model_map`] (the model map)
-//! → [`mask`], [`local_scaling`] (the sliding-window fit) → [`difference`] (the job) → [`cli`].
+//! The folders follow the data flow:
+//! [`io`] (CCP4/MRC maps, PDB/mmCIF models) and [`grid`] (a map and its placement) →
+//! [`density`] (form factors, FFTs, the resolution filter, the model map, the envelope) →
+//! [`scaling`] (the sliding-window fit) → [`difference`] (the whole computation) →
+//! [`analysis`] (placement check, peaks, residue scores) → [`report`]. Every entry point takes
+//! its settings as one [`parameters::Parameters`]; [`app`] is the program around it (command
+//! line, console, batch), and the only part that prints.
 //!
 //! # Example
 //! A validation pipeline computes a difference map without touching files beyond its inputs:
 //! ```
 //! use real_space_diff_map::difference::{compute_difference_map, DifferenceOptions};
-//! use real_space_diff_map::{map_io, model_io};
+//! use real_space_diff_map::io::{ccp4, model};
 //!
-//! let map = map_io::read_map("testdata/emd_21457_seg.mrc")?.map;
-//! let model = model_io::read_model("testdata/6vyb_Ndom_noNAG.pdb")?;
+//! let map = ccp4::read_map("testdata/emd_21457_seg.mrc")?.map;
+//! let model = model::read_model("testdata/6vyb_Ndom_noNAG.pdb")?;
 //! let result = compute_difference_map(&model, map, &DifferenceOptions::new(3.2))?;
 //! let difference = result.complex.expect("the complex difference is the default");
 //! // Sigma units, in the input map's frame: the same grid and placement.
@@ -28,11 +31,13 @@
 
 pub mod analysis;
 pub mod app;
+pub mod defaults;
 pub mod density;
 pub mod difference;
 pub mod error;
 pub mod grid;
 pub mod io;
+pub mod parameters;
 pub mod report;
 pub mod scaling;
 

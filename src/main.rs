@@ -15,6 +15,6 @@ fn main() {
         eprintln!("error: internal error ({message}{place}); please report it with the input files");
     }));
     let code =
-        std::panic::catch_unwind(|| real_space_diff_map::app::run::main_with_args(std::env::args().collect())).unwrap_or(1);
+        std::panic::catch_unwind(|| real_space_diff_map::app::main_with_args(std::env::args().collect())).unwrap_or(1);
     std::process::exit(code);
 }

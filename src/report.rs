@@ -1,23 +1,23 @@
 //! The run report for validation pipelines: a JSON document (schema in the README) and two CSV
 //! tables, written atomically like the maps, plus the peak table printed at the end of a run.
 
-use crate::io::atomic_file::write_atomically;
-use crate::difference::{DifferenceMaps, DifferenceOptions};
-use crate::error::{Error, Result};
-use crate::grid::{Map, MapStatistics};
-use crate::scaling::local::{GlobalFit, LocalFitSummary};
-use crate::io::model::Model;
 use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};
 use crate::analysis::placement::PlacementReport;
+use crate::difference::DifferenceMaps;
+use crate::error::{Error, Result};
+use crate::grid::{Map, MapStatistics};
+use crate::io::atomic_file::write_atomically;
+use crate::io::model::Model;
+use crate::scaling::local::{GlobalFit, LocalFitSummary};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Version of the report layout; bumped when a field changes meaning or disappears.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// An input file, identified by content.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileInfo {
     /// Path as given.
     pub path: PathBuf,
@@ -46,7 +46,7 @@ pub fn file_info(path: &Path) -> Result<FileInfo> {
 }
 
 /// Where the input map sits and what it holds.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MapSummary {
     /// Voxels along X, Y, Z.
     pub dims: [usize; 3],
@@ -80,7 +80,7 @@ impl MapSummary {
 }
 
 /// Counts from the model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelSummary {
     /// Atoms read.
     pub atoms: usize,
@@ -108,7 +108,7 @@ impl ModelSummary {
 }
 
 /// The fitted scales.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FitSummary {
     /// Global fit inside the envelope.
     pub global: GlobalFit,
@@ -123,7 +123,7 @@ pub struct FitSummary {
 }
 
 /// An output map and its statistics (sigma units).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutputSummary {
     /// What it holds: "complex", "amplitude" or "local_scale".
     pub kind: String,
@@ -134,7 +134,7 @@ pub struct OutputSummary {
 }
 
 /// Peak-search parameters and totals.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PeakSummary {
     /// Which map the peaks come from ("complex" or "amplitude").
     pub map: String,
@@ -149,7 +149,7 @@ pub struct PeakSummary {
 }
 
 /// Everything a run produced, as written to `json=`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// Layout version, [`REPORT_SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -160,7 +160,7 @@ pub struct Report {
     /// Input files.
     pub inputs: Vec<FileInfo>,
     /// Parameters of the difference map.
-    pub parameters: DifferenceOptions,
+    pub parameters: crate::parameters::Parameters,
     /// Input map.
     pub map: MapSummary,
     /// Input model.
@@ -179,10 +179,23 @@ pub struct Report {
     pub residues: Vec<ResidueScore>,
     /// Warnings raised on the way.
     pub warnings: Vec<String>,
-    /// Wall time per stage (s).
-    pub timings: Vec<(String, f64)>,
+    /// Wall time per stage (s), keyed by [`stage_key`] of the stage's name.
+    pub timings: std::collections::BTreeMap<String, f64>,
     /// Peak resident memory of the process so far, MiB (Linux; `None` elsewhere).
     pub peak_memory_mb: Option<f64>,
+}
+
+/// The report key of a stage: its name in snake case ("local fit and sigma" -> "local_fit_and_sigma").
+pub fn stage_key(name: &str) -> String {
+    let mut key = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            key.push(c.to_ascii_lowercase());
+        } else if !key.is_empty() && !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    key.trim_end_matches('_').to_string()
 }
 
 /// Peak resident memory of this process in MiB, from /proc/self/status (VmHWM).

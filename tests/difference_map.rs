@@ -6,9 +6,9 @@
 mod common;
 
 use real_space_diff_map::Map;
+use real_space_diff_map::density::mask::envelope_mask;
 use real_space_diff_map::difference::{DifferenceOptions, Variant, compute_difference_map};
 use real_space_diff_map::io::ccp4::{read_map, read_map_bytes};
-use real_space_diff_map::density::mask::envelope_mask;
 use real_space_diff_map::io::model::read_model;
 use serde_json::Value;
 use std::path::Path;

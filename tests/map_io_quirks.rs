@@ -7,7 +7,9 @@
 mod common;
 
 use real_space_diff_map::Map;
-use real_space_diff_map::io::ccp4::{DataMode, Endianness, MapEncoding, encode_map, read_map, read_map_bytes, write_map};
+use real_space_diff_map::io::ccp4::{
+    DataMode, Endianness, MapEncoding, encode_map, read_map, read_map_bytes, write_map,
+};
 use std::io::Write;
 
 fn spike() -> Map {

@@ -4,9 +4,9 @@
 
 mod common;
 
+use real_space_diff_map::analysis::placement::check_placement;
 use real_space_diff_map::io::ccp4::read_map;
 use real_space_diff_map::io::model::read_model;
-use real_space_diff_map::analysis::placement::check_placement;
 
 #[test]
 fn every_shared_model_loads() {

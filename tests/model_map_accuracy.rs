@@ -5,12 +5,12 @@
 mod common;
 
 use real_space_diff_map::GridGeometry;
-use real_space_diff_map::density::form_factors::electron_form_factor;
-use real_space_diff_map::io::ccp4::read_map;
-use real_space_diff_map::density::mask::envelope_mask;
-use real_space_diff_map::io::model::{Atom, Model, Residue, read_model};
 use real_space_diff_map::density::filter::ResolutionEdge;
+use real_space_diff_map::density::form_factors::electron_form_factor;
+use real_space_diff_map::density::mask::envelope_mask;
 use real_space_diff_map::density::model_map::{ModelMapOptions, compute_model_map};
+use real_space_diff_map::io::ccp4::read_map;
+use real_space_diff_map::io::model::{Atom, Model, Residue, read_model};
 use std::f64::consts::PI;
 
 /// A small synthetic model with varied elements, B and occupancies, some atoms near the faces.

@@ -4,10 +4,10 @@
 mod common;
 
 use real_space_diff_map::Map;
+use real_space_diff_map::analysis::peaks::{Peak, find_blobs, score_residues};
 use real_space_diff_map::difference::{DifferenceOptions, compute_difference_map};
 use real_space_diff_map::io::ccp4::read_map;
 use real_space_diff_map::io::model::read_model;
-use real_space_diff_map::analysis::peaks::{Peak, find_blobs, score_residues};
 use serde_json::Value;
 
 fn distance(a: [f64; 3], b: [f64; 3]) -> f64 {
@@ -224,7 +224,7 @@ fn json_and_csv_reports_hold_the_run() {
     assert_eq!(report["program"], "real_space_diff_map");
     assert_eq!(report["inputs"][1]["bytes"], 361984);
     assert_eq!(report["inputs"][1]["sha256"].as_str().unwrap().len(), 64);
-    assert_eq!(report["parameters"]["d_min"], 3.2);
+    assert_eq!(report["parameters"]["resolution"], 3.2);
     assert_eq!(report["map"]["dims"], serde_json::json!([48, 40, 47]));
     assert_eq!(report["peak_search"]["threshold"], 3.5);
     let peaks = report["peaks"].as_array().unwrap();

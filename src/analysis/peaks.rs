@@ -11,7 +11,7 @@ use crate::io::model::Model;
 use rayon::prelude::*;
 
 /// The atom nearest to a point.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NearestAtom {
     /// Chain identifier.
     pub chain: String,
@@ -28,7 +28,7 @@ pub struct NearestAtom {
 }
 
 /// One blob of the difference map.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Peak {
     /// Highest |value| of the blob, with its sign, in sigma.
     pub height: f64,
@@ -48,7 +48,7 @@ pub struct Peak {
 }
 
 /// Per-residue summary of the difference map at the residue's atoms (trilinear interpolation).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResidueScore {
     /// Chain identifier.
     pub chain: String,

@@ -6,7 +6,7 @@ use crate::grid::Map;
 use crate::io::model::Model;
 
 /// How a model lies relative to a map.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlacementReport {
     /// Atoms in the model.
     pub atoms: usize,

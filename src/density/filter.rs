@@ -9,13 +9,16 @@ use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// How the resolution limit is applied in reciprocal space.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+/// In reports: `{"kind": "sharp"}` or `{"kind": "soft", "width": 0.1}`, the command line's words.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ResolutionEdge {
     /// Keep every term with `s <= 1/d_min`, drop the rest (as Phenix does).
     Sharp,
     /// Full weight up to `(1 - width) / d_min`, then a raised cosine down to zero at `1/d_min`:
     /// uses no data beyond `d_min`, limits ringing, and removes the dependence of a sharp cut on
     /// which lattice points of the box fall inside the sphere.
+    #[serde(rename = "soft")]
     RaisedCosine {
         /// Width of the roll-off as a fraction of `1/d_min` (0.1 is a good default).
         width: f64,
@@ -23,6 +26,14 @@ pub enum ResolutionEdge {
 }
 
 impl ResolutionEdge {
+    /// The edge in words, for people: "sharp cut" or "soft edge over the last 10%".
+    pub fn describe(&self) -> String {
+        match self {
+            ResolutionEdge::Sharp => "sharp cut".to_string(),
+            ResolutionEdge::RaisedCosine { width } => format!("soft edge over the last {:.0}%", 100.0 * width),
+        }
+    }
+
     /// Weight of a term at `s` (Å⁻¹) for a limit `s_max = 1/d_min`.
     #[inline]
     pub fn weight(&self, s: f64, s_max: f64) -> f64 {
@@ -138,4 +149,3 @@ fn mirror_pad(data: &[f32], dims: [usize; 3], padded_dims: [usize; 3], padding: 
         }
     });
 }
-

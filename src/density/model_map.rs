@@ -19,17 +19,17 @@
 //! Adding the Gaussians runs in parallel over Z slabs: each thread owns a slab and adds every
 //! atom that reaches it, so no two threads write the same voxel and no locks are needed.
 
-use crate::error::{Error, Result};
-use crate::density::form_factors::{FALLBACK_ATOMIC_NUMBER, electron_form_factor};
 use crate::density::filter::{ResolutionEdge, apply_edge, band_for};
+use crate::density::form_factors::{FALLBACK_ATOMIC_NUMBER, electron_form_factor};
 use crate::density::fourier::{Fft3d, FourierWorkspace, fft_friendly_size};
+use crate::error::{Error, Result};
 use crate::grid::GridGeometry;
 use crate::io::model::Model;
 use rayon::prelude::*;
 use std::f64::consts::PI;
 
 /// Parameters of the model map.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelMapOptions {
     /// Resolution limit in Ångström.
     pub d_min: f64,
@@ -49,7 +49,7 @@ impl ModelMapOptions {
     pub fn new(d_min: f64) -> Self {
         ModelMapOptions {
             d_min,
-            edge: ResolutionEdge::RaisedCosine { width: 0.1 },
+            edge: ResolutionEdge::RaisedCosine { width: crate::defaults::DEFAULT_EDGE_WIDTH },
             include_hydrogens: true,
             periodic: false,
             accuracy: 1e-4,

@@ -15,11 +15,11 @@
 //! Sizes are checked before anything large is allocated: a header that claims more voxels than
 //! the file holds is an error, not an allocation.
 
-use crate::io::atomic_file::write_atomically;
 use crate::error::{Error, Result};
 use crate::grid::{GridGeometry, Map, MapHeader, MapStatistics};
-use byteorder::{BigEndian, ByteOrder, LittleEndian};
+use crate::io::atomic_file::write_atomically;
 use crate::io::gz;
+use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -36,7 +36,7 @@ pub const MAX_VOXELS: u64 = 1 << 33;
 pub const CELL_ANGLE_TOLERANCE_DEGREES: f64 = 0.01;
 
 /// Byte order of a map file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Endianness {
     /// Least significant byte first (machine stamp 0x44 0x41 or 0x44 0x44).
     Little,
@@ -45,7 +45,7 @@ pub enum Endianness {
 }
 
 /// Data modes the reader understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DataMode {
     /// Mode 0: signed 8-bit integers.
     Int8,

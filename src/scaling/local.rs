@@ -24,7 +24,7 @@ use crate::grid::GridGeometry;
 use rayon::prelude::*;
 
 /// Parameters of the sliding-window fit.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LocalScalingOptions {
     /// Window edge length in Ångström (15-20 Å works best on real maps; much smaller windows
     /// start to fit the missing feature itself, larger ones lose contrast).
@@ -38,12 +38,16 @@ pub struct LocalScalingOptions {
 
 impl Default for LocalScalingOptions {
     fn default() -> Self {
-        LocalScalingOptions { window: 20.0, offset: true, ridge: 1e-2 }
+        LocalScalingOptions {
+            window: crate::defaults::DEFAULT_WINDOW,
+            offset: true,
+            ridge: crate::defaults::DEFAULT_RIDGE,
+        }
     }
 }
 
 /// Global least-squares fit, used for reporting and as the ridge target.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GlobalFit {
     /// Scale k of `obs ≈ a + k·calc`.
     pub scale: f64,
@@ -89,7 +93,7 @@ pub fn global_fit(obs: &[f32], calc: &[f32], mask: Option<&[bool]>) -> GlobalFit
 }
 
 /// Summary of the local fit.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LocalFitSummary {
     /// Window size in voxels along X, Y, Z (odd).
     pub window_voxels: [usize; 3],

@@ -20,7 +20,7 @@ use element::Element;
 use std::path::Path;
 
 /// One atom, with what the model map and the reports need.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Atom {
     /// Cartesian position in Ångström.
     pub position: [f64; 3],
@@ -62,7 +62,7 @@ impl Atom {
 }
 
 /// Residue identity for reports.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Residue {
     /// Chain identifier (up to four characters in PDB files written by modern programs).
     pub chain: String,
@@ -81,7 +81,7 @@ impl std::fmt::Display for Residue {
 }
 
 /// A model: atoms of the first MODEL, their residues, and what the reader noticed.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Model {
     /// All atoms, hydrogens included (see [`Atom::is_hydrogen`]).
     pub atoms: Vec<Atom>,

@@ -1,0 +1,105 @@
+//! The manifest: one entry per line (TSV or CSV with a header: `id`, `model`, `map`, optional
+//! `resolution`, an optional `options` column of `key=value` words, and columns named after
+//! any option key). Every entry's options parse into the same [`Parameters`] as the command
+//! line, so a bad value is reported with its line before anything runs.
+
+use crate::app::args::{parse_parameters, valid_keys};
+use crate::error::{Error, Result};
+use crate::parameters::Parameters;
+use std::path::{Path, PathBuf};
+
+/// One manifest entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Entry {
+    /// Entry id (folder name).
+    pub id: String,
+    /// Model path (resolved against the manifest's folder).
+    pub model: PathBuf,
+    /// Map path (resolved against the manifest's folder).
+    pub map: PathBuf,
+    /// The entry's parameters (the output paths are the batch's to set).
+    pub parameters: Parameters,
+}
+
+fn split_line(line: &str, separator: char) -> Vec<String> {
+    if separator == '\t' {
+        return line.split('\t').map(|f| f.trim().to_string()).collect();
+    }
+    // CSV with double-quoted fields.
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field).trim().to_string()),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field.trim().to_string());
+    fields
+}
+
+/// Reads a manifest. Errors name the file and the line.
+pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bad = |line: usize, message: String| Error::Invalid(format!("{}:{line}: {message}", path.display()));
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let (header_line, header) = lines.next().ok_or_else(|| bad(1, "the manifest is empty".into()))?;
+    let separator = if header.contains('\t') { '\t' } else { ',' };
+    let columns: Vec<String> = split_line(header, separator).iter().map(|c| c.to_ascii_lowercase()).collect();
+    let column = |name: &str| columns.iter().position(|c| c == name);
+    let (Some(id_col), Some(model_col), Some(map_col)) = (column("id"), column("model"), column("map")) else {
+        return Err(bad(
+            header_line + 1,
+            format!("the header must name the columns id, model and map; it has {columns:?}"),
+        ));
+    };
+    let valid_keys = valid_keys();
+    for (i, c) in columns.iter().enumerate() {
+        if ![id_col, model_col, map_col].contains(&i) && c != "options" && !valid_keys.contains(c) {
+            return Err(bad(
+                header_line + 1,
+                format!("unknown column '{c}'; valid option columns: {}", valid_keys.join(", ")),
+            ));
+        }
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    for (n, line) in lines {
+        let fields = split_line(line, separator);
+        let get = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
+        let id = get(id_col).to_string();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || id.starts_with('.') {
+            return Err(bad(n + 1, format!("entry id '{id}' must be non-empty letters, digits, '.', '_' or '-'")));
+        }
+        if entries.iter().any(|e| e.id == id) {
+            return Err(bad(n + 1, format!("entry id '{id}' appears twice")));
+        }
+        if get(model_col).is_empty() || get(map_col).is_empty() {
+            return Err(bad(n + 1, format!("entry '{id}' needs a model and a map")));
+        }
+        let mut options = Vec::new();
+        for (i, c) in columns.iter().enumerate() {
+            let value = get(i);
+            if [id_col, model_col, map_col].contains(&i) || value.is_empty() {
+                continue;
+            }
+            if c == "options" {
+                options.extend(value.split_whitespace().map(str::to_string));
+            } else {
+                options.push(format!("{c}={value}"));
+            }
+        }
+        let parameters =
+            parse_parameters(&options).map_err(|message| bad(n + 1, format!("entry '{id}': {message}")))?;
+        parameters.validate().map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
+        entries.push(Entry { id, model: base.join(get(model_col)), map: base.join(get(map_col)), parameters });
+    }
+    Ok(entries)
+}

@@ -1,0 +1,190 @@
+//! Batch runs over a manifest of EMDB entries: `real_space_diff_map batch MANIFEST --out-dir DIR`.
+//!
+//! Each entry runs as a child process of the same program (the single-entry command), so that a
+//! crash, an abort or an out-of-memory kill in one entry cannot take the others down, and so that
+//! each entry's peak memory is its own. An entry's outputs (`difference.ccp4`, `report.json`,
+//! `log.txt`) appear atomically in `DIR/<id>/`; `done.json`, written last, records the inputs
+//! (size, modification time, SHA-256), the parameters and the program version. A rerun skips
+//! entries whose stamp still matches, so a killed batch resumes where it stopped, and redoes
+//! those whose inputs or parameters changed. The files: [`manifest`] (what to run), [`stamp`]
+//! (what ran), [`scheduler`] (how entries run), [`summary`] (what came out).
+
+pub mod manifest;
+pub mod scheduler;
+pub mod stamp;
+pub mod summary;
+
+use crate::error::{Error, ErrorReport, Result};
+use clap::Parser;
+use manifest::{Entry, read_manifest};
+use scheduler::{MemoryBudget, available_memory, memory_estimate, run_entry};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Condvar, Mutex};
+use summary::{EntryStatus, SummaryRow, write_summary};
+
+/// Options of the batch command.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "real_space_diff_map batch",
+    about = "Runs the difference map over every entry of a manifest (TSV or CSV with a header: id, model, map, \
+             optional resolution, optional options and key columns).",
+    version
+)]
+pub struct BatchArgs {
+    /// The manifest: columns id, model, map, [resolution], [options] and any option key; paths
+    /// relative to the manifest.
+    pub manifest: PathBuf,
+    /// Output directory: one folder per entry, plus summary.tsv and summary.json.
+    #[arg(long = "out-dir", alias = "out_dir")]
+    pub out_dir: PathBuf,
+    /// Entries run at once (default: what fits the cores and the memory).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Take every N-th entry starting from the K-th (1-based), for scheduler job arrays: K/N.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Run again the entries that failed in an earlier run with the same inputs.
+    #[arg(long = "retry-failed", alias = "retry_failed")]
+    pub retry_failed: bool,
+    /// Run only the entry with this id (as a workflow engine does, one job per entry).
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Worker threads per entry (default: the cores shared among the jobs).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Do not write summary.tsv/summary.json (for --only runs in parallel).
+    #[arg(long = "no-summary", alias = "no_summary")]
+    pub no_summary: bool,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let bad = || Error::Usage(format!("--shard must be K/N with 1 <= K <= N, got '{text}'"));
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Runs a batch; returns the number of failed entries.
+pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
+    let mut entries = read_manifest(&args.manifest)?;
+    if let Some(shard) = &args.shard {
+        let (k, n) = parse_shard(shard)?;
+        entries = entries.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, e)| e).collect();
+    }
+    if let Some(only) = &args.only {
+        entries.retain(|e| &e.id == only);
+        if entries.is_empty() {
+            return Err(Error::Usage(format!("no entry '{only}' in {}", args.manifest.display())));
+        }
+    }
+    std::fs::create_dir_all(&args.out_dir).map_err(|e| Error::io(&args.out_dir, e))?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let total_memory = available_memory() * 4 / 5;
+    let estimates: Vec<u64> = entries.iter().map(|e| memory_estimate(&e.map)).collect();
+    let jobs = args.jobs.unwrap_or_else(|| {
+        let typical = estimates.iter().copied().max().unwrap_or(1 << 30).max(1);
+        cores.min((total_memory / typical).max(1) as usize)
+    });
+    if jobs == 0 {
+        return Err(Error::Usage("--jobs must be at least 1".into()));
+    }
+    let jobs = jobs.min(entries.len().max(1));
+    let threads = args.threads.unwrap_or(cores / jobs).max(1);
+    let budget = MemoryBudget { free: Mutex::new(total_memory), total: total_memory, changed: Condvar::new() };
+    let queue: Mutex<VecDeque<(usize, Entry, u64)>> =
+        Mutex::new(entries.iter().cloned().zip(estimates).enumerate().map(|(i, (e, m))| (i, e, m)).collect());
+    let rows: Mutex<Vec<Option<SummaryRow>>> = Mutex::new(vec![None; entries.len()]);
+    let progress =
+        if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(entries.len() as u64) };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} entries, {msg}, ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let Some((index, entry, estimate)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    else {
+                        break;
+                    };
+                    let held = budget.acquire(estimate);
+                    let row = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_entry(&entry, &args.out_dir, threads, args.retry_failed)
+                    }))
+                    .unwrap_or_else(|_| {
+                        let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
+                        row.error = Some(ErrorReport {
+                            kind: crate::error::ErrorKind::Crash,
+                            file: None,
+                            message: "internal error (panic) while running the entry".into(),
+                        });
+                        row
+                    });
+                    budget.release(held);
+                    if row.status.is_failure() {
+                        failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if !quiet {
+                            let why = row.error.as_ref().map_or("failed".to_string(), |e| e.to_string());
+                            progress.suspend(|| eprintln!("{}: {why}", row.id));
+                        }
+                    }
+                    rows.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(row);
+                    progress.inc(1);
+                    progress.set_message(format!("{} failed", failed.load(std::sync::atomic::Ordering::Relaxed)));
+                }
+            });
+        }
+    });
+    progress.finish_and_clear();
+    let rows: Vec<SummaryRow> = rows.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
+    if !args.no_summary {
+        write_summary(&args.out_dir, &rows)?;
+    }
+    let failed = failed.into_inner();
+    if !quiet {
+        let count = |s: EntryStatus| rows.iter().filter(|r| r.status == s).count();
+        println!(
+            "{} entries: {} done, {} skipped (done earlier), {} failed, {} failed earlier; summary in {}",
+            rows.len(),
+            count(EntryStatus::Done),
+            count(EntryStatus::Skipped),
+            count(EntryStatus::Failed),
+            count(EntryStatus::FailedEarlier),
+            args.out_dir.join("summary.tsv").display()
+        );
+    }
+    Ok(failed)
+}
+
+/// Entry point of `real_space_diff_map batch ...`: exit code 0 when every entry succeeded, else
+/// the number of failed entries (at most 125), 2 for usage errors.
+pub fn main_with_args(args: Vec<String>) -> i32 {
+    let parsed = match BatchArgs::try_parse_from(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            let code =
+                if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) {
+                    0
+                } else {
+                    2
+                };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run_batch(&parsed, false) {
+        Ok(0) => 0,
+        Ok(failed) => failed.min(125) as i32,
+        // A manifest or arguments that cannot be used: nothing ran.
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Stamps: `done.json` and `failed.json` in an entry's folder record what the entry was run
+//! with (program version, parameters, the inputs' size, time and SHA-256), so a rerun can tell
+//! whether it may skip the entry.
+
+use super::manifest::Entry;
+use crate::error::{ErrorReport, Result};
+use crate::parameters::Parameters;
+use crate::report::file_info;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Input file identity stored in a stamp.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InputStamp {
+    /// Path.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Modification time, seconds since the epoch.
+    pub modified: f64,
+    /// SHA-256, hex.
+    pub sha256: String,
+}
+
+/// What `done.json` (or `failed.json`) records.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    /// Program version.
+    pub version: String,
+    /// The entry's parameters, as the manifest gave them.
+    pub parameters: Parameters,
+    /// Inputs.
+    pub inputs: Vec<InputStamp>,
+    /// What went wrong, for failures.
+    pub error: Option<ErrorReport>,
+}
+
+fn modified(path: &Path) -> f64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+pub(super) fn stamp_inputs(entry: &Entry) -> Result<Vec<InputStamp>> {
+    [&entry.model, &entry.map]
+        .iter()
+        .map(|p| {
+            let info = file_info(p)?;
+            Ok(InputStamp {
+                path: p.to_path_buf(),
+                bytes: info.bytes,
+                modified: modified(p),
+                sha256: info.sha256.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// True when the recorded inputs are still the files on disk: same size and time, or, when the
+/// time changed (a copy, a touch), the same content.
+pub(super) fn inputs_unchanged(recorded: &[InputStamp], entry: &Entry) -> bool {
+    let paths = [&entry.model, &entry.map];
+    recorded.len() == 2
+        && recorded.iter().zip(paths).all(|(r, p)| {
+            let Ok(meta) = std::fs::metadata(p) else { return false };
+            if r.path != *p || r.bytes != meta.len() {
+                return false;
+            }
+            r.modified == modified(p) || file_info(p).is_ok_and(|i| i.sha256.as_deref() == Some(r.sha256.as_str()))
+        })
+}
+
+pub(super) fn read_stamp(path: &Path) -> Option<Stamp> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}

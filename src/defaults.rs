@@ -1,0 +1,20 @@
+//! Default values of the parameters, in one place: the command line, the batch manifest, the
+//! library's option constructors and the reports all take them from here. (A module of its own,
+//! with no imports, so that both the science and [`crate::parameters`] can use it.)
+
+/// Sliding-window edge, Å.
+pub const DEFAULT_WINDOW: f64 = 20.0;
+/// Width of the soft resolution edge, as a fraction of `1/d_min`.
+pub const DEFAULT_EDGE_WIDTH: f64 = 0.1;
+/// Radius of the model envelope in which sigma is measured, Å.
+pub const DEFAULT_ENVELOPE_RADIUS: f64 = 3.0;
+/// Peak threshold, in the output's units.
+pub const DEFAULT_PEAK_SIGMA: f64 = 3.0;
+/// Peaks printed at the end of a run.
+pub const DEFAULT_PEAKS_SHOWN: usize = 10;
+/// Peaks listed in the JSON and CSV reports.
+pub const DEFAULT_MAX_PEAKS: usize = 1000;
+/// Ridge towards the global scale, as a fraction of the model map's variance.
+pub const DEFAULT_RIDGE: f64 = 0.01;
+/// The difference map's file when none is named.
+pub const DEFAULT_OUTPUT: &str = "map_model_difference.ccp4";

@@ -1,0 +1,297 @@
+//! Every parameter of a run, in one typed structure that every entry point parses into: the
+//! command line (`key=value` or `--key value`), a batch manifest's columns, and the library.
+//! Defaults live here and nowhere else; values are checked once, by [`Parameters::validate`],
+//! before any file is read. Reports and batch stamps record the structure as it is, with the
+//! same spellings as the command line (`variant: "complex"`, `edge: "soft"`).
+
+use crate::defaults::*;
+use crate::density::filter::ResolutionEdge;
+use crate::density::model_map::ModelMapOptions;
+use crate::difference::{DifferenceOptions, SigmaScope, Variant};
+use crate::error::{Error, Result};
+use crate::scaling::local::LocalScalingOptions;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args};
+use std::path::PathBuf;
+
+/// How the resolution limit is applied: the command line's `edge=soft|sharp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// Raised cosine over the last `edge_width` of `1/d_min`.
+    Soft,
+    /// Everything up to `1/d_min`, nothing beyond (as Phenix).
+    Sharp,
+}
+
+/// The model map.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelMapParameters {
+    /// Resolution edge: soft (raised cosine inside d_min) or sharp (as Phenix).
+    #[arg(long, value_enum, default_value_t = EdgeKind::Soft)]
+    pub edge: EdgeKind,
+    /// Width of the soft edge as a fraction of 1/d_min.
+    #[arg(long = "edge_width", alias = "edge-width", default_value_t = DEFAULT_EDGE_WIDTH, value_name = "FRACTION")]
+    pub edge_width: f64,
+    /// Include hydrogen atoms in the model map.
+    #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
+          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub hydrogens: bool,
+}
+
+impl Default for ModelMapParameters {
+    fn default() -> Self {
+        ModelMapParameters { edge: EdgeKind::Soft, edge_width: DEFAULT_EDGE_WIDTH, hydrogens: true }
+    }
+}
+
+/// The local fit of the model map to the experimental map.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScalingParameters {
+    /// Sliding-window edge length in Ångström.
+    #[arg(long, default_value_t = DEFAULT_WINDOW, value_name = "ANGSTROM")]
+    pub window: f64,
+    /// Fit a local offset as well as a local scale (obs ≈ a + k·calc).
+    #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
+          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub offset: bool,
+    /// Also fit a local relative B (model maps at B -30, 0, +30, +60 Å²; four times the model-map cost).
+    #[arg(long = "local_b", alias = "local-b", default_value = "false", value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub local_b: bool,
+}
+
+impl Default for ScalingParameters {
+    fn default() -> Self {
+        ScalingParameters { window: DEFAULT_WINDOW, offset: true, local_b: false }
+    }
+}
+
+/// What the output map is and in which units.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct UnitParameters {
+    /// complex (experimental minus scaled model), amplitude, or both.
+    #[arg(long, value_enum, default_value_t = Variant::Complex)]
+    pub variant: Variant,
+    /// Where sigma is measured: envelope (within 3 Å of the model) or box (the whole map).
+    #[arg(long = "sigma_scope", alias = "sigma-scope", value_enum, default_value_t = SigmaScope::Envelope)]
+    pub sigma_scope: SigmaScope,
+}
+
+impl Default for UnitParameters {
+    fn default() -> Self {
+        UnitParameters { variant: Variant::Complex, sigma_scope: SigmaScope::Envelope }
+    }
+}
+
+/// The peak search and its listing.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeakParameters {
+    /// Peaks: blobs of the difference map beyond this many sigma (positive and negative).
+    #[arg(long = "peak_sigma", alias = "peak-sigma", default_value_t = DEFAULT_PEAK_SIGMA, value_name = "SIGMA")]
+    pub peak_sigma: f64,
+    /// How many of the strongest peaks to print.
+    #[arg(long = "peaks_shown", alias = "peaks-shown", default_value_t = DEFAULT_PEAKS_SHOWN, value_name = "N")]
+    pub peaks_shown: usize,
+    /// How many peaks the JSON and CSV reports list at most (the totals are always reported).
+    #[arg(long = "max_peaks", alias = "max-peaks", default_value_t = DEFAULT_MAX_PEAKS, value_name = "N")]
+    pub max_peaks: usize,
+}
+
+impl Default for PeakParameters {
+    fn default() -> Self {
+        PeakParameters {
+            peak_sigma: DEFAULT_PEAK_SIGMA,
+            peaks_shown: DEFAULT_PEAKS_SHOWN,
+            max_peaks: DEFAULT_MAX_PEAKS,
+        }
+    }
+}
+
+/// Files written besides the difference map's own.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputParameters {
+    /// Output difference map (CCP4/MRC).
+    #[arg(long, default_value = DEFAULT_OUTPUT, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Also write the fitted local scale k as a map.
+    #[arg(long = "scale_map", alias = "scale-map", value_name = "FILE")]
+    pub scale_map: Option<PathBuf>,
+    /// Write a JSON report (inputs with checksums, parameters, statistics, scales, peaks, residues).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write PREFIX_peaks.csv and PREFIX_residues.csv.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
+}
+
+impl Default for OutputParameters {
+    fn default() -> Self {
+        OutputParameters { output: PathBuf::from(DEFAULT_OUTPUT), scale_map: None, json: None, csv: None }
+    }
+}
+
+/// Every parameter of a run.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct Parameters {
+    /// Resolution d_min in Ångström; required unless the model file records it.
+    #[arg(long, alias = "d_min", value_name = "ANGSTROM")]
+    pub resolution: Option<f64>,
+    /// The model map.
+    #[command(flatten)]
+    pub model_map: ModelMapParameters,
+    /// The local fit.
+    #[command(flatten)]
+    pub scaling: ScalingParameters,
+    /// Output units.
+    #[command(flatten)]
+    pub units: UnitParameters,
+    /// Peak search.
+    #[command(flatten)]
+    pub peaks: PeakParameters,
+    /// Output files.
+    #[command(flatten)]
+    pub outputs: OutputParameters,
+}
+
+impl Parameters {
+    /// Checks every value that can be checked without the input files; the message names the
+    /// key as the command line spells it.
+    pub fn validate(&self) -> Result<()> {
+        let positive = |value: f64, key: &str, what: &str| {
+            if value.is_finite() && value > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::Usage(format!("{key} must be a positive number{what}, got {value}")))
+            }
+        };
+        if let Some(r) = self.resolution {
+            positive(r, "resolution", " of Ångström")?;
+        }
+        positive(self.scaling.window, "window", " of Ångström")?;
+        positive(self.peaks.peak_sigma, "peak_sigma", "")?;
+        let width = self.model_map.edge_width;
+        if self.model_map.edge == EdgeKind::Soft && !(width > 0.0 && width < 1.0) {
+            return Err(Error::Usage(format!("edge_width must be between 0 and 1, got {width}")));
+        }
+        Ok(())
+    }
+
+    /// The resolution edge these parameters describe.
+    pub fn resolution_edge(&self) -> ResolutionEdge {
+        match self.model_map.edge {
+            EdgeKind::Sharp => ResolutionEdge::Sharp,
+            EdgeKind::Soft => ResolutionEdge::RaisedCosine { width: self.model_map.edge_width },
+        }
+    }
+
+    /// The model map's options at resolution `d_min`.
+    pub fn model_map_options(&self, d_min: f64) -> ModelMapOptions {
+        ModelMapOptions {
+            edge: self.resolution_edge(),
+            include_hydrogens: self.model_map.hydrogens,
+            ..ModelMapOptions::new(d_min)
+        }
+    }
+
+    /// The difference map's options at resolution `d_min` (the resolution the run settled on).
+    pub fn difference_options(&self, d_min: f64) -> DifferenceOptions {
+        DifferenceOptions {
+            d_min,
+            variant: self.units.variant,
+            scaling: LocalScalingOptions {
+                window: self.scaling.window,
+                offset: self.scaling.offset,
+                ridge: DEFAULT_RIDGE,
+            },
+            edge: self.resolution_edge(),
+            include_hydrogens: self.model_map.hydrogens,
+            sigma_scope: self.units.sigma_scope,
+            envelope_radius: DEFAULT_ENVELOPE_RADIUS,
+            keep_local_fields: self.outputs.scale_map.is_some(),
+            local_b: self.scaling.local_b,
+        }
+    }
+
+    /// The parameters as `key=value` words that the command line parses back to the same
+    /// values (the batch passes them to each entry's process this way).
+    pub fn to_arguments(&self) -> Vec<String> {
+        let value = serde_json::to_value(self).expect("parameters serialise");
+        let mut words = Vec::new();
+        flatten_words(&value, &mut words);
+        words
+    }
+}
+
+fn flatten_words(value: &serde_json::Value, words: &mut Vec<String>) {
+    if let serde_json::Value::Object(map) = value {
+        for (key, v) in map {
+            match v {
+                serde_json::Value::Object(_) => flatten_words(v, words),
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => words.push(format!("{key}={s}")),
+                other => words.push(format!("{key}={other}")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_agree_between_serde_and_clap() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            parameters: Parameters,
+        }
+        use clap::Parser;
+        let from_clap = Cli::parse_from(["x"]).parameters;
+        assert_eq!(from_clap, Parameters::default());
+        let from_json: Parameters = serde_json::from_str("{}").unwrap();
+        assert_eq!(from_json, Parameters::default());
+        // The library's defaults are the same values.
+        assert_eq!(Parameters::default().difference_options(3.2), DifferenceOptions::new(3.2));
+    }
+
+    #[test]
+    fn arguments_parse_back_to_the_same_parameters() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            parameters: Parameters,
+        }
+        use clap::Parser;
+        let mut p = Parameters { resolution: Some(2.9), ..Parameters::default() };
+        p.units.variant = Variant::Both;
+        p.model_map.edge = EdgeKind::Sharp;
+        p.scaling.offset = false;
+        p.outputs.json = Some(PathBuf::from("r.json"));
+        let words = p.to_arguments();
+        let argv = std::iter::once("x".to_string()).chain(words.iter().map(|w| format!("--{w}")));
+        assert_eq!(Cli::parse_from(argv).parameters, p, "{words:?}");
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(text.contains(r#""variant":"both""#) && text.contains(r#""edge":"sharp""#), "{text}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_any_file_is_read() {
+        let mut p = Parameters { resolution: Some(-1.0), ..Parameters::default() };
+        assert!(p.validate().unwrap_err().to_string().contains("resolution"));
+        p.resolution = None;
+        p.peaks.peak_sigma = 0.0;
+        assert!(p.validate().unwrap_err().to_string().contains("peak_sigma"));
+        p.peaks.peak_sigma = 3.0;
+        p.model_map.edge_width = 1.5;
+        assert!(p.validate().unwrap_err().to_string().contains("edge_width"));
+        assert!(serde_json::from_str::<Parameters>(r#"{"windw": 3}"#).is_err(), "unknown keys are refused");
+    }
+}

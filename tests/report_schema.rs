@@ -1,0 +1,90 @@
+//! The README's JSON report table is the schema: a real report has exactly the keys the table
+//! lists (names outside parentheses, per row), and reads back into the typed `Report`.
+
+mod common;
+
+use real_space_diff_map::report::{REPORT_SCHEMA_VERSION, Report};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Backticked names outside parentheses in a table cell.
+fn top_level_names(cell: &str) -> BTreeSet<String> {
+    let (mut depth, mut names, mut inside, mut current) = (0i32, BTreeSet::new(), false, String::new());
+    for c in cell.chars() {
+        match c {
+            '(' if !inside => depth += 1,
+            ')' if !inside => depth -= 1,
+            '`' => {
+                if inside && depth == 0 {
+                    names.insert(current.trim_end_matches("[]").to_string());
+                }
+                inside = !inside;
+                current.clear();
+            }
+            c if inside => current.push(c),
+            _ => {}
+        }
+    }
+    names
+}
+
+/// The table's rows: (field names, content cell).
+fn readme_rows() -> Vec<(BTreeSet<String>, String)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme.split("### JSON report").nth(1).expect("the JSON report section");
+    table
+        .lines()
+        .skip_while(|l| !l.starts_with("| field"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').collect();
+            (top_level_names(cells[1]), cells[2].to_string())
+        })
+        .collect()
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
+}
+
+#[test]
+fn a_real_report_has_exactly_the_fields_the_readme_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
+        .arg(common::testdata("emd_21457_seg.mrc"))
+        .args(["resolution=3.2", "quiet=true", &format!("output={}", dir.path().join("d.ccp4").display())])
+        .arg(format!("json={}", json.display()))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(&json).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let rows = readme_rows();
+    assert!(rows.len() >= 10, "found {} rows", rows.len());
+
+    let listed: BTreeSet<String> = rows.iter().flat_map(|(names, _)| names.iter().cloned()).collect();
+    assert_eq!(listed, keys(&report), "top-level fields: README vs report");
+    for (names, content) in &rows {
+        let expected = top_level_names(content);
+        for name in names {
+            let value = &report[name.as_str()];
+            let object = match value {
+                Value::Array(items) => items.first().cloned().unwrap_or(Value::Null),
+                other => other.clone(),
+            };
+            if object.is_object() {
+                assert_eq!(expected, keys(&object), "fields of `{name}`: README vs report");
+            }
+        }
+    }
+    // The values use the command line's spellings, and the report reads back typed.
+    assert_eq!(report["schema_version"], REPORT_SCHEMA_VERSION);
+    assert_eq!(report["parameters"]["units"]["variant"], "complex");
+    assert_eq!(report["parameters"]["model_map"]["edge"], "soft");
+    let typed: Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(typed.parameters.resolution, Some(3.2));
+    assert!(typed.timings.contains_key("model_map"));
+}
