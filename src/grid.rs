@@ -179,13 +179,7 @@ impl Map {
         if (0..3).any(|a| dims[a] == 0 || start[a] + dims[a] > self.geometry.dims[a]) {
             return None;
         }
-        let mut data = Vec::with_capacity(dims.iter().product());
-        for k in 0..dims[2] {
-            for j in 0..dims[1] {
-                let row = self.geometry.index(start[0], start[1] + j, start[2] + k);
-                data.extend_from_slice(&self.data[row..row + dims[0]]);
-            }
-        }
+        let data = crop_box(&self.data, self.geometry.dims, start, dims);
         let geometry = GridGeometry {
             dims,
             voxel_size: self.geometry.voxel_size,
@@ -202,6 +196,32 @@ impl Map {
     pub fn statistics(&self) -> MapStatistics {
         MapStatistics::of(&self.data)
     }
+}
+
+/// A vector of `len` copies of `value`, written in parallel. Large buffers from `vec![0; n]` are
+/// mapped lazily to the shared zero page; the FFT then reads a page before writing it, and each
+/// such write costs a page copy plus a TLB flush on every core. Writing the buffer once, in
+/// parallel, maps every page directly (measured: about a quarter of a whole job's CPU time went
+/// to those faults on a 384³ map).
+pub fn filled<T: Copy + Send + Sync>(len: usize, value: T) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut out = Vec::with_capacity(len);
+    (0..len).into_par_iter().map(|_| value).collect_into_vec(&mut out);
+    out
+}
+
+/// The `dims` box at offset `start` of an X-fastest grid of `from_dims`, copied in parallel over
+/// Z planes (the one crop routine: maps, padded FFT grids).
+pub fn crop_box(data: &[f32], from_dims: [usize; 3], start: [usize; 3], dims: [usize; 3]) -> Vec<f32> {
+    use rayon::prelude::*;
+    let mut out = filled(dims.iter().product(), 0f32);
+    out.par_chunks_mut((dims[0] * dims[1]).max(1)).enumerate().for_each(|(k, plane)| {
+        for (j, row) in plane.chunks_mut(dims[0].max(1)).enumerate() {
+            let from = start[0] + from_dims[0] * ((j + start[1]) + from_dims[1] * (k + start[2]));
+            row.copy_from_slice(&data[from..from + dims[0]]);
+        }
+    });
+    out
 }
 
 /// Summary statistics of a set of values (accumulated in f64).

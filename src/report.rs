@@ -302,7 +302,7 @@ pub fn peak_table(peaks: &[Peak], count: usize) -> String {
         String::from("  rank   sigma        x        y        z   vol(A^3)  nearest atom                 dist(A)\n");
     for (rank, p) in peaks.iter().take(count).enumerate() {
         let near = p.nearest_atom.as_ref().map_or(format!("(no atom within {NEAREST_ATOM_RADIUS} Å)"), |a| {
-            format!("{}/{}{}{}/{}", a.chain, a.residue_name, a.residue_number, a.insertion_code, a.atom_name)
+            format!("{}/{}", a.residue_label(), a.atom_name)
         });
         let distance = p.nearest_atom.as_ref().map_or(String::new(), |a| format!("{:.2}", a.distance));
         out.push_str(&format!(

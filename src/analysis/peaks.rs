@@ -27,6 +27,14 @@ pub struct NearestAtom {
     pub distance: f64,
 }
 
+impl NearestAtom {
+    /// The residue, as "chain/NAMEnumber[icode]" ("A/ASN282"), the same label as
+    /// [`crate::io::model::Residue`]'s.
+    pub fn residue_label(&self) -> String {
+        crate::io::model::residue_label(&self.chain, &self.residue_name, self.residue_number, &self.insertion_code)
+    }
+}
+
 /// One blob of the difference map.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Peak {

@@ -94,7 +94,7 @@ pub fn resolution_limited_in(
     let normalisation = 1.0 / padded.len() as f64;
     apply_edge(&fft, geometry.voxel_size, spectrum, d_min, edge, normalisation, |_| 1.0);
     fft.inverse_band_limited(spectrum, &mut padded, Some(band));
-    let filtered = crate::density::fourier::crop(&padded, padded_dims, padding, geometry.dims);
+    let filtered = crate::grid::crop_box(&padded, padded_dims, padding, geometry.dims);
     workspace.give_back_real(padded);
     filtered
 }

@@ -5,6 +5,7 @@
 //! Plans are made once per [`Fft3d`]; every hot loop works in per-thread scratch buffers made
 //! once per rayon job, so no loop allocates per line.
 
+use crate::grid::filled;
 use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex32;
@@ -57,30 +58,6 @@ pub fn fft_friendly_size(n: usize) -> usize {
         }
         m += 1;
     }
-}
-
-/// A vector of `len` copies of `value`, written in parallel. Large buffers from `vec![0; n]` are
-/// mapped lazily to the shared zero page; the FFT then reads a page before writing it, and each
-/// such write costs a page copy plus a TLB flush on every core. Writing the buffer once, in
-/// parallel, maps every page directly (measured: about a quarter of a whole job's CPU time went
-/// to those faults on a 384³ map).
-pub fn filled<T: Copy + Send + Sync>(len: usize, value: T) -> Vec<T> {
-    let mut out = Vec::with_capacity(len);
-    (0..len).into_par_iter().map(|_| value).collect_into_vec(&mut out);
-    out
-}
-
-/// The `dims` box at offset `start` of a grid of `from_dims` (X fastest), copied in parallel
-/// over Z planes.
-pub fn crop(data: &[f32], from_dims: [usize; 3], start: [usize; 3], dims: [usize; 3]) -> Vec<f32> {
-    let mut out = filled(dims.iter().product(), 0f32);
-    out.par_chunks_mut((dims[0] * dims[1]).max(1)).enumerate().for_each(|(k, plane)| {
-        for (j, row) in plane.chunks_mut(dims[0].max(1)).enumerate() {
-            let from = start[0] + from_dims[0] * ((j + start[1]) + from_dims[1] * (k + start[2]));
-            row.copy_from_slice(&data[from..from + dims[0]]);
-        }
-    });
-    out
 }
 
 /// Buffers that successive transforms reuse: a padded real grid and a half spectrum. The

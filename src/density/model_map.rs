@@ -226,7 +226,7 @@ pub fn compute_model_map_in(
     let data = if padding == [0, 0, 0] && fft_dims == target.dims {
         density
     } else {
-        let cropped = crate::density::fourier::crop(&density, fft_dims, padding, target.dims);
+        let cropped = crate::grid::crop_box(&density, fft_dims, padding, target.dims);
         workspace.give_back_real(density);
         cropped
     };

@@ -213,60 +213,76 @@ fn rows_or_empty(plane: &mut [f32], nx: usize, ny: usize) -> Vec<&mut [f32]> {
     if plane.is_empty() { (0..ny).map(|_| &mut [][..]).collect() } else { plane.chunks_mut(nx).collect() }
 }
 
-/// Replaces `obs` (the resolution-limited experimental map) by `obs - (a + k·calc)` with `a`
-/// and `k` fitted in a sliding window around every voxel.
-///
-/// `calcs` holds the model map at one or more relative B values (`relative_b`, Å², same length).
-/// With more than one, every voxel also picks the B whose window fit leaves the smallest
-/// residual, refined between neighbours by a parabola, with the model map interpolated
-/// accordingly: a local relative B, fitted continuously. `global` is the ridge target;
-/// `report_mask` selects the voxels summarised (the model envelope). With `keep_fields`, the
-/// fitted k and a are returned (two more maps of memory).
-#[allow(clippy::too_many_arguments)]
-pub fn subtract_locally_scaled(
-    obs: &mut [f32],
-    calcs: &[&[f32]],
-    relative_b: &[f64],
-    geometry: &GridGeometry,
-    options: &LocalScalingOptions,
-    global: &GlobalFit,
-    report_mask: Option<&[bool]>,
-    keep_fields: bool,
-) -> (LocalFitSummary, Option<LocalFields>) {
-    assert!(!calcs.is_empty() && calcs.len() == relative_b.len(), "one B per model map");
-    assert!(calcs.len() <= 8, "at most 8 relative B values");
-    let [nx, ny, nz] = geometry.dims;
-    let plane_len = nx * ny;
-    let window = window_voxels(options.window, geometry.voxel_size);
-    let [hx, hy, hz] = window.map(|w| w / 2);
-    let (count_x, count_y, count_z) = (counts(nx, hx), counts(ny, hy), counts(nz, hz));
-    let inverse_count_x: Vec<f64> = count_x.iter().map(|c| 1.0 / c).collect();
-    let inverse_count_y: Vec<f64> = count_y.iter().map(|c| 1.0 / c).collect();
-    let reference = calcs[relative_b.iter().position(|b| *b == 0.0).unwrap_or(0)];
-    let calc_stats = crate::grid::MapStatistics::of(reference);
-    let ridge = options.ridge * calc_stats.sd * calc_stats.sd;
-    let k_target = global.scale.max(0.0);
-    let n_b = calcs.len();
+/// Window sums of the fields obs and, per model map, calc, obs·calc and calc·calc, streamed
+/// along Z: a ring holds the X/Y box sums of the last 2h+1 planes, and `acc` their sum, the
+/// window sums of the current plane, in f64.
+struct WindowSums<'a> {
+    calcs: &'a [&'a [f32]],
+    dims: [usize; 3],
+    half: [usize; 3],
+    ring: Vec<Vec<f32>>,
+    acc: Vec<f64>,
+    incoming: Vec<f32>,
+    scratch: Vec<FieldScratch>,
+    next: usize,
+}
 
-    // Ring of X/Y box sums of the fields obs and, per B, calc, obs·calc, calc·calc, for the
-    // last 2h+1 planes.
-    let field_count = 1 + 3 * n_b;
-    let slots = 2 * hz + 1;
-    let mut ring = vec![vec![0f32; plane_len * field_count]; slots];
-    let mut acc = vec![0f64; plane_len * field_count];
-    let mut fields = keep_fields.then(|| LocalFields { scale: vec![0.0; obs.len()], offset: vec![0.0; obs.len()] });
-    let mut k_samples: Vec<f32> = Vec::new();
-    let mut b_samples: Vec<f32> = Vec::new();
+impl<'a> WindowSums<'a> {
+    fn new(calcs: &'a [&'a [f32]], dims: [usize; 3], half: [usize; 3]) -> Self {
+        let plane_len = dims[0] * dims[1];
+        let field_count = 1 + 3 * calcs.len();
+        let slots = 2 * half[2] + 1;
+        WindowSums {
+            calcs,
+            dims,
+            half,
+            ring: vec![vec![0f32; plane_len * field_count]; slots],
+            acc: vec![0f64; plane_len * field_count],
+            incoming: vec![0f32; plane_len * field_count],
+            scratch: (0..field_count)
+                .map(|_| (vec![0f32; plane_len], vec![0f64; plane_len], vec![0f64; dims[0]], Vec::new()))
+                .collect(),
+            next: 0,
+        }
+    }
 
-    let mut scratch: Vec<FieldScratch> =
-        (0..field_count).map(|_| (vec![0f32; plane_len], vec![0f64; plane_len], vec![0f64; nx], Vec::new())).collect();
-    // Box-sums plane z of every field into `slot` and adds it to the window sums `acc`, taking
-    // out the plane that leaves the window (if any): one parallel task per field.
-    let mut sum_plane = |z: usize, obs: &[f32], slot: &mut Vec<f32>, acc: &mut Vec<f64>, leaving: Option<&[f32]>| {
+    /// Brings `acc` to the window of plane `z`. Planes up to `z + h` are read from `obs`, so
+    /// plane `z` of `obs` may be overwritten afterwards.
+    fn advance_to(&mut self, z: usize, obs: &[f32]) {
+        let (nz, hz) = (self.dims[2], self.half[2]);
+        let slots = self.ring.len();
+        // The window of plane z covers planes z-h..=z+h. A plane entering takes the ring slot of
+        // the plane leaving (2h+1 planes earlier): one pass adds the one and removes the other.
+        while self.next <= (z + hz).min(nz - 1) {
+            let slot = self.next % slots;
+            self.sum_plane(self.next, obs, (self.next >= slots).then_some(slot));
+            std::mem::swap(&mut self.ring[slot], &mut self.incoming);
+            self.next += 1;
+        }
+        if z > hz && z + hz >= nz {
+            // Near the top face no plane enters, but one still leaves.
+            let leaving = &self.ring[(z - hz - 1) % slots];
+            self.acc.par_chunks_mut(4096).zip(leaving.par_chunks(4096)).for_each(|(a, s)| {
+                for (a, s) in a.iter_mut().zip(s) {
+                    *a += -1.0 * *s as f64;
+                }
+            });
+        }
+    }
+
+    /// Box-sums plane z of every field into `incoming` and adds it to `acc`, taking out the
+    /// plane in ring slot `leaving` (if any): one parallel task per field.
+    fn sum_plane(&mut self, z: usize, obs: &[f32], leaving: Option<usize>) {
+        let [nx, ny, _] = self.dims;
+        let [hx, hy, _] = self.half;
+        let plane_len = nx * ny;
         let o = &obs[z * plane_len..(z + 1) * plane_len];
-        slot.par_chunks_mut(plane_len)
-            .zip(scratch.par_iter_mut())
-            .zip(acc.par_chunks_mut(plane_len))
+        let calcs = self.calcs;
+        let leaving = leaving.map(|slot| self.ring[slot].as_slice());
+        self.incoming
+            .par_chunks_mut(plane_len)
+            .zip(self.scratch.par_iter_mut())
+            .zip(self.acc.par_chunks_mut(plane_len))
             .enumerate()
             .for_each(|(f, ((out, (values, row_sums, running, lanes)), acc))| {
                 if f == 0 {
@@ -294,135 +310,199 @@ pub fn subtract_locally_scaled(
                     }
                 }
             });
-    };
-    let mut incoming = vec![0f32; plane_len * field_count];
-    let add = |acc: &mut [f64], slot: &[f32], sign: f64| {
-        acc.par_chunks_mut(4096).zip(slot.par_chunks(4096)).for_each(|(a, s)| {
-            for (a, s) in a.iter_mut().zip(s) {
-                *a += sign * *s as f64;
-            }
-        });
-    };
+    }
+}
 
+/// Everything the fit of one plane needs: its window sums, the clipped window counts and the
+/// regularisation.
+struct PlaneFit<'a> {
+    acc: &'a [f64],
+    calcs: &'a [&'a [f32]],
+    relative_b: &'a [f64],
+    nx: usize,
+    plane_len: usize,
+    z: usize,
+    count_x: &'a [f64],
+    count_y: &'a [f64],
+    inverse_count_x: &'a [f64],
+    inverse_count_y: &'a [f64],
+    cz: f64,
+    offset: bool,
+    ridge: f64,
+    k_target: f64,
+}
+
+impl PlaneFit<'_> {
+    /// Row `j` with one model map (the default): the fit without the B bookkeeping.
+    fn row_single(&self, j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32]) {
+        let (ridge, k_target, plane_len) = (self.ridge, self.k_target, self.plane_len);
+        let (so, sc, soc, scc) = (0, plane_len, 2 * plane_len, 3 * plane_len);
+        let inverse_cz = 1.0 / self.cz;
+        let calc_plane = &self.calcs[0][self.z * plane_len..(self.z + 1) * plane_len];
+        let acc = self.acc;
+        for i in 0..self.nx {
+            let idx = j * self.nx + i;
+            let inv_n = self.inverse_count_x[i] * self.inverse_count_y[j] * inverse_cz;
+            let mo = acc[so + idx] * inv_n;
+            let mc = acc[sc + idx] * inv_n;
+            let moc = acc[soc + idx] * inv_n;
+            let mcc = acc[scc + idx] * inv_n;
+            let (k, a) = if self.offset {
+                let k = ((moc - mo * mc + ridge * k_target) / ((mcc - mc * mc).max(0.0) + ridge)).max(0.0);
+                (k, mo - k * mc)
+            } else {
+                (((moc + ridge * k_target) / (mcc + ridge)).max(0.0), 0.0)
+            };
+            row[i] = (row[i] as f64 - a - k * calc_plane[idx] as f64) as f32;
+            if !k_row.is_empty() {
+                k_row[i] = k as f32;
+            }
+            if !a_row.is_empty() {
+                a_row[i] = a as f32;
+            }
+        }
+    }
+
+    /// Row `j` with model maps at several relative B: each voxel takes the B whose window fit
+    /// leaves the smallest residual, refined between neighbours by a parabola.
+    fn row_multi_b(&self, j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32], b_row: &mut [f32]) {
+        let n_b = self.calcs.len();
+        let (ridge, k_target, plane_len, offset, acc) = (self.ridge, self.k_target, self.plane_len, self.offset, self.acc);
+        let (mut sxy, mut syy, mut mcs) = ([0f64; 8], [0f64; 8], [0f64; 8]);
+        for i in 0..self.nx {
+            let n = self.count_x[i] * self.count_y[j] * self.cz;
+            let idx = j * self.nx + i;
+            let mo = acc[idx] / n;
+            // Window statistics per B: covariance and variance (about the means with an offset).
+            let mut best = 0usize;
+            let mut residual = [0f64; 8];
+            for b in 0..n_b {
+                let base = (1 + 3 * b) * plane_len + idx;
+                let mc = acc[base] / n;
+                let moc = acc[base + plane_len] / n;
+                let mcc = acc[base + 2 * plane_len] / n;
+                let (xy, yy) = if offset { (moc - mo * mc, (mcc - mc * mc).max(0.0)) } else { (moc, mcc) };
+                sxy[b] = xy + ridge * k_target;
+                syy[b] = yy + ridge;
+                mcs[b] = if offset { mc } else { 0.0 };
+                residual[b] = -sxy[b] * sxy[b] / syy[b];
+                if residual[b] < residual[best] {
+                    best = b;
+                }
+            }
+            // Fractional B index: parabola through the best and its neighbours.
+            let mut t = best as f64;
+            if n_b >= 3 && best > 0 && best < n_b - 1 {
+                let (rm, r0, rp) = (residual[best - 1], residual[best], residual[best + 1]);
+                let curvature = rm - 2.0 * r0 + rp;
+                if curvature > 0.0 {
+                    t += (0.5 * (rm - rp) / curvature).clamp(-0.5, 0.5);
+                }
+            }
+            let lower = (t.floor() as usize).min(n_b.saturating_sub(2));
+            let upper = (lower + 1).min(n_b - 1);
+            let f = if n_b > 1 { t - lower as f64 } else { 0.0 };
+            let lerp = |v: &[f64; 8]| (1.0 - f) * v[lower] + f * v[upper];
+            let k = (lerp(&sxy) / lerp(&syy)).max(0.0);
+            let a = if offset { mo - k * lerp(&mcs) } else { 0.0 };
+            let at = self.z * plane_len + idx;
+            let c = (1.0 - f) * self.calcs[lower][at] as f64 + f * self.calcs[upper][at] as f64;
+            row[i] = (row[i] as f64 - a - k * c) as f32;
+            if !k_row.is_empty() {
+                k_row[i] = k as f32;
+            }
+            if !a_row.is_empty() {
+                a_row[i] = a as f32;
+            }
+            if !b_row.is_empty() {
+                b_row[i] = ((1.0 - f) * self.relative_b[lower] + f * self.relative_b[upper]) as f32;
+            }
+        }
+    }
+}
+
+/// The 1st, 50th and 99th percentiles of `samples` (NaN when there are none).
+fn percentiles(samples: &mut [f32]) -> [f64; 3] {
+    [0.01, 0.5, 0.99].map(|p| {
+        if samples.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((samples.len() - 1) as f64 * p).round() as usize;
+        let (_, v, _) = samples.select_nth_unstable_by(idx, |a, b| a.total_cmp(b));
+        *v as f64
+    })
+}
+
+/// Replaces `obs` (the resolution-limited experimental map) by `obs - (a + k·calc)` with `a`
+/// and `k` fitted in a sliding window around every voxel.
+///
+/// `calcs` holds the model map at one or more relative B values (`relative_b`, Å², same length).
+/// With more than one, every voxel also picks the B whose window fit leaves the smallest
+/// residual, refined between neighbours by a parabola, with the model map interpolated
+/// accordingly: a local relative B, fitted continuously. `global` is the ridge target;
+/// `report_mask` selects the voxels summarised (the model envelope). With `keep_fields`, the
+/// fitted k and a are returned (two more maps of memory).
+#[allow(clippy::too_many_arguments)]
+pub fn subtract_locally_scaled(
+    obs: &mut [f32],
+    calcs: &[&[f32]],
+    relative_b: &[f64],
+    geometry: &GridGeometry,
+    options: &LocalScalingOptions,
+    global: &GlobalFit,
+    report_mask: Option<&[bool]>,
+    keep_fields: bool,
+) -> (LocalFitSummary, Option<LocalFields>) {
+    assert!(!calcs.is_empty() && calcs.len() == relative_b.len(), "one B per model map");
+    assert!(calcs.len() <= 8, "at most 8 relative B values");
+    let [nx, ny, nz] = geometry.dims;
+    let plane_len = nx * ny;
+    let window = window_voxels(options.window, geometry.voxel_size);
+    let half = window.map(|w| w / 2);
+    let (count_x, count_y, count_z) = (counts(nx, half[0]), counts(ny, half[1]), counts(nz, half[2]));
+    let inverse_count_x: Vec<f64> = count_x.iter().map(|c| 1.0 / c).collect();
+    let inverse_count_y: Vec<f64> = count_y.iter().map(|c| 1.0 / c).collect();
+    let reference = calcs[relative_b.iter().position(|b| *b == 0.0).unwrap_or(0)];
+    let calc_stats = crate::grid::MapStatistics::of(reference);
+    let n_b = calcs.len();
+
+    let mut sums = WindowSums::new(calcs, geometry.dims, half);
+    let mut fields = keep_fields.then(|| LocalFields { scale: vec![0.0; obs.len()], offset: vec![0.0; obs.len()] });
+    let (mut k_samples, mut b_samples): (Vec<f32>, Vec<f32>) = (Vec::new(), Vec::new());
     let keep_scale = keep_fields || report_mask.is_some();
     let mut scale_plane = vec![0f32; if keep_scale { plane_len } else { 0 }];
     let mut offset_plane = vec![0f32; if keep_fields { plane_len } else { 0 }];
     let mut b_plane = vec![0f32; if n_b > 1 && report_mask.is_some() { plane_len } else { 0 }];
-    let mut next = 0usize;
     for z in 0..nz {
-        // Planes below the window leave before the plane that reuses their slot arrives.
-        // The window of plane z covers planes z-h..=z+h. A plane entering takes the ring slot of
-        // the plane leaving (2h+1 planes earlier): one pass adds the one and removes the other.
-        while next <= (z + hz).min(nz - 1) {
-            let slot = next % slots;
-            let leaving = (next >= slots).then_some(ring[slot].as_slice());
-            sum_plane(next, obs, &mut incoming, &mut acc, leaving);
-            std::mem::swap(&mut ring[slot], &mut incoming);
-            next += 1;
-        }
-        if z > hz && z + hz >= nz {
-            // Near the top face no plane enters, but one still leaves.
-            add(&mut acc, &ring[(z - hz - 1) % slots], -1.0);
-        }
-        // The plane z of obs is read by the ring before it is overwritten here: planes up to
-        // z + h are already summed.
-        let plane = &mut obs[z * plane_len..(z + 1) * plane_len];
-        let cz = count_z[z];
-        let inverse_cz = 1.0 / cz;
-        let offset = options.offset;
-        let acc = &acc;
-        let calc_plane = &calcs[0][z * plane_len..(z + 1) * plane_len];
-        // One model map (the default): the fit without the B bookkeeping.
-        let fit_row_single = |j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32]| {
-            let (so, sc, soc, scc) = (0, plane_len, 2 * plane_len, 3 * plane_len);
-            for i in 0..nx {
-                let idx = j * nx + i;
-                let inv_n = inverse_count_x[i] * inverse_count_y[j] * inverse_cz;
-                let mo = acc[so + idx] * inv_n;
-                let mc = acc[sc + idx] * inv_n;
-                let moc = acc[soc + idx] * inv_n;
-                let mcc = acc[scc + idx] * inv_n;
-                let (k, a) = if offset {
-                    let k = ((moc - mo * mc + ridge * k_target) / ((mcc - mc * mc).max(0.0) + ridge)).max(0.0);
-                    (k, mo - k * mc)
-                } else {
-                    (((moc + ridge * k_target) / (mcc + ridge)).max(0.0), 0.0)
-                };
-                row[i] = (row[i] as f64 - a - k * calc_plane[idx] as f64) as f32;
-                if !k_row.is_empty() {
-                    k_row[i] = k as f32;
-                }
-                if !a_row.is_empty() {
-                    a_row[i] = a as f32;
-                }
-            }
-        };
-        let fit_row = |j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32], b_row: &mut [f32]| {
-            if n_b == 1 {
-                return fit_row_single(j, row, k_row, a_row);
-            }
-            let mut sxy = [0f64; 8];
-            let mut syy = [0f64; 8];
-            let mut mcs = [0f64; 8];
-            for i in 0..nx {
-                let n = count_x[i] * count_y[j] * cz;
-                let idx = j * nx + i;
-                let mo = acc[idx] / n;
-                // Window statistics per B: covariance and variance (about the means with an offset).
-                let mut best = 0usize;
-                let mut residual = [0f64; 8];
-                for b in 0..n_b {
-                    let base = (1 + 3 * b) * plane_len + idx;
-                    let mc = acc[base] / n;
-                    let moc = acc[base + plane_len] / n;
-                    let mcc = acc[base + 2 * plane_len] / n;
-                    let (xy, yy) = if offset { (moc - mo * mc, (mcc - mc * mc).max(0.0)) } else { (moc, mcc) };
-                    sxy[b] = xy + ridge * k_target;
-                    syy[b] = yy + ridge;
-                    mcs[b] = if offset { mc } else { 0.0 };
-                    residual[b] = -sxy[b] * sxy[b] / syy[b];
-                    if residual[b] < residual[best] {
-                        best = b;
-                    }
-                }
-                // Fractional B index: parabola through the best and its neighbours.
-                let mut t = best as f64;
-                if n_b >= 3 && best > 0 && best < n_b - 1 {
-                    let (rm, r0, rp) = (residual[best - 1], residual[best], residual[best + 1]);
-                    let curvature = rm - 2.0 * r0 + rp;
-                    if curvature > 0.0 {
-                        t += (0.5 * (rm - rp) / curvature).clamp(-0.5, 0.5);
-                    }
-                }
-                let lower = (t.floor() as usize).min(n_b.saturating_sub(2));
-                let upper = (lower + 1).min(n_b - 1);
-                let f = if n_b > 1 { t - lower as f64 } else { 0.0 };
-                let lerp = |v: &[f64; 8]| (1.0 - f) * v[lower] + f * v[upper];
-                let k = (lerp(&sxy) / lerp(&syy)).max(0.0);
-                let a = if offset { mo - k * lerp(&mcs) } else { 0.0 };
-                let c =
-                    (1.0 - f) * calcs[lower][z * plane_len + idx] as f64 + f * calcs[upper][z * plane_len + idx] as f64;
-                row[i] = (row[i] as f64 - a - k * c) as f32;
-                if !k_row.is_empty() {
-                    k_row[i] = k as f32;
-                }
-                if !a_row.is_empty() {
-                    a_row[i] = a as f32;
-                }
-                if !b_row.is_empty() {
-                    b_row[i] = ((1.0 - f) * relative_b[lower] + f * relative_b[upper]) as f32;
-                }
-            }
+        sums.advance_to(z, obs);
+        let fit = PlaneFit {
+            acc: &sums.acc,
+            calcs,
+            relative_b,
+            nx,
+            plane_len,
+            z,
+            count_x: &count_x,
+            count_y: &count_y,
+            inverse_count_x: &inverse_count_x,
+            inverse_count_y: &inverse_count_y,
+            cz: count_z[z],
+            offset: options.offset,
+            ridge: options.ridge * calc_stats.sd * calc_stats.sd,
+            k_target: global.scale.max(0.0),
         };
         // Rows are independent; optional outputs are empty slices when not kept.
-        let rows = plane.par_chunks_mut(nx).enumerate();
+        let rows = obs[z * plane_len..(z + 1) * plane_len].par_chunks_mut(nx).enumerate();
         let (k_rows, a_rows, b_rows) = (
             rows_or_empty(&mut scale_plane, nx, ny),
             rows_or_empty(&mut offset_plane, nx, ny),
             rows_or_empty(&mut b_plane, nx, ny),
         );
-        rows.zip(k_rows.into_par_iter().zip(a_rows.into_par_iter().zip(b_rows.into_par_iter())))
-            .for_each(|((j, row), (k_row, (a_row, b_row)))| fit_row(j, row, k_row, a_row, b_row));
+        rows.zip(k_rows.into_par_iter().zip(a_rows.into_par_iter().zip(b_rows.into_par_iter()))).for_each(
+            |((j, row), (k_row, (a_row, b_row)))| {
+                if n_b == 1 { fit.row_single(j, row, k_row, a_row) } else { fit.row_multi_b(j, row, k_row, a_row, b_row) }
+            },
+        );
         if let Some(mask) = report_mask {
             let m = &mask[z * plane_len..(z + 1) * plane_len];
             k_samples.par_extend(scale_plane.par_iter().zip(m).filter(|(_, m)| **m).map(|(k, _)| *k));
@@ -433,16 +513,6 @@ pub fn subtract_locally_scaled(
             f.offset[z * plane_len..(z + 1) * plane_len].copy_from_slice(&offset_plane);
         }
     }
-    let percentiles = |samples: &mut Vec<f32>| -> [f64; 3] {
-        [0.01, 0.5, 0.99].map(|p| {
-            if samples.is_empty() {
-                return f64::NAN;
-            }
-            let idx = ((samples.len() - 1) as f64 * p).round() as usize;
-            let (_, v, _) = samples.select_nth_unstable_by(idx, |a, b| a.total_cmp(b));
-            *v as f64
-        })
-    };
     let summary = LocalFitSummary {
         window_voxels: window,
         scale_percentiles: percentiles(&mut k_samples),

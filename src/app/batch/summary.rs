@@ -84,9 +84,7 @@ pub(super) fn summary_from_report(row: &mut SummaryRow, report_path: &Path) {
     row.peak_memory_mb = report.peak_memory_mb;
     row.map_voxels = Some(report.map.dims.iter().map(|&d| d as u64).product());
     let describe = |p: &Peak| {
-        let residue = p.nearest_atom.as_ref().map_or(String::new(), |a| {
-            format!("{}/{}{}{}", a.chain, a.residue_name, a.residue_number, a.insertion_code)
-        });
+        let residue = p.nearest_atom.as_ref().map_or(String::new(), |a| a.residue_label());
         (p.height, residue)
     };
     row.top_positive = report.peaks.iter().find(|p| p.height > 0.0).map(describe);

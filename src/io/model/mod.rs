@@ -74,9 +74,14 @@ pub struct Residue {
     pub insertion_code: String,
 }
 
+/// The label of a residue in reports: "chain/NAMEnumber[icode]" ("A/ASN282", "B/SER10A").
+pub fn residue_label(chain: &str, name: &str, number: isize, insertion_code: &str) -> String {
+    format!("{chain}/{name}{number}{insertion_code}")
+}
+
 impl std::fmt::Display for Residue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}{}{}", self.chain, self.name, self.number, self.insertion_code)
+        f.write_str(&residue_label(&self.chain, &self.name, self.number, &self.insertion_code))
     }
 }
 
