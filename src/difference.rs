@@ -12,7 +12,7 @@ use crate::density::fourier::FourierWorkspace;
 use crate::density::mask::envelope_mask;
 use crate::density::model_map::{ModelMapOptions, compute_model_map_in};
 use crate::error::{Error, Result};
-use crate::grid::Map;
+use crate::grid::{GridGeometry, Map};
 use crate::io::model::Model;
 use crate::scaling::local::{
     GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit, subtract_locally_scaled,
@@ -154,12 +154,8 @@ fn scale_in_place(values: &mut [f32], factor: f32) {
     values.par_iter_mut().for_each(|v| *v *= factor);
 }
 
-/// Computes the difference map(s) of `model` against `map`.
-///
-/// The map is taken by value because its buffer becomes the output: a validation pipeline
-/// holding the map elsewhere passes a clone. Peak memory is about three maps (the experimental
-/// map, the model map on a slightly padded grid and its half spectrum).
-pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptions) -> Result<DifferenceMaps> {
+/// Refuses options that cannot be computed, and a model that lies outside the map entirely.
+fn check_inputs(model: &Model, map: &Map, options: &DifferenceOptions) -> Result<PlacementReport> {
     if !(options.d_min.is_finite() && options.d_min > 0.0) {
         return Err(Error::Usage(format!("resolution must be a positive number of Ångström, got {}", options.d_min)));
     }
@@ -169,8 +165,7 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
             options.scaling.window
         )));
     }
-    let mut warnings = Vec::new();
-    let placement = check_placement(model, &map);
+    let placement = check_placement(model, map);
     if placement.atoms_inside == 0 {
         return Err(Error::Invalid(format!(
             "none of the model's {} atoms lies inside the map box ({:.1} .. {:.1} Å): the model and the \
@@ -180,17 +175,56 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
             fmt_xyz(map.geometry.last_voxel_centre())
         )));
     }
-    if let Some(w) = &placement.warning {
-        warnings.push(w.clone());
-    }
-    let Map { geometry, data, header } = map;
+    Ok(placement)
+}
 
+/// The model maps: at the model's own B and, for the local B fit, at the other relative B
+/// values (`relative_b`, in that order, the zero shift included once).
+fn model_maps(
+    model: &Model,
+    geometry: &GridGeometry,
+    options: &DifferenceOptions,
+    relative_b: &[f64],
+    workspace: &mut FourierWorkspace,
+) -> Result<(crate::density::model_map::ModelDensity, Vec<Vec<f32>>)> {
     let model_options = ModelMapOptions {
         d_min: options.d_min,
         edge: options.edge,
         include_hydrogens: options.include_hydrogens,
         ..ModelMapOptions::new(options.d_min)
     };
+    let model_map = compute_model_map_in(model, geometry, &model_options, workspace)?;
+    let mut shifted_maps = Vec::new();
+    for &delta in relative_b.iter().filter(|b| **b != 0.0) {
+        let mut shifted = model.clone();
+        shifted.atoms.iter_mut().for_each(|a| {
+            a.b_iso = a.b_for_density() + delta;
+            a.aniso_u = None;
+        });
+        shifted_maps.push(compute_model_map_in(&shifted, geometry, &model_options, workspace)?.data);
+    }
+    Ok((model_map, shifted_maps))
+}
+
+/// Divides `values` by their sd over `mask` (all voxels when `None`); returns the sd.
+fn normalise(values: &mut [f32], mask: Option<&[bool]>, what: &str) -> Result<f64> {
+    let sd = masked_sd(values, mask);
+    if sd.is_nan() || sd <= 0.0 {
+        return Err(Error::Invalid(format!("the {what} map is flat (zero sd): nothing to normalise")));
+    }
+    scale_in_place(values, (1.0 / sd) as f32);
+    Ok(sd)
+}
+
+/// Computes the difference map(s) of `model` against `map`.
+///
+/// The map is taken by value because its buffer becomes the output: a validation pipeline
+/// holding the map elsewhere passes a clone. Peak memory is about three maps (the experimental
+/// map, the model map on a slightly padded grid and its half spectrum).
+pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptions) -> Result<DifferenceMaps> {
+    let placement = check_inputs(model, &map, options)?;
+    let mut warnings: Vec<String> = placement.warning.iter().cloned().collect();
+    let Map { geometry, data, header } = map;
     let mut timings = Vec::new();
     let mut clock = std::time::Instant::now();
     let mut lap = |name: &'static str, timings: &mut Vec<(&'static str, f64)>| {
@@ -200,18 +234,8 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
     let mut workspace = FourierWorkspace::new();
     let obs = resolution_limited_in(data, &geometry, options.d_min, options.edge, &mut workspace);
     lap("resolution limit of the map", &mut timings);
-    let model_map = compute_model_map_in(model, &geometry, &model_options, &mut workspace)?;
-    // Further model maps at other relative B, for the local B fit.
     let relative_b: Vec<f64> = if options.local_b { LOCAL_B_VALUES.to_vec() } else { vec![0.0] };
-    let mut shifted_maps = Vec::new();
-    for &delta in relative_b.iter().filter(|b| **b != 0.0) {
-        let mut shifted = model.clone();
-        shifted.atoms.iter_mut().for_each(|a| {
-            a.b_iso = a.b_for_density() + delta;
-            a.aniso_u = None;
-        });
-        shifted_maps.push(compute_model_map_in(&shifted, &geometry, &model_options, &mut workspace)?.data);
-    }
+    let (model_map, shifted_maps) = model_maps(model, &geometry, options, &relative_b, &mut workspace)?;
     drop(workspace);
     lap("model map", &mut timings);
     warnings.extend(model_map.warnings.iter().cloned());
@@ -221,25 +245,16 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
     let envelope_voxels = envelope.iter().filter(|v| **v).count();
     let global = global_fit(&obs, &calc, Some(&envelope));
     lap("envelope and global fit", &mut timings);
-
     let sigma_mask = match options.sigma_scope {
         SigmaScope::Envelope if envelope_voxels > 0 => Some(envelope.as_slice()),
         _ => None,
     };
     let amplitude = if matches!(options.variant, Variant::Amplitude | Variant::Both) {
-        let mut values = crate::scaling::amplitude::amplitude_difference(
-            &obs,
-            &calc,
-            &geometry,
-            options.d_min,
-            options.scaling.window,
-            global.scale.max(0.0),
-        );
-        let sd = masked_sd(&values, sigma_mask);
-        if sd.is_nan() || sd <= 0.0 {
-            return Err(Error::Invalid("the amplitude difference map is flat (zero sd)".into()));
-        }
-        scale_in_place(&mut values, (1.0 / sd) as f32);
+        let window = options.scaling.window;
+        let k = global.scale.max(0.0);
+        let mut values =
+            crate::scaling::amplitude::amplitude_difference(&obs, &calc, &geometry, options.d_min, window, k);
+        normalise(&mut values, sigma_mask, "amplitude difference")?;
         lap("amplitude difference", &mut timings);
         Some(Map { geometry, data: values, header: header.clone() })
     } else {
@@ -252,24 +267,22 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
         .iter()
         .map(|b| if *b == 0.0 { calc.as_slice() } else { shifted.next().expect("one map per B").as_slice() })
         .collect();
+    let scaling = &options.scaling;
+    let keep = options.keep_local_fields;
     let (local, local_fields) = subtract_locally_scaled(
         &mut difference,
         &calcs,
         &relative_b,
         &geometry,
-        &options.scaling,
+        scaling,
         &global,
         Some(&envelope),
-        options.keep_local_fields,
+        keep,
     );
     drop(calcs);
     drop(shifted_maps);
     drop(calc);
-    let sigma = masked_sd(&difference, sigma_mask);
-    if sigma.is_nan() || sigma <= 0.0 {
-        return Err(Error::Invalid("the difference map is flat (zero sd): nothing to normalise".into()));
-    }
-    scale_in_place(&mut difference, (1.0 / sigma) as f32);
+    let sigma = normalise(&mut difference, sigma_mask, "difference")?;
     lap("local fit, subtraction and sigma", &mut timings);
     let complex = (options.variant != Variant::Amplitude).then_some(Map { geometry, data: difference, header });
     Ok(DifferenceMaps {

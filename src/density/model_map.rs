@@ -138,76 +138,8 @@ pub fn compute_model_map_in(
     let b_min = if b_min.is_finite() { b_min } else { 0.0 };
     let blur = choose_blur(b_min, target.voxel_size, d_min, options.accuracy);
 
-    let fallback = electron_form_factor(FALLBACK_ATOMIC_NUMBER).expect("carbon is in the table");
-    let mut unknown: Vec<String> = Vec::new();
-    let log_accuracy = (1.0 / options.accuracy).ln();
-    // Positions stay in Ångström until the FFT grid is known.
-    let mut splats_in_angstrom: Vec<Splat> = Vec::with_capacity(atoms.len());
-    for atom in &atoms {
-        let form = electron_form_factor(atom.atomic_number).unwrap_or_else(|| {
-            let residue = model.residue_of(atom);
-            unknown
-                .push(format!("{}/{}{}/{} ({})", residue.chain, residue.name, residue.number, atom.name, atom.element));
-            fallback
-        });
-        let mut amplitude = [0.0; 5];
-        let mut exponent = [0.0; 5];
-        for i in 0..5 {
-            let b_total = form.b[i] + atom.b_for_density() + blur;
-            amplitude[i] = atom.occupancy * form.a[i] * (4.0 * PI / b_total).powf(1.5);
-            exponent[i] = 4.0 * PI * PI / b_total;
-        }
-        let peak: f64 = amplitude.iter().map(|a| a.abs()).sum();
-        if peak == 0.0 {
-            continue; // occupancy 0: no density
-        }
-        // Each Gaussian is cut where it falls below `accuracy` of the atom's peak.
-        let radius = (0..5)
-            .map(|i| {
-                let ratio = amplitude[i].abs() / peak;
-                let ln = (ratio.ln() + log_accuracy).max(0.0);
-                (ln / exponent[i]).sqrt()
-            })
-            .fold(0.0, f64::max);
-        splats_in_angstrom.push(Splat { grid_position: atom.position, amplitude, exponent, radius });
-    }
-    if !unknown.is_empty() {
-        warnings.push(format!(
-            "{} atoms have an element outside the electron form-factor table (H..Cf) and are modelled as carbon: {}{}",
-            unknown.len(),
-            unknown.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
-            if unknown.len() > 5 { ", ..." } else { "" }
-        ));
-    }
-    let max_radius = splats_in_angstrom.iter().map(|s| s.radius).fold(0.0, f64::max);
-
-    // The FFT grid: the target box, padded unless periodic, by at least one Gaussian radius so
-    // that no atom's Gaussian wraps into the box; the slack up to an FFT-friendly size is shared
-    // between both sides. Every atom inside the padded grid counts, so atoms just outside the box
-    // add their tails (and the ringing of the resolution edge) to it.
-    let mut padding_low = [0usize; 3];
-    let mut fft_dims = target.dims;
-    if !options.periodic {
-        for a in 0..3 {
-            let minimum = (max_radius / target.voxel_size[a]).ceil() as usize + 1;
-            fft_dims[a] = fft_friendly_size(target.dims[a] + 2 * minimum);
-            padding_low[a] = (fft_dims[a] - target.dims[a]) / 2;
-        }
-    }
-    let padding = padding_low;
-    let fft_origin: [f64; 3] =
-        std::array::from_fn(|a| target.first_voxel_centre[a] - padding[a] as f64 * target.voxel_size[a]);
-    let splats: Vec<Splat> = splats_in_angstrom
-        .into_iter()
-        .filter_map(|Splat { grid_position: position, amplitude, exponent, radius }| {
-            let grid_position: [f64; 3] = std::array::from_fn(|a| (position[a] - fft_origin[a]) / target.voxel_size[a]);
-            // In a padded box, atoms outside the padded grid are left out (their Gaussians
-            // cannot reach the box); in a periodic box every atom counts (wrapped).
-            let reaches = options.periodic
-                || (0..3).all(|a| grid_position[a] >= -0.5 && grid_position[a] <= fft_dims[a] as f64 - 0.5);
-            reaches.then_some(Splat { grid_position, amplitude, exponent, radius })
-        })
-        .collect();
+    let splats_in_angstrom = atom_splats(model, &atoms, blur, options.accuracy, &mut warnings);
+    let (fft_dims, padding, splats) = place_on_fft_grid(splats_in_angstrom, target, options.periodic);
     let atoms_used = splats.len();
 
     let mut density = workspace.take_real(fft_dims.iter().product());
@@ -231,6 +163,95 @@ pub fn compute_model_map_in(
         cropped
     };
     Ok(ModelDensity { data, blur, fft_dims, atoms_used, warnings })
+}
+
+/// Each atom as five Gaussians (its form factor convolved with its B and the blur), in Å, cut
+/// where they fall below `accuracy` of the atom's peak; atoms of occupancy 0 are left out.
+/// Elements outside the table are modelled as carbon, and named in a warning.
+fn atom_splats(
+    model: &Model,
+    atoms: &[&crate::io::model::Atom],
+    blur: f64,
+    accuracy: f64,
+    warnings: &mut Vec<String>,
+) -> Vec<Splat> {
+    let fallback = electron_form_factor(FALLBACK_ATOMIC_NUMBER).expect("carbon is in the table");
+    let mut unknown: Vec<String> = Vec::new();
+    let log_accuracy = (1.0 / accuracy).ln();
+    // Positions stay in Ångström until the FFT grid is known.
+    let mut splats = Vec::with_capacity(atoms.len());
+    for atom in atoms {
+        let form = electron_form_factor(atom.atomic_number).unwrap_or_else(|| {
+            let residue = model.residue_of(atom);
+            unknown.push(format!("{residue}/{} ({})", atom.name, atom.element));
+            fallback
+        });
+        let mut amplitude = [0.0; 5];
+        let mut exponent = [0.0; 5];
+        for i in 0..5 {
+            let b_total = form.b[i] + atom.b_for_density() + blur;
+            amplitude[i] = atom.occupancy * form.a[i] * (4.0 * PI / b_total).powf(1.5);
+            exponent[i] = 4.0 * PI * PI / b_total;
+        }
+        let peak: f64 = amplitude.iter().map(|a| a.abs()).sum();
+        if peak == 0.0 {
+            continue; // occupancy 0: no density
+        }
+        // Each Gaussian is cut where it falls below `accuracy` of the atom's peak.
+        let radius = (0..5)
+            .map(|i| {
+                let ratio = amplitude[i].abs() / peak;
+                let ln = (ratio.ln() + log_accuracy).max(0.0);
+                (ln / exponent[i]).sqrt()
+            })
+            .fold(0.0, f64::max);
+        splats.push(Splat { grid_position: atom.position, amplitude, exponent, radius });
+    }
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "{} atoms have an element outside the electron form-factor table (H..Cf) and are modelled as carbon: {}{}",
+            unknown.len(),
+            unknown.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if unknown.len() > 5 { ", ..." } else { "" }
+        ));
+    }
+    splats
+}
+
+/// The FFT grid, its padding below the target box, and the splats that reach it, placed in grid
+/// units. The grid is the target box, padded unless periodic, by at least one Gaussian radius
+/// so that no atom's Gaussian wraps into the box; the slack up to an FFT-friendly size is shared
+/// between both sides. Every atom inside the padded grid counts, so atoms just outside the box
+/// add their tails (and the ringing of the resolution edge) to it.
+fn place_on_fft_grid(
+    splats_in_angstrom: Vec<Splat>,
+    target: &GridGeometry,
+    periodic: bool,
+) -> ([usize; 3], [usize; 3], Vec<Splat>) {
+    let max_radius = splats_in_angstrom.iter().map(|s| s.radius).fold(0.0, f64::max);
+    let mut padding = [0usize; 3];
+    let mut fft_dims = target.dims;
+    if !periodic {
+        for a in 0..3 {
+            let minimum = (max_radius / target.voxel_size[a]).ceil() as usize + 1;
+            fft_dims[a] = fft_friendly_size(target.dims[a] + 2 * minimum);
+            padding[a] = (fft_dims[a] - target.dims[a]) / 2;
+        }
+    }
+    let fft_origin: [f64; 3] =
+        std::array::from_fn(|a| target.first_voxel_centre[a] - padding[a] as f64 * target.voxel_size[a]);
+    let splats = splats_in_angstrom
+        .into_iter()
+        .filter_map(|Splat { grid_position: position, amplitude, exponent, radius }| {
+            let grid_position: [f64; 3] = std::array::from_fn(|a| (position[a] - fft_origin[a]) / target.voxel_size[a]);
+            // In a padded box, atoms outside the padded grid are left out (their Gaussians
+            // cannot reach the box); in a periodic box every atom counts (wrapped).
+            let reaches =
+                periodic || (0..3).all(|a| grid_position[a] >= -0.5 && grid_position[a] <= fft_dims[a] as f64 - 0.5);
+            reaches.then_some(Splat { grid_position, amplitude, exponent, radius })
+        })
+        .collect();
+    (fft_dims, padding, splats)
 }
 
 /// Adds the atoms' Gaussians to a periodic grid, in parallel over Z slabs.

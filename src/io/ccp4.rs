@@ -31,6 +31,15 @@ pub const HEADER_BYTES: usize = 1024;
 /// (compressed input).
 pub const MAX_VOXELS: u64 = 1 << 33;
 
+/// Byte offset of the "MAP " tag (header word 53).
+pub const MAP_TAG_OFFSET: usize = 208;
+/// Byte offset of the machine stamp (header word 54).
+pub const MACHINE_STAMP_OFFSET: usize = 212;
+/// Byte offset of the first of the ten 80-character labels (header word 57).
+pub const LABELS_OFFSET: usize = 224;
+/// Length of one header label.
+pub const LABEL_BYTES: usize = 80;
+
 /// How far from 90° a cell angle may be and still count as orthogonal (header floats written by
 /// other programs carry rounding).
 pub const CELL_ANGLE_TOLERANCE_DEGREES: f64 = 0.01;
@@ -187,7 +196,7 @@ impl Words {
 }
 
 fn stamp_endianness(bytes: &[u8; HEADER_BYTES]) -> Option<Endianness> {
-    match bytes[212] {
+    match bytes[MACHINE_STAMP_OFFSET] {
         0x44 => Some(Endianness::Little),
         0x11 => Some(Endianness::Big),
         _ => None,
@@ -210,14 +219,16 @@ fn choose_endianness(bytes: &[u8; HEADER_BYTES], warnings: &mut Vec<String>) -> 
         (None, true, _) => {
             warnings.push(format!(
                 "machine stamp {:02x} {:02x} is not a known stamp; the header reads sanely as {:?}-endian",
-                bytes[212], bytes[213], guess
+                bytes[MACHINE_STAMP_OFFSET],
+                bytes[MACHINE_STAMP_OFFSET + 1],
+                guess
             ));
             guess
         }
         (_, false, true) => {
             warnings.push(format!(
                 "machine stamp {:02x} {:02x} contradicts the header, which reads sanely only as {:?}-endian",
-                bytes[212],
+                bytes[MACHINE_STAMP_OFFSET],
                 bytes[213],
                 other(guess)
             ));
@@ -226,6 +237,126 @@ fn choose_endianness(bytes: &[u8; HEADER_BYTES], warnings: &mut Vec<String>) -> 
         // Neither order is sane: keep the stamp's and let the detailed checks name the problem.
         (_, false, false) => guess,
     }
+}
+
+/// What the header says about the data block: its size in file order, mode and axis order.
+struct Layout {
+    file_dims: [i32; 3],
+    mode: DataMode,
+    axis_order: [u8; 3],
+    voxels: u64,
+    extended: i32,
+}
+
+/// Checks the header's dimensions, mode, axis order and sizes (against the file's length when
+/// it is known).
+fn read_layout(
+    words: &Words,
+    file_len: Option<u64>,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<Layout, String> {
+    let file_dims = [words.int(1), words.int(2), words.int(3)];
+    if file_dims.iter().any(|&n| n <= 0) {
+        return Err(format!(
+            "dimensions NC, NR, NS = {}, {}, {} must all be positive",
+            file_dims[0], file_dims[1], file_dims[2]
+        ));
+    }
+    let mode = DataMode::from_number(words.int(4))?;
+    let mut axis_order = [words.int(17), words.int(18), words.int(19)];
+    if axis_order == [0, 0, 0] {
+        warnings.push("MAPC/MAPR/MAPS are 0, 0, 0; assuming 1, 2, 3".into());
+        axis_order = [1, 2, 3];
+    }
+    let mut sorted = axis_order;
+    sorted.sort_unstable();
+    if sorted != [1, 2, 3] {
+        return Err(format!(
+            "MAPC/MAPR/MAPS = {}, {}, {} is not a permutation of 1, 2, 3",
+            axis_order[0], axis_order[1], axis_order[2]
+        ));
+    }
+    let voxels: u64 = file_dims.iter().map(|&n| n as u64).product();
+    if voxels > MAX_VOXELS {
+        return Err(format!(
+            "header claims {} x {} x {} = {voxels} voxels, more than the {MAX_VOXELS} this reader accepts",
+            file_dims[0], file_dims[1], file_dims[2]
+        ));
+    }
+    let extended = words.int(24);
+    if extended < 0 {
+        return Err(format!("extended header size NSYMBT = {extended} is negative"));
+    }
+    let expected_len = HEADER_BYTES as u64 + extended as u64 + voxels * mode.bytes() as u64;
+    if let Some(len) = file_len
+        && len != expected_len
+    {
+        let relation = if len < expected_len { "shorter" } else { "longer" };
+        return Err(format!(
+            "file is {len} bytes, {relation} than the {expected_len} its header promises \
+             ({} x {} x {} voxels of mode {}, {extended}-byte extended header)",
+            file_dims[0],
+            file_dims[1],
+            file_dims[2],
+            mode.number()
+        ));
+    }
+    Ok(Layout { file_dims, mode, axis_order: axis_order.map(|a| a as u8), voxels, extended })
+}
+
+/// The placement fields, permuted from file order to X, Y, Z, and the grid they define.
+fn read_placement(
+    words: &Words,
+    layout: &Layout,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<(GridGeometry, MapHeader), String> {
+    let mut dims = [0usize; 3];
+    let mut nstart = [0i64; 3];
+    for (file_axis, &xyz_axis) in layout.axis_order.iter().enumerate() {
+        dims[xyz_axis as usize - 1] = layout.file_dims[file_axis] as usize;
+        nstart[xyz_axis as usize - 1] = words.int(5 + file_axis) as i64;
+    }
+    let mut sampling = [words.int(8) as i64, words.int(9) as i64, words.int(10) as i64];
+    let cell_lengths = [words.float(11), words.float(12), words.float(13)].map(|v| v as f64);
+    let mut cell_angles = [words.float(14), words.float(15), words.float(16)].map(|v| v as f64);
+    let origin = [words.float(50), words.float(51), words.float(52)].map(|v| v as f64);
+    for a in 0..3 {
+        if sampling[a] <= 0 {
+            let axis = ["X", "Y", "Z"][a];
+            warnings.push(format!("M{axis} = {} is not positive; using the grid size {}", sampling[a], dims[a]));
+            sampling[a] = dims[a] as i64;
+        }
+    }
+    if cell_lengths.iter().any(|c| !(c.is_finite() && *c > 0.0)) {
+        return Err(format!("cell lengths {:?} must be positive: the voxel size is unknown", cell_lengths));
+    }
+    if origin.iter().any(|o| !o.is_finite()) {
+        return Err(format!("ORIGIN {:?} is not finite", origin));
+    }
+    if cell_angles.contains(&0.0) {
+        cell_angles = [90.0; 3];
+    } else if cell_angles.iter().any(|c| !c.is_finite() || (c - 90.0).abs() > CELL_ANGLE_TOLERANCE_DEGREES) {
+        // Placing a skewed grid needs the fractional-to-Cartesian matrix at every step (model map,
+        // window sums, peaks); cryo-EM maps are orthogonal, so refuse rather than misplace it.
+        return Err(format!(
+            "cell angles ({}, {}, {}) are not 90 degrees: non-orthogonal maps are not supported \
+             (resample the map onto an orthogonal grid first)",
+            cell_angles[0], cell_angles[1], cell_angles[2]
+        ));
+    }
+    if origin.iter().any(|&o| o != 0.0) && nstart.iter().any(|&s| s != 0) {
+        warnings.push(format!(
+            "both ORIGIN {:?} and NSTART {:?} are non-zero; programs differ on this, and this one \
+             adds them (see the placement rule)",
+            origin, nstart
+        ));
+    }
+    let voxel_size: [f64; 3] = std::array::from_fn(|a| cell_lengths[a] / sampling[a] as f64);
+    let first_voxel_centre: [f64; 3] = std::array::from_fn(|a| origin[a] + nstart[a] as f64 * voxel_size[a]);
+    let geometry = GridGeometry { dims, voxel_size, first_voxel_centre };
+    let space_group = words.int(23);
+    let axis_order = layout.axis_order;
+    Ok((geometry, MapHeader { axis_order, nstart, origin, sampling, cell_lengths, cell_angles, space_group }))
 }
 
 fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Result<MapRead> {
@@ -238,135 +369,34 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     let mut warnings = Vec::new();
     let endianness = choose_endianness(&bytes, &mut warnings);
     let words = Words { bytes, endianness };
-
-    let file_dims = [words.int(1), words.int(2), words.int(3)];
-    if file_dims.iter().any(|&n| n <= 0) {
-        return Err(bad(format!(
-            "dimensions NC, NR, NS = {}, {}, {} must all be positive",
-            file_dims[0], file_dims[1], file_dims[2]
-        )));
-    }
-    let mode = DataMode::from_number(words.int(4)).map_err(bad)?;
-    let mut axis_order = [words.int(17), words.int(18), words.int(19)];
-    if axis_order == [0, 0, 0] {
-        warnings.push("MAPC/MAPR/MAPS are 0, 0, 0; assuming 1, 2, 3".into());
-        axis_order = [1, 2, 3];
-    }
-    let mut sorted = axis_order;
-    sorted.sort_unstable();
-    if sorted != [1, 2, 3] {
-        return Err(bad(format!(
-            "MAPC/MAPR/MAPS = {}, {}, {} is not a permutation of 1, 2, 3",
-            axis_order[0], axis_order[1], axis_order[2]
-        )));
-    }
-    let axis_order = axis_order.map(|a| a as u8);
-    let voxels: u64 = file_dims.iter().map(|&n| n as u64).product();
-    if voxels > MAX_VOXELS {
-        return Err(bad(format!(
-            "header claims {} x {} x {} = {voxels} voxels, more than the {MAX_VOXELS} this reader accepts",
-            file_dims[0], file_dims[1], file_dims[2]
-        )));
-    }
-    let extended = words.int(24);
-    if extended < 0 {
-        return Err(bad(format!("extended header size NSYMBT = {extended} is negative")));
-    }
-    let data_bytes = voxels * mode.bytes() as u64;
-    let expected_len = HEADER_BYTES as u64 + extended as u64 + data_bytes;
-    if let Some(len) = file_len
-        && len != expected_len
-    {
-        let relation = if len < expected_len { "shorter" } else { "longer" };
-        return Err(bad(format!(
-            "file is {len} bytes, {relation} than the {expected_len} its header promises \
-             ({} x {} x {} voxels of mode {}, {extended}-byte extended header)",
-            file_dims[0],
-            file_dims[1],
-            file_dims[2],
-            mode.number()
-        )));
-    }
-
-    // Placement fields, permuted from file order to X, Y, Z.
-    let mut dims = [0usize; 3];
-    let mut nstart = [0i64; 3];
-    for (file_axis, &xyz_axis) in axis_order.iter().enumerate() {
-        dims[xyz_axis as usize - 1] = file_dims[file_axis] as usize;
-        nstart[xyz_axis as usize - 1] = words.int(5 + file_axis) as i64;
-    }
-    let mut sampling = [words.int(8) as i64, words.int(9) as i64, words.int(10) as i64];
-    let cell_lengths = [words.float(11), words.float(12), words.float(13)].map(|v| v as f64);
-    let mut cell_angles = [words.float(14), words.float(15), words.float(16)].map(|v| v as f64);
-    let origin = [words.float(50), words.float(51), words.float(52)].map(|v| v as f64);
-    for a in 0..3 {
-        if sampling[a] <= 0 {
-            warnings.push(format!(
-                "M{} = {} is not positive; using the grid size {}",
-                ["X", "Y", "Z"][a],
-                sampling[a],
-                dims[a]
-            ));
-            sampling[a] = dims[a] as i64;
-        }
-    }
-    if cell_lengths.iter().any(|c| !(c.is_finite() && *c > 0.0)) {
-        return Err(bad(format!("cell lengths {:?} must be positive: the voxel size is unknown", cell_lengths)));
-    }
-    if origin.iter().any(|o| !o.is_finite()) {
-        return Err(bad(format!("ORIGIN {:?} is not finite", origin)));
-    }
-    if cell_angles.contains(&0.0) {
-        cell_angles = [90.0; 3];
-    } else if cell_angles.iter().any(|c| !c.is_finite() || (c - 90.0).abs() > CELL_ANGLE_TOLERANCE_DEGREES) {
-        // Placing a skewed grid needs the fractional-to-Cartesian matrix at every step (model map,
-        // window sums, peaks); cryo-EM maps are orthogonal, so refuse rather than misplace it.
-        return Err(bad(format!(
-            "cell angles ({}, {}, {}) are not 90 degrees: non-orthogonal maps are not supported \
-             (resample the map onto an orthogonal grid first)",
-            cell_angles[0], cell_angles[1], cell_angles[2]
-        )));
-    }
-    if origin.iter().any(|&o| o != 0.0) && nstart.iter().any(|&s| s != 0) {
-        warnings.push(format!(
-            "both ORIGIN {:?} and NSTART {:?} are non-zero; programs differ on this, and this one \
-             adds them (see the placement rule)",
-            origin, nstart
-        ));
-    }
-    let voxel_size: [f64; 3] = std::array::from_fn(|a| cell_lengths[a] / sampling[a] as f64);
-    let first_voxel_centre: [f64; 3] = std::array::from_fn(|a| origin[a] + nstart[a] as f64 * voxel_size[a]);
-    if &bytes[208..212] != b"MAP " {
+    let layout = read_layout(&words, file_len, &mut warnings).map_err(bad)?;
+    let (geometry, header) = read_placement(&words, &layout, &mut warnings).map_err(bad)?;
+    if &bytes[MAP_TAG_OFFSET..MAP_TAG_OFFSET + 4] != b"MAP " {
         warnings.push("header word 53 is not 'MAP ' (pre-2000 CCP4 file?)".into());
     }
-    let space_group = words.int(23);
     let labels = read_labels(&words);
 
     // Skip the extended header without trusting its size for an allocation.
-    let skipped = std::io::copy(&mut (&mut reader).take(extended as u64), &mut std::io::sink())
-        .map_err(|e| Error::io(path, e))?;
-    if skipped < extended as u64 {
+    let (extended, voxels) = (layout.extended as u64, layout.voxels);
+    let skipped =
+        std::io::copy(&mut (&mut reader).take(extended), &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+    if skipped < extended {
         return Err(bad(format!("file ends inside its {extended}-byte extended header")));
     }
-    let file_order =
-        read_values(&mut reader, mode, endianness, voxels as usize, file_len.is_some()).map_err(|e| match e {
+    let file_order = read_values(&mut reader, layout.mode, endianness, voxels as usize, file_len.is_some()).map_err(
+        |e| match e {
             ValuesError::Io(e) => Error::io(path, e),
             ValuesError::Short(n) => bad(format!("file ends after {n} of the {voxels} voxels its header promises")),
             ValuesError::Long => bad("file is longer than its header promises".into()),
-        })?;
+        },
+    )?;
     if let Some(bad_index) = file_order.iter().position(|v| !v.is_finite()) {
         let count = file_order.iter().filter(|v| !v.is_finite()).count();
         return Err(bad(format!("{count} voxel values are NaN or infinite (the first at file position {bad_index})")));
     }
-    let data = permute_to_xyz(
-        file_order,
-        [file_dims[0] as usize, file_dims[1] as usize, file_dims[2] as usize],
-        axis_order,
-        dims,
-    );
-
-    let geometry = GridGeometry { dims, voxel_size, first_voxel_centre };
-    let header = MapHeader { axis_order, nstart, origin, sampling, cell_lengths, cell_angles, space_group };
+    let file_dims = layout.file_dims.map(|n| n as usize);
+    let data = permute_to_xyz(file_order, file_dims, layout.axis_order, geometry.dims);
+    let mode = layout.mode;
     Ok(MapRead { map: Map { geometry, data, header }, mode, endianness, labels, warnings })
 }
 
@@ -374,7 +404,7 @@ fn read_labels(words: &Words) -> Vec<String> {
     let count = words.int(56).clamp(0, 10) as usize;
     (0..count)
         .map(|i| {
-            let raw = &words.bytes[224 + 80 * i..224 + 80 * (i + 1)];
+            let raw = &words.bytes[LABELS_OFFSET + LABEL_BYTES * i..LABELS_OFFSET + LABEL_BYTES * (i + 1)];
             String::from_utf8_lossy(raw).trim_end_matches(['\0', ' ']).to_string()
         })
         .filter(|l| !l.is_empty())
@@ -562,15 +592,15 @@ fn encode_with<B: ByteOrder, W: Write>(map: &Map, mode: DataMode, label: &str, o
     put_f(21, stats.max);
     put_f(22, stats.mean);
     put_f(55, stats.sd);
-    header[208..212].copy_from_slice(b"MAP ");
-    header[212..216].copy_from_slice(match B::read_u16(&[0x12, 0x34]) {
+    header[MAP_TAG_OFFSET..MAP_TAG_OFFSET + 4].copy_from_slice(b"MAP ");
+    header[MACHINE_STAMP_OFFSET..MACHINE_STAMP_OFFSET + 4].copy_from_slice(match B::read_u16(&[0x12, 0x34]) {
         0x3412 => &[0x44, 0x44, 0, 0],
         _ => &[0x11, 0x11, 0, 0],
     });
     let text = label.as_bytes();
     let n = text.len().min(80);
-    header[224..224 + n].copy_from_slice(&text[..n]);
-    header[224 + n..224 + 80].fill(b' ');
+    header[LABELS_OFFSET..LABELS_OFFSET + n].copy_from_slice(&text[..n]);
+    header[LABELS_OFFSET + n..LABELS_OFFSET + LABEL_BYTES].fill(b' ');
     out.write_all(&header)?;
 
     let [cs, rs, ss] = file_strides(h.axis_order, g.dims);

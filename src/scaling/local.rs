@@ -264,7 +264,7 @@ impl<'a> WindowSums<'a> {
             let leaving = &self.ring[(z - hz - 1) % slots];
             self.acc.par_chunks_mut(4096).zip(leaving.par_chunks(4096)).for_each(|(a, s)| {
                 for (a, s) in a.iter_mut().zip(s) {
-                    *a += -1.0 * *s as f64;
+                    *a -= *s as f64;
                 }
             });
         }
@@ -367,7 +367,8 @@ impl PlaneFit<'_> {
     /// leaves the smallest residual, refined between neighbours by a parabola.
     fn row_multi_b(&self, j: usize, row: &mut [f32], k_row: &mut [f32], a_row: &mut [f32], b_row: &mut [f32]) {
         let n_b = self.calcs.len();
-        let (ridge, k_target, plane_len, offset, acc) = (self.ridge, self.k_target, self.plane_len, self.offset, self.acc);
+        let (ridge, k_target, plane_len, offset, acc) =
+            (self.ridge, self.k_target, self.plane_len, self.offset, self.acc);
         let (mut sxy, mut syy, mut mcs) = ([0f64; 8], [0f64; 8], [0f64; 8]);
         for i in 0..self.nx {
             let n = self.count_x[i] * self.count_y[j] * self.cz;
@@ -500,7 +501,11 @@ pub fn subtract_locally_scaled(
         );
         rows.zip(k_rows.into_par_iter().zip(a_rows.into_par_iter().zip(b_rows.into_par_iter()))).for_each(
             |((j, row), (k_row, (a_row, b_row)))| {
-                if n_b == 1 { fit.row_single(j, row, k_row, a_row) } else { fit.row_multi_b(j, row, k_row, a_row, b_row) }
+                if n_b == 1 {
+                    fit.row_single(j, row, k_row, a_row)
+                } else {
+                    fit.row_multi_b(j, row, k_row, a_row, b_row)
+                }
             },
         );
         if let Some(mask) = report_mask {
