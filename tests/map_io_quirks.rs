@@ -222,6 +222,7 @@ fn writer_refuses_to_overwrite_its_input_and_leaves_no_partial_file() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn every_shared_map_round_trips() {
     let Some(shared) = common::shared_dir("every_shared_map_round_trips") else {
@@ -268,6 +269,7 @@ fn every_shared_map_round_trips() {
 
 /// mrcfile's MRC2014 validator accepts what we write (runs when the reference tools are
 /// installed: `../shared/tools/reference/setup.sh`; skipped otherwise).
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn written_maps_pass_the_mrc2014_validator() {
     let Some(shared) = common::shared_dir("written_maps_pass_the_mrc2014_validator") else {

@@ -14,6 +14,7 @@ fn arr3(v: &Value) -> [f64; 3] {
     [a[0].as_f64().unwrap(), a[1].as_f64().unwrap(), a[2].as_f64().unwrap()]
 }
 
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn every_reference_map_reproduces_its_values() {
     let Some(shared) = common::shared_dir("every_reference_map_reproduces_its_values") else {

@@ -124,6 +124,7 @@ fn shared_models(shared: &Path) -> Vec<PathBuf> {
     models
 }
 
+#[cfg_attr(not(test_gemmi), ignore = "needs gemmi in .venv-test: run scripts/install_test_tools.sh")]
 #[test]
 fn every_model_reads_as_gemmi_reads_it() {
     let Some(python) = common::python_with_gemmi("every_model_reads_as_gemmi_reads_it") else {
@@ -205,6 +206,7 @@ fn many_chain_pdb() -> String {
     text
 }
 
+#[cfg_attr(not(test_gemmi), ignore = "needs gemmi in .venv-test: run scripts/install_test_tools.sh")]
 #[test]
 fn a_many_chain_model_reads_the_same_from_pdb_and_mmcif() {
     let Some(python) = common::python_with_gemmi("a_many_chain_model_reads_the_same_from_pdb_and_mmcif") else {
@@ -264,6 +266,7 @@ fn a_many_chain_model_reads_the_same_from_pdb_and_mmcif() {
 
 /// Every shared model that comes as both PDB and mmCIF reads the same, atom by atom, in file
 /// order (positions to the PDB format's 1 mÅ, everything else exactly).
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn shared_pdb_and_mmcif_copies_read_the_same() {
     let Some(shared) = common::shared_dir("shared_pdb_and_mmcif_copies_read_the_same") else {

@@ -183,6 +183,7 @@ fn atoms_outside_a_tight_box_do_not_wrap_to_the_opposite_face() {
     assert!(at(&periodic.data, 0) > 0.2 * at(&periodic.data, 29));
 }
 
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn matches_gemmi_model_maps_near_the_model() {
     let Some(shared) = common::shared_dir("matches_gemmi_model_maps_near_the_model") else {

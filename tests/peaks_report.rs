@@ -69,6 +69,7 @@ fn removed_atoms(json: &Value, key: &str) -> Vec<(String, isize, [f64; 3])> {
     out
 }
 
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn removed_groups_are_the_top_positive_blobs_with_the_right_neighbours() {
     let Some(shared) = common::shared_dir("removed_groups_are_the_top_positive_blobs_with_the_right_neighbours") else {
@@ -119,6 +120,7 @@ fn removed_groups_are_the_top_positive_blobs_with_the_right_neighbours() {
     }
 }
 
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn spike_nag_blobs_name_their_asparagines() {
     let Some(shared) = common::shared_dir("spike_nag_blobs_name_their_asparagines") else { return };
@@ -174,6 +176,7 @@ fn spike_nag_blobs_name_their_asparagines() {
     }
 }
 
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn residue_scores_flag_a_misplaced_side_chain() {
     let Some(shared) = common::shared_dir("residue_scores_flag_a_misplaced_side_chain") else { return };

@@ -40,6 +40,7 @@ fn recorded() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/regression_sha256.tsv")
 }
 
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
 #[test]
 fn every_shared_case_gives_the_recorded_maps() {
     let Some(shared) = common::shared_dir("every_shared_case_gives_the_recorded_maps") else {

@@ -22,6 +22,7 @@ fn snakemake() -> Option<PathBuf> {
     found.status.success().then(|| PathBuf::from("snakemake"))
 }
 
+#[cfg_attr(not(test_snakemake), ignore = "needs Snakemake: run scripts/install_test_tools.sh")]
 #[test]
 fn the_snakefile_runs_a_manifest_like_the_batch_command() {
     let Some(snakemake) = snakemake() else {
