@@ -344,29 +344,6 @@ impl Fft3d {
             }
         });
     }
-
-    /// Calls `f(index, s²)` for every term of the half spectrum of a box with the given voxel
-    /// size, in parallel over Z planes; `s` in Å⁻¹ (`s = 1/d`).
-    pub fn for_each_s2<F>(&self, voxel_size: [f64; 3], spectrum: &mut [Complex32], f: F)
-    where
-        F: Fn(&mut Complex32, f64) + Sync,
-    {
-        let [nx, ny, nz] = self.dims;
-        let hx = self.half_x();
-        let inv_len: [f64; 3] = std::array::from_fn(|a| 1.0 / (self.dims[a] as f64 * voxel_size[a]));
-        spectrum.par_chunks_mut(hx * ny).enumerate().for_each(|(z, plane)| {
-            let sz = Self::frequency(z, nz) as f64 * inv_len[2];
-            for y in 0..ny {
-                let sy = Self::frequency(y, ny) as f64 * inv_len[1];
-                let row = &mut plane[y * hx..(y + 1) * hx];
-                for (x, value) in row.iter_mut().enumerate() {
-                    let sx = x as f64 * inv_len[0];
-                    f(value, sx * sx + sy * sy + sz * sz);
-                }
-            }
-            let _ = nx;
-        });
-    }
 }
 
 #[cfg(test)]

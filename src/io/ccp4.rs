@@ -18,7 +18,7 @@
 use crate::error::{Error, Result};
 use crate::grid::{GridGeometry, Map, MapHeader, MapStatistics};
 use crate::io::atomic_file::write_atomically;
-use crate::io::gz;
+use crate::io::gz::{self, read_up_to};
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -152,19 +152,6 @@ pub fn read_map_header_dims(path: &Path) -> Option<[usize; 3]> {
 pub fn read_map_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<MapRead> {
     let (reader, length) = gz::reader(bytes);
     parse_map(reader, name.as_ref(), length)
-}
-
-fn read_up_to<R: Read>(reader: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Header words decoded with one byte order.

@@ -20,15 +20,7 @@ pub fn open(path: &Path) -> std::io::Result<(Box<dyn Read + Send>, Option<u64>)>
     let length = file.metadata()?.len();
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut magic = [0u8; 2];
-    let mut got = 0;
-    while got < magic.len() {
-        match reader.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    let got = read_up_to(&mut reader, &mut magic)?;
     let stream = std::io::Cursor::new(magic[..got].to_vec()).chain(reader);
     if is_gzip(&magic[..got]) {
         let decoder = flate2::read::MultiGzDecoder::new(stream);
@@ -36,6 +28,20 @@ pub fn open(path: &Path) -> std::io::Result<(Box<dyn Read + Send>, Option<u64>)>
     } else {
         Ok((Box::new(stream), Some(length)))
     }
+}
+
+/// Reads until `buf` is full or the stream ends; returns how many bytes were read.
+pub fn read_up_to<R: Read>(reader: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// A reader over bytes in memory, decompressing when they are gzip, with the content size when
