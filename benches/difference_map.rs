@@ -13,6 +13,7 @@
 //! tools (`../shared/tools/reference/setup.sh`, venv in `$REFERENCE_VENV` or its default).
 
 use real_space_diff_map::analysis::peaks::{find_peaks, score_residues};
+use real_space_diff_map::report::Report;
 use real_space_diff_map::density::fourier::Fft3d;
 use real_space_diff_map::grid::Map;
 use real_space_diff_map::io::ccp4::read_map;
@@ -105,9 +106,22 @@ fn run_ours(case: &Path, model: &str, out: &Path) -> Option<OurRun> {
         "quiet=true".into(),
     ];
     let (wall, rss_mib) = timed(&binary, &args)?;
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).ok()?).ok()?;
-    let stages =
-        json["timings"].as_array()?.iter().filter_map(|t| Some((t[0].as_str()?.to_string(), t[1].as_f64()?))).collect();
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&report).ok()?).ok()?;
+    // The report keys its stages by name; print them in the order the job runs them.
+    let order = [
+        "read_map",
+        "read_model",
+        "resolution_limit_of_the_map",
+        "model_map",
+        "envelope_and_global_fit",
+        "amplitude_difference",
+        "local_fit_subtraction_and_sigma",
+        "peaks_and_residues",
+        "write_maps",
+    ];
+    let rank = |key: &str| order.iter().position(|k| *k == key).unwrap_or(order.len());
+    let mut stages: Vec<(String, f64)> = report.timings.into_iter().collect();
+    stages.sort_by_key(|(key, _)| rank(key));
     Some(OurRun { wall, rss_mib, stages })
 }
 
@@ -190,6 +204,7 @@ fn main() {
         for (stage, seconds) in &ours.stages {
             println!("    {stage:<40} {seconds:>6.2} s = {:>5.2} FFT pairs", seconds / fft_pair);
             if !stage.starts_with("read") && !stage.starts_with("peaks") && !stage.starts_with("write") {
+                // The science: filter, model map, envelope, local fit (and the amplitude variant).
                 science += seconds;
             }
         }
