@@ -1,10 +1,10 @@
 //! The difference map: experimental map minus the locally scaled model map, in sigma units.
 //!
-//! Steps, each in its own module: limit the experimental map to `d_min` with the same edge as the
-//! model map ([`resolution_limited`]); compute the model map ([`crate::density::model_map`]); fit it
-//! globally and then in a sliding window ([`crate::scaling::local`]); subtract; divide by the
-//! standard deviation inside the model envelope, which unlike the whole-box sd does not change
-//! with how much solvent the box holds.
+//! Steps, each in its own module: limit the experimental map to `d_min` with the same edge as
+//! the model map ([`crate::density::filter`]); compute the model map
+//! ([`crate::density::model_map`]); fit it globally and then in a sliding window
+//! ([`crate::scaling::local`]); subtract; divide by the standard deviation inside the model
+//! envelope, which unlike the whole-box sd does not change with how much solvent the box holds.
 
 use crate::analysis::placement::{PlacementReport, check_placement};
 use crate::density::filter::{ResolutionEdge, resolution_limited_in};

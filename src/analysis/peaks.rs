@@ -28,7 +28,7 @@ pub struct NearestAtom {
 }
 
 impl NearestAtom {
-    /// The residue, as "chain/NAMEnumber[icode]" ("A/ASN282"), the same label as
+    /// The residue, as "chain/NAMEnumber(icode)" ("A/ASN282"), the same label as
     /// [`crate::io::model::Residue`]'s.
     pub fn residue_label(&self) -> String {
         crate::io::model::residue_label(&self.chain, &self.residue_name, self.residue_number, &self.insertion_code)

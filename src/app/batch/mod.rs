@@ -32,7 +32,7 @@ use summary::{EntryStatus, SummaryRow, write_summary};
     version
 )]
 pub struct BatchArgs {
-    /// The manifest: columns id, model, map, [resolution], [options] and any option key; paths
+    /// The manifest: columns id, model, map, optionally resolution and options, and any option key; paths
     /// relative to the manifest.
     pub manifest: PathBuf,
     /// Output directory: one folder per entry, plus summary.tsv and summary.json.

@@ -74,7 +74,7 @@ pub struct Residue {
     pub insertion_code: String,
 }
 
-/// The label of a residue in reports: "chain/NAMEnumber[icode]" ("A/ASN282", "B/SER10A").
+/// The label of a residue in reports: "chain/NAMEnumber(icode)" ("A/ASN282", "B/SER10A").
 pub fn residue_label(chain: &str, name: &str, number: isize, insertion_code: &str) -> String {
     format!("{chain}/{name}{number}{insertion_code}")
 }
