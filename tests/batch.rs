@@ -47,17 +47,9 @@ fn bad_entries_are_reported_and_good_ones_finish() {
     manifest.push_str(&format!("garbage,garbage.pdb,{},3.2\n", map.display()));
     if let Some(shared) = common::shared_dir("bad_entries_are_reported_and_good_ones_finish (shared cases)") {
         let s = |p: &str| shared.join(p).display().to_string();
-        for (id, m, mp, r) in [
-            (
-                "spike_nstart",
-                "data/spike_emd21457_seg/6vyb_Ndom_noNAG.pdb",
-                "data/spike_emd21457_seg/emd_21457_seg_nstart.mrc",
-                "3.2",
-            ),
-            ("mitoribo", "data/mitoribo_emd2566_3j6b/3J6B_9.pdb", "data/mitoribo_emd2566_3j6b/2566_3J6B_9.mrc", "3.2"),
-            ("actin", "data/actin_emd5168/1J6Z.pdb", "data/actin_emd5168/emd_5168.map", "6.6"),
-            ("heme_zyx", "synthetic/1ahq_heme/model_trunc.cif", "synthetic/1ahq_heme/zyx/map.mrc", "2.9"),
-        ] {
+        // Different placements and axis orders, low resolution, mmCIF.
+        let picked = ["spike_nstart", "mitoribo", "actin", "4a7h_zyx", "heme_cif"];
+        for (id, m, mp, r) in common::SHARED_CASES.iter().filter(|c| picked.contains(&c.0)) {
             manifest.push_str(&format!("{id},{},{},{r}\n", s(m), s(mp)));
         }
     }

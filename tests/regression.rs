@@ -10,32 +10,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// (case, model, map, resolution), paths under ../shared.
-const CASES: &[(&str, &str, &str, &str)] = &[
-    ("spike", "data/spike_emd21457_seg/6vyb_Ndom_noNAG.pdb", "data/spike_emd21457_seg/emd_21457_seg.mrc", "3.2"),
-    ("spike_cif", "data/spike_emd21457_seg/6vyb_Ndom_noNAG.cif", "data/spike_emd21457_seg/emd_21457_seg.mrc", "3.2"),
-    (
-        "spike_nstart",
-        "data/spike_emd21457_seg/6vyb_Ndom_noNAG.pdb",
-        "data/spike_emd21457_seg/emd_21457_seg_nstart.mrc",
-        "3.2",
-    ),
-    (
-        "spike_orig0",
-        "data/spike_emd21457_seg/6vyb_Ndom_shifted_noNAG.pdb",
-        "data/spike_emd21457_seg/emd_21457_seg_orig0.mrc",
-        "3.2",
-    ),
-    ("mitoribo", "data/mitoribo_emd2566_3j6b/3J6B_9.pdb", "data/mitoribo_emd2566_3j6b/2566_3J6B_9.mrc", "3.2"),
-    ("actin", "data/actin_emd5168/1J6Z.pdb", "data/actin_emd5168/emd_5168.map", "6.6"),
-    ("actin_mono", "data/actin_emd5168/1J6Z.pdb", "data/actin_emd5168/emd_5168_monomer.mrc", "6.6"),
-    ("4a7h", "synthetic/4a7h/model_trunc.pdb", "synthetic/4a7h/map.mrc", "3.0"),
-    ("4a7h_cif", "synthetic/4a7h/model_trunc.cif", "synthetic/4a7h/map.mrc", "3.0"),
-    ("4a7h_zyx", "synthetic/4a7h/model_trunc.pdb", "synthetic/4a7h/zyx/map.mrc", "3.0"),
-    ("heme", "synthetic/1ahq_heme/model_trunc.pdb", "synthetic/1ahq_heme/map.mrc", "3.0"),
-    ("heme_cif", "synthetic/1ahq_heme/model_trunc.cif", "synthetic/1ahq_heme/map.mrc", "3.0"),
-];
-
 fn recorded() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/regression_sha256.tsv")
 }
@@ -48,7 +22,7 @@ fn every_shared_case_gives_the_recorded_maps() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut sums = BTreeMap::new();
-    for (case, model, map, resolution) in CASES {
+    for (case, model, map, resolution) in common::SHARED_CASES {
         let output = dir.path().join(format!("{case}.ccp4"));
         let run = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
             .arg(shared.join(model))

@@ -84,7 +84,7 @@ pub fn resolution_limited_in(
     });
     let padded_dims: [usize; 3] =
         std::array::from_fn(|a| crate::density::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
-    let mut padded = workspace.take_real_to_overwrite(padded_dims.iter().product());
+    let mut padded = workspace.take_real(padded_dims.iter().product());
     mirror_pad(&data, geometry.dims, padded_dims, padding, &mut padded);
     drop(data);
     let fft = Fft3d::new(padded_dims);

@@ -85,21 +85,7 @@ impl FourierWorkspace {
         }
         buffer.truncate(len);
         buffer.par_iter_mut().for_each(|v| *v = 0.0);
-        let missing = len - buffer.len();
-        buffer.extend(std::iter::repeat_n(0f32, missing));
-        buffer
-    }
-
-    /// As [`FourierWorkspace::take_real`], for a caller that overwrites every value: reused
-    /// memory is not cleared first.
-    pub fn take_real_to_overwrite(&mut self, len: usize) -> Vec<f32> {
-        let mut buffer = std::mem::take(&mut self.real);
-        if buffer.capacity() < len {
-            return filled(len, 0f32);
-        }
-        buffer.truncate(len);
-        let missing = len - buffer.len();
-        buffer.extend(std::iter::repeat_n(0f32, missing));
+        buffer.resize(len, 0.0);
         buffer
     }
 
