@@ -146,22 +146,28 @@ impl LocalNoise {
         };
         let xs: Vec<(usize, usize, f64)> = (0..nx).map(|i| position(i, cx)).collect();
         let variance = &self.variance;
-        values.par_chunks_mut(nx * ny).enumerate().for_each(|(z, plane)| {
-            let (z0, z1, fz) = position(z, cz);
-            for y in 0..ny {
-                let (y0, y1, fy) = position(y, cy);
-                let at = |i: usize, j: usize, k: usize| variance[i + cx * (j + cy * k)] as f64;
-                let lerp = |a: f64, b: f64, f: f64| a + (b - a) * f;
-                for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
-                    let v = lerp(
-                        lerp(lerp(at(x0, y0, z0), at(x1, y0, z0), fx), lerp(at(x0, y1, z0), at(x1, y1, z0), fx), fy),
-                        lerp(lerp(at(x0, y0, z1), at(x1, y0, z1), fx), lerp(at(x0, y1, z1), at(x1, y1, z1), fx), fy),
-                        fz,
-                    );
-                    f(&mut plane[x + nx * y], v.max(0.0).sqrt() as f32);
+        let lerp = |a: f32, b: f32, f: f32| a + (b - a) * f;
+        values.par_chunks_mut(nx * ny).enumerate().for_each_init(
+            || vec![0f32; cx],
+            |coarse_row, (z, plane)| {
+                let (z0, z1, fz) = position(z, cz);
+                let at = |j: usize, k: usize| &variance[cx * (j + cy * k)..][..cx];
+                for y in 0..ny {
+                    // Trilinear = bilinear in Y and Z once per coarse row, then linear in X per
+                    // voxel: a quarter of the lookups of the direct form.
+                    let (y0, y1, fy) = position(y, cy);
+                    let (fy, fz) = (fy as f32, fz as f32);
+                    let rows = [at(y0, z0), at(y1, z0), at(y0, z1), at(y1, z1)];
+                    for (i, value) in coarse_row.iter_mut().enumerate() {
+                        *value = lerp(lerp(rows[0][i], rows[1][i], fy), lerp(rows[2][i], rows[3][i], fy), fz);
+                    }
+                    for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
+                        let v = lerp(coarse_row[x0], coarse_row[x1], fx as f32);
+                        f(&mut plane[x + nx * y], v.max(0.0).sqrt());
+                    }
                 }
-            }
-        });
+            },
+        );
     }
 }
 
@@ -182,23 +188,31 @@ pub fn divide_by_local_noise(
     let [cx, cy, cz] = coarse;
     // Mean of noise² over each step³ block (clipped at the far faces).
     let mut variance = vec![0f32; cx * cy * cz];
-    variance.par_chunks_mut(cx * cy).enumerate().for_each(|(k, plane)| {
-        for j in 0..cy {
-            for i in 0..cx {
-                let (mut sum, mut count) = (0f64, 0u32);
-                for z in k * step..((k + 1) * step).min(nz) {
-                    for y in j * step..((j + 1) * step).min(ny) {
+    variance.par_chunks_mut(cx * cy).enumerate().for_each_init(
+        || vec![0f64; cx],
+        |sums, (k, plane)| {
+            // Whole fine rows at a time (contiguous reads), folded into the coarse row.
+            let z_range = k * step..((k + 1) * step).min(nz);
+            let z_count = z_range.len();
+            for j in 0..cy {
+                sums.fill(0.0);
+                let y_range = j * step..((j + 1) * step).min(ny);
+                let y_count = y_range.len();
+                for z in z_range.clone() {
+                    for y in y_range.clone() {
                         let row = &noise[nx * (y + ny * z)..][..nx];
-                        for v in &row[i * step..((i + 1) * step).min(nx)] {
-                            sum += (*v as f64) * (*v as f64);
-                            count += 1;
+                        for (sum, block) in sums.iter_mut().zip(row.chunks(step)) {
+                            *sum += block.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>();
                         }
                     }
                 }
-                plane[i + cx * j] = (sum / count as f64) as f32;
+                for (i, (value, sum)) in plane[cx * j..][..cx].iter_mut().zip(sums.iter()).enumerate() {
+                    let x_count = ((i + 1) * step).min(nx) - i * step;
+                    *value = (sum / (x_count * y_count * z_count) as f64) as f32;
+                }
             }
-        }
-    });
+        },
+    );
     drop(noise);
     let coarse_voxel = geometry.voxel_size.map(|v| v * step as f64);
     let half: [usize; 3] = std::array::from_fn(|a| ((window / coarse_voxel[a] / 2.0).round() as usize).max(1));

@@ -244,42 +244,36 @@ pub struct WeightedDifference {
     pub warnings: Vec<String>,
 }
 
-/// Forward transform of `data` (map grid), mirror-padded, into a spectrum of its own.
-fn padded_spectrum(
-    data: &[f32],
-    padding: &MirrorPadding,
+/// Forward transform of the periodic map `data` into a spectrum of its own. The transform
+/// runs in `data`'s memory (left unspecified), which then receives the result of the way back:
+/// no padded copy and no fresh map-sized allocation on either side.
+fn spectrum_in_place(
+    data: &mut [f32],
     fft: &Fft3d,
     band: [usize; 3],
     workspace: &mut FourierWorkspace,
 ) -> Vec<Complex32> {
-    let mut padded = workspace.take_real(padding.padded_len());
-    padding.pad(data, &mut padded);
-    fft.forward_in(&mut padded, Some(band), workspace);
-    workspace.give_back_real(padded);
+    fft.forward_in(data, Some(band), workspace);
     workspace.take_spectrum()
 }
 
-/// Multiplies `spectrum` by `gain(s)` within `s_max` (zero beyond), transforms it back and crops
-/// it to the map's box; the spectrum's memory goes back to the workspace.
+/// Multiplies `spectrum` by `gain(s)` within `s_max` (zero beyond) and transforms it back into
+/// `map` (the same periodic grid); the spectrum's memory goes back to the workspace.
+#[allow(clippy::too_many_arguments)]
 fn back_to_map<F: Fn(f64) -> f64 + Sync>(
     mut spectrum: Vec<Complex32>,
-    padding: &MirrorPadding,
+    map: &mut [f32],
     fft: &Fft3d,
+    voxel_size: [f64; 3],
     band: [usize; 3],
     s_max: f64,
     gain: F,
     workspace: &mut FourierWorkspace,
-) -> Vec<f32> {
-    let normalisation = 1.0 / padding.padded_len() as f64;
-    fft.weight_within_sphere(padding.voxel_size, &mut spectrum, s_max * s_max, |s2| {
-        (gain(s2.sqrt()) * normalisation) as f32
-    });
-    let mut padded = workspace.take_real(padding.padded_len());
-    fft.inverse_band_limited(&mut spectrum, &mut padded, Some(band));
-    let map = padding.crop(&padded);
-    workspace.give_back_real(padded);
+) {
+    let normalisation = 1.0 / map.len() as f64;
+    fft.weight_within_sphere(voxel_size, &mut spectrum, s_max * s_max, |s2| (gain(s2.sqrt()) * normalisation) as f32);
+    fft.inverse_band_limited(&mut spectrum, map, Some(band));
     workspace.lend_spectrum(spectrum);
-    map
 }
 
 /// Weights `difference` (the locally fitted difference, resolution-limited with `edge`) by
@@ -290,8 +284,8 @@ fn back_to_map<F: Fn(f64) -> f64 + Sync>(
 /// Memory: two half spectra of the box.
 #[allow(clippy::too_many_arguments)]
 pub fn weight_difference(
-    difference: Vec<f32>,
-    noise: Vec<f32>,
+    mut difference: Vec<f32>,
+    mut noise: Vec<f32>,
     experimental: &ExperimentalPower,
     geometry: &GridGeometry,
     d_min: f64,
@@ -313,10 +307,9 @@ pub fn weight_difference(
     let ratios = experimental.ratios();
     let edge_at = |s: f64| edge.weight(s, s_max);
 
-    let noise_spectrum = padded_spectrum(&noise, &padding, &fft, band, workspace);
-    drop(noise);
-    let difference_spectrum = padded_spectrum(&difference, &padding, &fft, band, workspace);
-    drop(difference);
+    let voxel_size = padding.voxel_size;
+    let noise_spectrum = spectrum_in_place(&mut noise, &fft, band, workspace);
+    let difference_spectrum = spectrum_in_place(&mut difference, &fft, band, workspace);
     // Per shell: Σ e², Σ|N|² (raw), Σ e²|r N|² (the noise as it is in the difference), Σ|Δ|².
     let sums = shell_sums(&fft, padding.voxel_size, shells, s_max, |i, s| {
         let e2 = edge_at(s).powi(2);
@@ -340,11 +333,12 @@ pub fn weight_difference(
     }
     let unweighted_noise_ratio = if weighted > 0.0 { (plain / weighted).sqrt() } else { 1.0 };
 
-    let difference = back_to_map(difference_spectrum, &padding, &fft, band, s_max, weight, workspace);
-    let noise = back_to_map(
+    back_to_map(difference_spectrum, &mut difference, &fft, voxel_size, band, s_max, weight, workspace);
+    back_to_map(
         noise_spectrum,
-        &padding,
+        &mut noise,
         &fft,
+        voxel_size,
         band,
         s_max,
         |s| weight(s) * edge_at(s) * shells.interpolate(&ratios, s),
