@@ -220,10 +220,16 @@ fn main() {
         for (name, result) in &maps {
             let (weakest, strongest, ratio) = contrast(result, &groups);
             let far = far_from_model_statistics(&result.data, &result.geometry, &positions, 8.0);
-            let far = far.map_or("none".to_string(), |f| format!("mean {:.3} sd {:.3}", f.mean, f.sd));
+            // Heights in units of the sd far from the model, so that the three maps compare.
+            let (far_text, sd) = match far {
+                Some(f) => (format!("mean {:.3} sd {:.3} (map units)", f.mean, f.sd), f.sd),
+                None => ("none".to_string(), 1.0),
+            };
             println!(
-                "    {name:<22} contrast {ratio:.2} (heme {weakest:.2}, elsewhere {strongest:.2}); > 8 Å from the \
-                 model: {far}"
+                "    {name:<22} contrast {ratio:.2} (heme {:.2}, elsewhere {:.2} far-sd); > 8 Å from the model: \
+                 {far_text}",
+                weakest / sd,
+                strongest / sd
             );
         }
     }

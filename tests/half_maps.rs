@@ -3,36 +3,12 @@
 
 mod common;
 
-use real_space_diff_map::Map;
 use real_space_diff_map::difference::{DifferenceOptions, Units, compute_half_map_difference};
 use real_space_diff_map::io::ccp4::{read_map, write_map};
 use real_space_diff_map::io::model::read_model;
 use real_space_diff_map::scaling::noise::far_from_model_statistics;
 use std::path::Path;
 use std::process::{Command, Output};
-
-/// Gaussian noise from a fixed seed (Box-Muller).
-fn gaussian(seed: u64, n: usize) -> Vec<f32> {
-    let mut state = seed;
-    let mut uniform = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    (0..n).map(|_| ((-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos()) as f32).collect()
-}
-
-/// Two half maps: `map` plus independent noise of sd `level(x index)` times the map's sd.
-fn halves(map: &Map, level: impl Fn(usize) -> f32) -> (Map, Map) {
-    let sd = map.statistics().sd as f32;
-    let n = map.data.len();
-    let (n1, n2) = (gaussian(1, n), gaussian(2, n));
-    let nx = map.geometry.dims[0];
-    let noisy = |noise: &[f32]| {
-        let data = map.data.iter().zip(noise).enumerate().map(|(i, (v, e))| v + level(i % nx) * sd * e).collect();
-        map.with_data(data)
-    };
-    (noisy(&n1), noisy(&n2))
-}
 
 fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_real_space_diff_map")).current_dir(dir).args(args).output().unwrap()
@@ -46,7 +22,7 @@ fn text(output: &Output) -> String {
 fn half_maps_on_the_command_line_give_z_units_and_q_values() {
     let dir = tempfile::tempdir().unwrap();
     let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
-    let (h1, h2) = halves(&map, |_| 0.5);
+    let (h1, h2) = common::halves(&map, |_| 0.5);
     write_map(dir.path().join("h1.mrc"), &h1, "half 1", &[]).unwrap();
     write_map(dir.path().join("h2.mrc"), &h2, "half 2", &[]).unwrap();
     let model = common::testdata("6vyb_Ndom_noNAG.pdb").display().to_string();
@@ -134,7 +110,7 @@ fn local_z_follows_noise_that_differs_between_two_halves_of_the_box() {
     let map = input.with_data(signal);
     let nx = map.geometry.dims[0];
     let level = |x: usize| if x < nx / 2 { 0.3 } else { 0.9 };
-    let (h1, h2) = halves(&map, level);
+    let (h1, h2) = common::halves(&map, level);
     let options = DifferenceOptions::with_half_maps(3.2, &map.geometry);
     let result = compute_half_map_difference(&model, h1.clone(), h2.clone(), None, &options).unwrap();
     assert_eq!(result.units, Units::HalfMapZ);
@@ -189,4 +165,79 @@ fn z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out() {
             assert!(value > 5.0, "{case}: z {value} at removed atom {atom}");
         }
     }
+}
+
+#[test]
+fn batch_entries_with_half_map_columns_match_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
+    let (h1, h2) = common::halves(&map, |_| 0.5);
+    write_map(d.join("h1.mrc"), &h1, "half 1", &[]).unwrap();
+    write_map(d.join("h2.mrc"), &h2, "half 2", &[]).unwrap();
+    let model = common::testdata("6vyb_Ndom_noNAG.pdb").display().to_string();
+    let full = common::testdata("emd_21457_seg.mrc").display().to_string();
+    // Half maps alone (empty map), half maps with the full map, and a single map in one batch.
+    let manifest = format!(
+        "id\tmodel\tmap\thalf_map_1\thalf_map_2\tresolution\n\
+         halves\t{model}\t\th1.mrc\th2.mrc\t3.2\n\
+         with_full\t{model}\t{full}\th1.mrc\th2.mrc\t3.2\n\
+         single\t{model}\t{full}\t\t\t3.2\n"
+    );
+    std::fs::write(d.join("m.tsv"), manifest).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(["batch", "m.tsv", "--out-dir", "out", "--jobs", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for (id, maps) in [
+        ("halves", vec!["half_map=h1.mrc", "half_map=h2.mrc"]),
+        ("with_full", vec![full.as_str(), "half_map=h1.mrc", "half_map=h2.mrc"]),
+        ("single", vec![full.as_str()]),
+    ] {
+        let mut args = vec![model.as_str()];
+        args.extend(maps);
+        let output = format!("output={id}.ccp4");
+        args.extend(["resolution=3.2", output.as_str(), "quiet=true"]);
+        let cli = run(d, &args);
+        assert!(cli.status.success(), "{id}: {}", text(&cli));
+        let batch_map = std::fs::read(d.join("out").join(id).join("difference.ccp4")).unwrap();
+        let cli_map = std::fs::read(d.join(format!("{id}.ccp4"))).unwrap();
+        // The header's labels name the inputs as given; the maps themselves must be identical.
+        assert_eq!(batch_map[1024..], cli_map[1024..], "{id}: batch and command line differ");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("out").join(id).join("report.json")).unwrap())
+                .unwrap();
+        let expected = if id == "single" { "envelope_sigma" } else { "half_map_z" };
+        assert_eq!(report["fit"]["units"], expected, "{id}");
+    }
+    // The stamps cover the half maps: a changed half map reruns its entries, not the single one.
+    let stamp = |id: &str| std::fs::read_to_string(d.join("out").join(id).join("done.json")).unwrap();
+    assert!(stamp("halves").contains("h2.mrc"), "{}", stamp("halves"));
+    let (h1b, _) = common::halves(&map, |_| 0.6);
+    write_map(d.join("h1.mrc"), &h1b, "half 1, again", &[]).unwrap();
+    let before = std::fs::read(d.join("out/single/difference.ccp4")).unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(["batch", "m.tsv", "--out-dir", "out", "--jobs", "2"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    let summary = std::fs::read_to_string(d.join("out/summary.tsv")).unwrap();
+    let status = |id: &str| {
+        let line = summary.lines().find(|l| l.starts_with(&format!("{id}\t"))).unwrap_or_default();
+        line.split('\t').nth(1).unwrap_or_default().to_string()
+    };
+    assert_eq!([status("halves"), status("with_full"), status("single")], ["done", "done", "skipped"], "{summary}");
+    assert_eq!(before, std::fs::read(d.join("out/single/difference.ccp4")).unwrap());
+
+    // One half map only: the manifest error names the line.
+    std::fs::write(d.join("bad.tsv"), format!("id\tmodel\tmap\thalf_map_1\nx\t{model}\t{full}\th1.mrc\n")).unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(["batch", "bad.tsv", "--out-dir", "out2"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && text(&bad).contains("half_map_2"), "{}", text(&bad));
 }

@@ -94,4 +94,3 @@ pub fn run_servalcat(case: &Path, model: &str, maps: &str, out: &Path) -> Option
     let field = |name: &str| text.split_whitespace().find_map(|w| w.strip_prefix(name)?.parse::<f64>().ok());
     Some((field("wall_s=")?, field("max_rss_kib=")? / 1024.0))
 }
-

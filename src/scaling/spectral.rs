@@ -62,8 +62,9 @@ const UNEXPLAINED_SIGNAL_FLOOR: f64 = 1e-3;
 /// One resolution shell of the half-map statistics.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Shell {
-    /// Low-resolution end of the shell (Å; infinite for the first).
-    pub d_max: f64,
+    /// Low-resolution end of the shell (Å); `None` for the first, which reaches to the
+    /// lowest frequency (JSON has no infinity).
+    pub d_max: Option<f64>,
     /// High-resolution end of the shell (Å).
     pub d_min: f64,
     /// Fourier terms in the shell (Friedel mates counted).
@@ -417,7 +418,7 @@ fn shell_table(
             let weight =
                 if noise_variance > 0.0 { weighting.weight(unexplained.max(floor), noise_variance) } else { 0.0 };
             Shell {
-                d_max: if i == 0 { f64::INFINITY } else { 1.0 / (i as f64 * shells.width) },
+                d_max: (i > 0).then(|| 1.0 / (i as f64 * shells.width)),
                 d_min: 1.0 / ((i + 1) as f64 * shells.width),
                 terms: n as u64,
                 fsc_half,
@@ -467,7 +468,7 @@ fn shell_warnings(table: &[Shell], d_min: f64) -> Vec<String> {
         warnings.push(format!(
             "the FSC between the half maps falls below {FSC_THRESHOLD} at {:.2} Å, coarser than the resolution \
              {d_min} Å: the shells beyond carry little signal and are weighted down",
-            shell.d_max
+            shell.d_max.unwrap_or(f64::INFINITY)
         ));
     }
     let worst = table
