@@ -3,7 +3,7 @@
 
 use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};
 use crate::analysis::placement::PlacementReport;
-use crate::difference::DifferenceMaps;
+use crate::difference::{DifferenceMaps, NoiseSummary, Units};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapStatistics};
 use crate::io::atomic_file::write_atomically;
@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Version of the report layout; bumped when a field changes meaning or disappears.
-pub const REPORT_SCHEMA_VERSION: u32 = 2;
+pub const REPORT_SCHEMA_VERSION: u32 = 3;
 
 /// An input file, identified by content.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -114,12 +114,18 @@ pub struct FitSummary {
     pub global: GlobalFit,
     /// Sliding-window fit.
     pub local: LocalFitSummary,
-    /// The sd the complex difference was divided by (input map units).
+    /// Units of the complex difference map.
+    pub units: Units,
+    /// The sd the complex difference was divided by (input map units); with half maps, the
+    /// median local noise sd (input map units).
     pub sigma: f64,
     /// Voxels in the model envelope.
     pub envelope_voxels: usize,
     /// Blur B used by the model map (Å²).
     pub model_map_blur: f64,
+    /// With half maps: the noise per resolution shell, the spectral weights, the local noise
+    /// level and the z map's calibration far from the model; `null` without half maps.
+    pub noise: Option<NoiseSummary>,
 }
 
 /// An output map and its statistics (sigma units).
@@ -138,8 +144,12 @@ pub struct OutputSummary {
 pub struct PeakSummary {
     /// Which map the peaks come from ("complex" or "amplitude").
     pub map: String,
-    /// Threshold in sigma.
+    /// Units of the threshold and of the peak heights.
+    pub units: Units,
+    /// Threshold on |value|, in those units.
     pub threshold: f64,
+    /// The false discovery rate the threshold was chosen for (`fdr=`), if it was.
+    pub fdr: Option<f64>,
     /// Positive blobs found.
     pub positive: usize,
     /// Negative blobs found.
@@ -212,9 +222,11 @@ impl Report {
         FitSummary {
             global: result.global,
             local: result.local,
+            units: result.units,
             sigma: result.sigma,
             envelope_voxels: result.envelope_voxels,
             model_map_blur: result.model_map_blur,
+            noise: result.noise.clone(),
         }
     }
 }
@@ -245,13 +257,13 @@ pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], input
     write_atomically(&peaks_path, inputs, |w| {
         writeln!(
             w,
-            "rank,height_sigma,x,y,z,voxels,volume_A3,integrated_sigma_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A"
+            "rank,height_sigma,x,y,z,voxels,volume_A3,integrated_sigma_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A,q_value"
         )?;
         for (rank, p) in peaks.iter().enumerate() {
             let near = p.nearest_atom.as_ref();
             writeln!(
                 w,
-                "{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{}",
+                "{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{}",
                 rank + 1,
                 number(p.height),
                 p.position[0],
@@ -266,6 +278,7 @@ pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], input
                 near.map_or(String::new(), |a| csv_field(&a.insertion_code)),
                 near.map_or(String::new(), |a| csv_field(&a.atom_name)),
                 near.map_or(String::new(), |a| number(a.distance)),
+                p.q_value.map_or(String::new(), |q| format!("{q:.3e}")),
             )?;
         }
         Ok(())
@@ -296,17 +309,23 @@ pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], input
     Ok(vec![peaks_path, residues_path])
 }
 
-/// The strongest `count` peaks as a text table.
-pub fn peak_table(peaks: &[Peak], count: usize) -> String {
-    let mut out =
-        String::from("  rank   sigma        x        y        z   vol(A^3)  nearest atom                 dist(A)\n");
+/// The strongest `count` peaks as a text table; heights in `units` (a q-value column when the
+/// peaks have them).
+pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
+    let heading = if units == Units::HalfMapZ { "      z" } else { "  sigma" };
+    let with_q = peaks.iter().any(|p| p.q_value.is_some());
+    let mut out = format!(
+        "  rank {heading}        x        y        z   vol(A^3)  nearest atom                 dist(A){}\n",
+        if with_q { "   q-value" } else { "" }
+    );
     for (rank, p) in peaks.iter().take(count).enumerate() {
         let near = p.nearest_atom.as_ref().map_or(format!("(no atom within {NEAREST_ATOM_RADIUS} Å)"), |a| {
             format!("{}/{}", a.residue_label(), a.atom_name)
         });
         let distance = p.nearest_atom.as_ref().map_or(String::new(), |a| format!("{:.2}", a.distance));
+        let q = p.q_value.map_or(String::new(), |q| format!("  {q:>8.1e}"));
         out.push_str(&format!(
-            "  {:>4} {:>7.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}\n",
+            "  {:>4} {:>7.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}{q}\n",
             rank + 1,
             p.height,
             p.position[0],

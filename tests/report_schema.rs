@@ -88,3 +88,57 @@ fn a_real_report_has_exactly_the_fields_the_readme_lists() {
     assert_eq!(typed.parameters.resolution, Some(3.2));
     assert!(typed.timings.contains_key("model_map"));
 }
+
+/// Every backticked name in a table cell, inside parentheses or not.
+fn all_names(cell: &str) -> BTreeSet<String> {
+    cell.split('`').skip(1).step_by(2).map(|n| n.trim_end_matches("[]").to_string()).collect()
+}
+
+/// Every key of `value`'s objects, at every depth (the first element of each array).
+fn nested_keys(value: &Value, into: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(o) => {
+            for (k, v) in o {
+                into.insert(k.clone());
+                nested_keys(v, into);
+            }
+        }
+        Value::Array(items) => items.iter().take(1).for_each(|v| nested_keys(v, into)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_half_map_report_reads_back_and_the_readme_names_all_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = real_space_diff_map::io::ccp4::read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
+    let (h1, h2) = common::halves(&map, |_| 0.5);
+    for (name, half) in [("h1.mrc", &h1), ("h2.mrc", &h2)] {
+        real_space_diff_map::io::ccp4::write_map(dir.path().join(name), half, "half", &[]).unwrap();
+    }
+    let json = dir.path().join("report.json");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(dir.path())
+        .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
+        .args(["half_map=h1.mrc", "half_map=h2.mrc", "resolution=3.2", "quiet=true", "output=d.ccp4", "fdr=0.05"])
+        .arg(format!("json={}", json.display()))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(&json).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    // Some keys exist only in this mode (the README lists them in parentheses): each object's
+    // keys must be named in its row, at any depth.
+    for (names, content) in readme_rows() {
+        for name in &names {
+            let mut found = BTreeSet::new();
+            nested_keys(&report[name.as_str()], &mut found);
+            let listed = all_names(&content);
+            let missing: Vec<&String> = found.difference(&listed).collect();
+            assert!(missing.is_empty(), "`{name}` in a half-map report has keys the README does not name: {missing:?}");
+        }
+    }
+    let typed: Report = serde_json::from_str(&text).unwrap();
+    assert!(typed.timings.contains_key("spectral_weighting") && typed.timings.contains_key("read_half_maps"));
+    assert!(typed.fit.noise.is_some(), "the noise summary reads back");
+}

@@ -141,3 +141,49 @@ fn odd_coordinate_values_never_panic() {
         run_mutated_model(&text, "pdb");
     }
 }
+
+/// Two half maps of a 32³ crop of the spike segment (same frame), encoded as files.
+fn half_map_bytes() -> &'static (Vec<u8>, Vec<u8>) {
+    static BYTES: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
+        let crop = map.crop([8, 8, 8], [32, 32, 32]).unwrap();
+        let (h1, h2) = common::halves(&crop, |_| 0.5);
+        (encode_map(&h1, MapEncoding::default(), "half 1"), encode_map(&h2, MapEncoding::default(), "half 2"))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Damage to the second half map (header words mostly: grid, cell, origin, mode) through
+    /// the command line: an error naming that file and no output, or a run that succeeds.
+    #[test]
+    fn mutated_half_maps_through_the_command_line_never_panic(
+        edits in prop::collection::vec((0usize..1 << 16, any::<u8>()), 1..8),
+        header_bias in any::<bool>(),
+    ) {
+        let (h1, h2) = half_map_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("h1.mrc"), h1).unwrap();
+        std::fs::write(dir.path().join("mutated_half.mrc"), mutate(h2, &edits, header_bias)).unwrap();
+        let output = dir.path().join("out.ccp4");
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+            .current_dir(dir.path())
+            .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
+            .args(["half_map=h1.mrc", "half_map=mutated_half.mrc", "resolution=3.2", "quiet=true", "peaks_shown=0"])
+            .arg(format!("output={}", output.display()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        prop_assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{}", stderr);
+        match run.status.code() {
+            Some(0) => prop_assert!(output.exists()),
+            Some(1) => {
+                prop_assert!(stderr.contains("mutated_half.mrc"), "the error names the file: {}", stderr);
+                prop_assert!(!output.exists(), "no partial output");
+            }
+            other => prop_assert!(false, "exit {:?}: {}", other, stderr),
+        }
+    }
+}

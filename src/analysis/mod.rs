@@ -3,3 +3,4 @@
 
 pub mod peaks;
 pub mod placement;
+pub mod significance;

@@ -53,6 +53,9 @@ pub struct Peak {
     /// Nearest model atom to `position`, if one is within [`NEAREST_ATOM_RADIUS`]; `None` for a
     /// blob away from the model (or when no model was given).
     pub nearest_atom: Option<NearestAtom>,
+    /// False-discovery q-value of the blob's maximum over all voxels searched (z maps from half
+    /// maps only; see [`crate::analysis::significance`]).
+    pub q_value: Option<f64>,
 }
 
 /// Per-residue summary of the difference map at the residue's atoms (trilinear interpolation).
@@ -264,6 +267,7 @@ fn blob_search(map: &Map, threshold: f64, model: Option<&Model>, with_members: b
                 volume: count as f64 * g.voxel_volume(),
                 integrated: sum * g.voxel_volume(),
                 nearest_atom: None,
+                q_value: None,
             });
         }
     }

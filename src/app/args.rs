@@ -33,6 +33,13 @@ pub struct RunArgs {
     /// The map, as a key (alternative to the second positional argument).
     #[arg(long = "map", value_name = "FILE")]
     pub map_key: Option<PathBuf>,
+    /// A half map (give the key twice: half_map=H1 half_map=H2). With half maps the map is
+    /// optional (their average is used) and the difference is in z units of the local noise.
+    #[arg(long = "half_map", alias = "half-map", value_name = "FILE", action = ArgAction::Append)]
+    pub half_map: Vec<PathBuf>,
+    /// The two half maps at once: --half-maps H1 H2.
+    #[arg(long = "half-maps", alias = "half_maps", value_name = "FILE", num_args = 2)]
+    pub half_maps: Vec<PathBuf>,
     /// Everything that decides what is computed and written.
     #[command(flatten)]
     pub parameters: Parameters,
@@ -61,6 +68,22 @@ impl RunArgs {
         self.map_key
             .clone()
             .or_else(|| if self.model_key.is_some() { self.model_path.clone() } else { self.map_path.clone() })
+    }
+}
+
+impl RunArgs {
+    /// The half maps, from `half_map=` (twice) or `--half-maps H1 H2`: none or exactly two.
+    pub fn half_map_pair(&self) -> crate::error::Result<Option<[PathBuf; 2]>> {
+        let all: Vec<PathBuf> = self.half_map.iter().chain(&self.half_maps).cloned().collect();
+        match all.as_slice() {
+            [] => Ok(None),
+            [a, b] => Ok(Some([a.clone(), b.clone()])),
+            other => Err(crate::error::Error::Usage(format!(
+                "half maps come in pairs: give half_map=H1 half_map=H2 (or --half-maps H1 H2); got {} file{}",
+                other.len(),
+                if other.len() == 1 { "" } else { "s" }
+            ))),
+        }
     }
 }
 
@@ -184,7 +207,7 @@ mod tests {
     fn manifest_words_parse_like_the_command_line() {
         let words: Vec<String> = ["resolution=3.1", "variant=both", "window=15"].map(String::from).to_vec();
         let p = parse_parameters(&words).unwrap();
-        assert_eq!((p.resolution, p.scaling.window), (Some(3.1), 15.0));
+        assert_eq!((p.resolution, p.scaling.window), (Some(3.1), Some(15.0)));
         assert!(parse_parameters(&["windw=3".to_string()]).unwrap_err().contains("windw"));
         assert!(parse_parameters(&["variant=sideways".to_string()]).is_err());
     }

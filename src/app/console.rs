@@ -36,7 +36,7 @@ impl Console {
     }
 
     /// What the spinner says the run is doing.
-    pub fn stage(&self, text: &'static str) {
+    pub fn stage(&self, text: impl Into<std::borrow::Cow<'static, str>>) {
         self.progress.set_message(text);
     }
 

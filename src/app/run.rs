@@ -2,9 +2,10 @@
 //! here; the science is in the library modules they call.
 
 use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore, find_peaks, score_residues};
+use crate::analysis::significance::Significance;
 use crate::app::args::RunArgs;
 use crate::app::console::Console;
-use crate::difference::{DifferenceMaps, SigmaScope, compute_difference_map};
+use crate::difference::{DifferenceMaps, Experimental, SigmaScope, Units, compute_difference, frame_mismatch};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapHeader};
 use crate::io::ccp4::{MapRead, read_map, write_map};
@@ -38,60 +39,154 @@ impl Stages {
     }
 }
 
+/// The experimental inputs as read: a map, half maps, or both.
+struct ExperimentalRead {
+    data: Experimental,
+    /// The map whose frame the output takes (the full map, else the first half map).
+    summary: MapSummary,
+    header: MapHeader,
+    warnings: Vec<String>,
+    paths: Vec<PathBuf>,
+}
+
+/// Reads the map and/or the half maps and checks that they share a frame.
+fn read_experimental(args: &RunArgs, console: &Console, stages: &mut Stages) -> Result<ExperimentalRead> {
+    let halves = args.half_map_pair()?;
+    let map_path = args.map();
+    if map_path.is_none() && halves.is_none() {
+        return Err(Error::Usage(
+            "no map given: real_space_diff_map MODEL MAP resolution=R (or half_map=H1 half_map=H2)".into(),
+        ));
+    }
+    let full = map_path.as_deref().map(|p| read_map_stage(p, "map", console, stages)).transpose()?;
+    let mut paths: Vec<PathBuf> = map_path.iter().cloned().collect();
+    let Some([path1, path2]) = halves else {
+        let (read, summary) = full.expect("a map when there are no half maps");
+        let header = read.map.header.clone();
+        return Ok(ExperimentalRead {
+            data: Experimental::Map(read.map),
+            summary,
+            header,
+            warnings: read.warnings,
+            paths,
+        });
+    };
+    // The two halves are independent files: reading them side by side halves the wait on a
+    // large entry (decoding is CPU-bound once the file is cached).
+    console.stage("reading the half maps");
+    let clock = Instant::now();
+    let (read1, read2) = rayon::join(|| read_map(&path1), || read_map(&path2));
+    stages.add("read half maps", clock);
+    let (half1, summary1) = describe_map(read1?, &path1, "half map 1", console);
+    let (half2, _) = describe_map(read2?, &path2, "half map 2", console);
+    if let Some(why) = frame_mismatch(&half2.map, &half1.map) {
+        return Err(Error::map(
+            &path2,
+            format!("does not share a frame with the other half map {}: {why}", path1.display()),
+        ));
+    }
+    if let (Some((f, _)), Some(path)) = (&full, &map_path)
+        && let Some(why) = frame_mismatch(&f.map, &half1.map)
+    {
+        return Err(Error::map(path, format!("does not share a frame with the half map {}: {why}", path1.display())));
+    }
+    paths.extend([path1, path2]);
+    let mut warnings: Vec<String> = half1.warnings.iter().chain(&half2.warnings).cloned().collect();
+    let (full, summary, header) = match full {
+        Some((read, summary)) => {
+            warnings.extend(read.warnings.iter().cloned());
+            let header = read.map.header.clone();
+            (Some(read.map), summary, header)
+        }
+        None => {
+            let header = half1.map.header.clone();
+            (None, summary1, header)
+        }
+    };
+    let data = Experimental::HalfMaps { half1: half1.map, half2: half2.map, full };
+    Ok(ExperimentalRead { data, summary, header, warnings, paths })
+}
+
 /// Runs the main job: read, compute, write, report on stdout/stderr.
 pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let start = Instant::now();
     let parameters = &args.parameters;
-    let usage = |what: &str| Error::Usage(format!("no {what} given: real_space_diff_map MODEL MAP resolution=R"));
-    let model_path = args.model().ok_or_else(|| usage("model"))?;
-    let map_path = args.map().ok_or_else(|| usage("map"))?;
+    let model_path = args
+        .model()
+        .ok_or_else(|| Error::Usage("no model given: real_space_diff_map MODEL MAP resolution=R".into()))?;
     parameters.validate()?;
+    if parameters.peaks.fdr.is_some() && args.half_map_pair()?.is_none() {
+        return Err(Error::Usage(
+            "fdr= needs half maps (half_map=H1 half_map=H2): without them the map's units are not calibrated \
+             against noise, so a false discovery rate cannot be computed; use peak_sigma="
+                .into(),
+        ));
+    }
+    if parameters.outputs.noise_map.is_some() && args.half_map_pair()?.is_none() {
+        return Err(Error::Usage("noise_map= needs half maps (half_map=H1 half_map=H2)".into()));
+    }
     use_threads(args.threads)?;
     let console = Console::new(args.quiet);
     let mut stages = Stages::default();
 
-    let (map_read, map_summary) = read_map_stage(&map_path, &console, &mut stages)?;
+    let experimental = read_experimental(args, &console, &mut stages)?;
     let model = read_model_stage(&model_path, &console, &mut stages)?;
     let resolution = settle_resolution(parameters, &model, &model_path, &console)?;
+    let half_maps = matches!(experimental.data, Experimental::HalfMaps { .. });
+    let shortest_edge = (0..3)
+        .map(|a| experimental.summary.dims[a] as f64 * experimental.summary.voxel_size[a])
+        .fold(f64::INFINITY, f64::min);
+    let settled = parameters.settled(resolution, half_maps, shortest_edge);
+    let parameters = &settled;
     let options = parameters.difference_options(resolution);
     console.stage("computing the model map and the local fit");
-    let header = map_read.map.header.clone();
-    let map_warnings = map_read.warnings;
+    let ExperimentalRead { data, summary: map_summary, header, warnings: map_warnings, paths: map_paths } =
+        experimental;
     // The map moves in: its buffer becomes the difference map.
-    let result = compute_difference_map(&model, map_read.map, &options)?;
+    let result = compute_difference(&model, data, &options)?;
     stages.0.extend(result.timings.iter().map(|(n, s)| (n.to_string(), *s)));
     describe_fit(&console, parameters, resolution, &result);
 
     console.stage("finding peaks and writing");
-    let (peak_map, peak_map_kind) = match (&result.complex, &result.amplitude) {
-        (Some(m), _) => (m, "complex"),
-        (None, Some(m)) => (m, "amplitude"),
+    let (peak_map, peak_map_kind, units) = match (&result.complex, &result.amplitude) {
+        (Some(m), _) => (m, "complex", result.units),
+        (None, Some(m)) => (m, "amplitude", result.amplitude_units),
         (None, None) => return Err(Error::Invalid("no difference map was computed".into())),
     };
     // The peak search runs before the maps are written, on every core: beside the writer it
     // took twice as long and saved nothing.
     let clock = Instant::now();
-    let peaks = find_peaks(peak_map, parameters.peaks.peak_sigma, Some(&model));
-    let residues = score_residues(peak_map, &model, parameters.peaks.peak_sigma);
+    let significance = (units == Units::HalfMapZ).then(|| Significance::of(&peak_map.data));
+    let threshold = peak_threshold(parameters, significance.as_ref(), &console);
+    let mut peaks = find_peaks(peak_map, threshold, Some(&model));
+    if let Some(significance) = &significance {
+        peaks.iter_mut().for_each(|p| p.q_value = Some(significance.q_value(p.height)));
+    }
+    let residues = score_residues(peak_map, &model, threshold);
     stages.add("peaks and residues", clock);
-    describe_peaks(&console, parameters, &peaks, &residues);
-    let inputs = [model_path.as_path(), map_path.as_path()];
+    describe_peaks(&console, parameters, threshold, units, &peaks, &residues);
+    let mut inputs: Vec<&Path> = vec![model_path.as_path()];
+    inputs.extend(map_paths.iter().map(|p| p.as_path()));
     let clock = Instant::now();
     let (mut outputs, written) = write_maps(parameters, resolution, &result, &header, &inputs)?;
     stages.add("write maps", clock);
 
+    let mut report_inputs = vec![input_info(parameters, &model_path)?];
+    for path in &map_paths {
+        report_inputs.push(input_info(parameters, path)?);
+    }
     let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         program: "real_space_diff_map".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        inputs: vec![input_info(parameters, &model_path)?, input_info(parameters, &map_path)?],
-        parameters: Parameters { resolution: Some(resolution), ..parameters.clone() },
+        inputs: report_inputs,
+        parameters: parameters.clone(),
         map: map_summary,
         model: ModelSummary::of(&model),
         placement: result.placement.clone(),
         fit: Report::fit_of(&result),
         outputs: written,
-        peak_search: peak_summary(parameters, peak_map_kind, &peaks),
+        peak_search: peak_summary(parameters, peak_map_kind, units, threshold, &peaks),
         peaks: peaks[..peaks.len().min(parameters.peaks.max_peaks)].to_vec(),
         residues,
         warnings: model.warnings.iter().chain(&map_warnings).chain(&result.warnings).cloned().collect(),
@@ -117,6 +212,27 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     Ok(RunSummary { outputs, resolution, report })
 }
 
+/// The peak threshold: `peak_sigma`, or with `fdr=` the |z| at which the false discovery rate
+/// is reached (beyond every voxel when nothing is that significant).
+fn peak_threshold(parameters: &Parameters, significance: Option<&Significance>, console: &Console) -> f64 {
+    match (parameters.peaks.fdr, significance) {
+        (Some(rate), Some(significance)) => match significance.threshold(rate) {
+            Some(z) => {
+                console.say(format!(
+                    "false discovery rate {rate} over {} voxels: threshold |z| >= {z:.2}",
+                    significance.voxels()
+                ));
+                z
+            }
+            None => {
+                console.say(format!("false discovery rate {rate}: no voxel is that significant"));
+                significance.beyond_all()
+            }
+        },
+        _ => parameters.peaks.peak_sigma,
+    }
+}
+
 /// Sets the size of the worker pool.
 fn use_threads(threads: Option<usize>) -> Result<()> {
     if let Some(threads) = threads {
@@ -130,15 +246,20 @@ fn use_threads(threads: Option<usize>) -> Result<()> {
 }
 
 /// Reads the map and says what it is and where it sits.
-fn read_map_stage(path: &Path, console: &Console, stages: &mut Stages) -> Result<(MapRead, MapSummary)> {
-    console.stage("reading the map");
+fn read_map_stage(path: &Path, what: &str, console: &Console, stages: &mut Stages) -> Result<(MapRead, MapSummary)> {
+    console.stage(format!("reading the {what}"));
     let clock = Instant::now();
     let map_read = read_map(path)?;
+    stages.add(&format!("read {what}"), clock);
+    Ok(describe_map(map_read, path, what, console))
+}
+
+/// Says on the console what a map read holds and where it sits, with its warnings.
+fn describe_map(map_read: MapRead, path: &Path, what: &str, console: &Console) -> (MapRead, MapSummary) {
     let summary = MapSummary::of(&map_read.map);
-    stages.add("read map", clock);
     let (g, h) = (&map_read.map.geometry, &map_read.map.header);
     console.say(format!(
-        "map {}: {} x {} x {} voxels of {:.4} x {:.4} x {:.4} Å, mode {}, axis order {:?}",
+        "{what} {}: {} x {} x {} voxels of {:.4} x {:.4} x {:.4} Å, mode {}, axis order {:?}",
         path.display(),
         g.dims[0],
         g.dims[1],
@@ -157,7 +278,7 @@ fn read_map_stage(path: &Path, console: &Console, stages: &mut Stages) -> Result
     for w in &map_read.warnings {
         console.warn(format!("{}: {w}", path.display()));
     }
-    Ok((map_read, summary))
+    (map_read, summary)
 }
 
 /// Reads the model and says what it holds.
@@ -225,7 +346,7 @@ fn describe_fit(console: &Console, parameters: &Parameters, resolution: f64, res
     console.say(format!(
         "local fit in a {} Å window ({wx} x {wy} x {wz} voxels) around every voxel, {}; scale k at the model \
          (1st / 50th / 99th percentile): {:.3} / {:.3} / {:.3}",
-        parameters.scaling.window,
+        parameters.window(),
         if parameters.scaling.offset { "scale and offset" } else { "scale only" },
         k[0],
         k[1],
@@ -234,41 +355,89 @@ fn describe_fit(console: &Console, parameters: &Parameters, resolution: f64, res
     if let Some(b) = result.local.relative_b_percentiles {
         console.say(format!("local relative B percentiles 1/50/99 = {:.1} / {:.1} / {:.1} Å²", b[0], b[1], b[2]));
     }
-    console.say(match parameters.units.sigma_scope {
-        SigmaScope::Envelope => format!(
-            "sigma = {:.5} map units: the sd of the difference within {envelope} Å of the model ({} voxels)",
-            result.sigma, result.envelope_voxels
-        ),
-        SigmaScope::Box => {
-            format!("sigma = {:.5} map units: the sd of the difference over the whole box", result.sigma)
-        }
-    });
+    match &result.noise {
+        Some(noise) => describe_noise(console, result, noise),
+        None => console.say(match parameters.units.sigma_scope {
+            SigmaScope::Envelope => format!(
+                "units: sigma in the model envelope, sigma = {:.5} map units: the sd of the difference within \
+                 {envelope} Å of the model ({} voxels)",
+                result.sigma, result.envelope_voxels
+            ),
+            SigmaScope::Box => {
+                format!("units: sigma over the box, sigma = {:.5} map units: the sd of the difference", result.sigma)
+            }
+        }),
+    }
+}
+
+/// Says what the half maps measured: resolution shells, weights, local noise, calibration.
+fn describe_noise(console: &Console, result: &DifferenceMaps, noise: &crate::difference::NoiseSummary) {
+    let weighted: Vec<String> = noise
+        .shells
+        .iter()
+        .filter(|s| s.terms > 0)
+        .step_by((noise.shells.len() / 6).max(1))
+        .map(|s| format!("{:.1} Å: FSC {:.2}, weight {:.2}", s.d_min, s.fsc_half, s.weight))
+        .collect();
+    console.say(format!(
+        "half maps: {} shells, {:?} spectral weight ({})",
+        noise.shells.len(),
+        noise.spectral_weighting,
+        weighted.join("; ")
+    ));
+    if noise.full_map {
+        console.say(
+            "    the full map's noise is the half-map noise scaled shell by shell by the full map's amplitude ratio",
+        );
+    }
+    let [low, median, high] = noise.local_sd_percentiles;
+    console.say(format!(
+        "units: z from half-map noise, the difference over its local noise sd ({} Å window); local noise sd \
+         1st / 50th / 99th percentile: {low:.4} / {median:.4} / {high:.4} map units",
+        noise.window
+    ));
+    if let Some(far) = noise.far_from_model {
+        console.say(format!(
+            "    farther than {} Å from every atom ({} voxels sampled): z mean {:.3}, sd {:.3}",
+            far.distance, far.voxels, far.mean, far.sd
+        ));
+    }
+    let _ = result;
 }
 
 /// Says how many blobs there are, where, and lists the strongest.
-fn describe_peaks(console: &Console, parameters: &Parameters, peaks: &[Peak], residues: &[ResidueScore]) {
-    let threshold = parameters.peaks.peak_sigma;
+fn describe_peaks(
+    console: &Console,
+    parameters: &Parameters,
+    threshold: f64,
+    units: Units,
+    peaks: &[Peak],
+    residues: &[ResidueScore],
+) {
     let positive = peaks.iter().filter(|p| p.height > 0.0).count();
     let near_model = peaks.iter().filter(|p| p.nearest_atom.is_some()).count();
     let flagged = residues.iter().filter(|r| r.in_negative_density).count();
+    let unit = if units == Units::HalfMapZ { "z" } else { "sigma" };
     console.say(format!(
-        "peaks beyond {threshold} sigma: {positive} positive, {} negative; {near_model} of them within \
+        "peaks beyond {threshold:.2} {unit}: {positive} positive, {} negative; {near_model} of them within \
          {NEAREST_ATOM_RADIUS} Å of an atom, {} farther away; {flagged} residues with an atom at or below \
-         -{threshold} sigma",
+         -{threshold:.2} {unit}",
         peaks.len() - positive,
         peaks.len() - near_model,
     ));
     if !peaks.is_empty() && parameters.peaks.peaks_shown > 0 {
-        console.say(peak_table(peaks, parameters.peaks.peaks_shown));
+        console.say(peak_table(peaks, parameters.peaks.peaks_shown, units));
     }
 }
 
 /// The peak search's totals for the report.
-fn peak_summary(parameters: &Parameters, map: &str, peaks: &[Peak]) -> PeakSummary {
+fn peak_summary(parameters: &Parameters, map: &str, units: Units, threshold: f64, peaks: &[Peak]) -> PeakSummary {
     let positive = peaks.iter().filter(|p| p.height > 0.0).count();
     PeakSummary {
         map: map.into(),
-        threshold: parameters.peaks.peak_sigma,
+        units,
+        threshold,
+        fdr: parameters.peaks.fdr,
         positive,
         negative: peaks.len() - positive,
         listed: peaks.len().min(parameters.peaks.max_peaks),
@@ -294,11 +463,14 @@ fn write_maps(
     inputs: &[&Path],
 ) -> Result<(Vec<PathBuf>, Vec<OutputSummary>)> {
     let output = &parameters.outputs.output;
-    let label = format!(
-        "real_space_diff_map {} d_min={resolution} window={}",
-        env!("CARGO_PKG_VERSION"),
-        parameters.scaling.window
-    );
+    let label = |units: Units| {
+        format!(
+            "real_space_diff_map {} d_min={resolution} window={}\nunits: {}",
+            env!("CARGO_PKG_VERSION"),
+            parameters.window(),
+            units.label()
+        )
+    };
     let mut written = Vec::new();
     let mut write = |kind: &str, path: &Path, map: &Map, label: &str| -> Result<()> {
         write_map(path, map, label, inputs)?;
@@ -306,17 +478,21 @@ fn write_maps(
         Ok(())
     };
     if let Some(complex) = &result.complex {
-        write("complex", output, complex, &label)?;
+        write("complex", output, complex, &label(result.units))?;
     }
     if let Some(amplitude) = &result.amplitude {
         let path = if result.complex.is_some() { sibling(output, "_amplitude") } else { output.clone() };
-        write("amplitude", &path, amplitude, &label)?;
+        write("amplitude", &path, amplitude, &label(result.amplitude_units))?;
     }
     if let (Some(path), Some(fields), Some(like)) =
         (&parameters.outputs.scale_map, &result.local_fields, result.complex.as_ref().or(result.amplitude.as_ref()))
     {
         let scale = Map { geometry: like.geometry, data: fields.scale.clone(), header: header.clone() };
         write("local_scale", path, &scale, "real_space_diff_map local scale k")?;
+    }
+    if let (Some(path), Some(noise)) = (&parameters.outputs.noise_map, &result.noise_map) {
+        let text = "real_space_diff_map local noise sd\nunits: input map units (resolution-limited half-map noise)";
+        write("noise_sd", path, noise, text)?;
     }
     Ok((written.iter().map(|w| w.path.clone()).collect(), written))
 }

@@ -78,25 +78,96 @@ pub fn resolution_limited_in(
     edge: ResolutionEdge,
     workspace: &mut FourierWorkspace,
 ) -> Vec<f32> {
-    let padding: [usize; 3] = std::array::from_fn(|a| {
-        let wanted = (MIRROR_PADDING_RESOLUTIONS * d_min / geometry.voxel_size[a]).ceil() as usize;
-        wanted.min(geometry.dims[a].saturating_sub(1))
-    });
-    let padded_dims: [usize; 3] =
-        std::array::from_fn(|a| crate::density::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
-    let mut padded = workspace.take_real(padded_dims.iter().product());
-    mirror_pad(&data, geometry.dims, padded_dims, padding, &mut padded);
+    resolution_limited_inspect(data, geometry, d_min, edge, workspace, |_, _| ())
+}
+
+/// As [`resolution_limited_in`], showing `inspect` the map's half spectrum on the padded grid
+/// (unnormalised, before the edge is applied): the half-map statistics read the spectrum that
+/// the filter computes anyway instead of transforming the map a second time.
+pub fn resolution_limited_inspect<F>(
+    data: Vec<f32>,
+    geometry: &GridGeometry,
+    d_min: f64,
+    edge: ResolutionEdge,
+    workspace: &mut FourierWorkspace,
+    inspect: F,
+) -> Vec<f32>
+where
+    F: FnOnce(&Fft3d, &[rustfft::num_complex::Complex32]),
+{
+    let padding = MirrorPadding::new(geometry, d_min);
+    let mut padded = workspace.take_real(padding.padded_len());
+    padding.pad(&data, &mut padded);
     drop(data);
-    let fft = Fft3d::new(padded_dims);
-    let s_max = 1.0 / d_min;
-    let band = band_for(padded_dims, geometry.voxel_size, s_max);
+    let fft = Fft3d::new(padding.padded_dims);
+    let band = padding.band(d_min);
     let spectrum = fft.forward_in(&mut padded, Some(band), workspace);
+    inspect(&fft, spectrum);
     let normalisation = 1.0 / padded.len() as f64;
     apply_edge(&fft, geometry.voxel_size, spectrum, d_min, edge, normalisation, |_| 1.0);
     fft.inverse_band_limited(spectrum, &mut padded, Some(band));
-    let filtered = crate::grid::crop_box(&padded, padded_dims, padding, geometry.dims);
+    let filtered = padding.crop(&padded);
     workspace.give_back_real(padded);
     filtered
+}
+
+/// A map's box embedded in a larger FFT grid, the margin filled by mirror reflection (see
+/// [`resolution_limited`]): every Fourier operation on the experimental maps goes through it,
+/// so all of them see the same continuous, box-start independent extension.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MirrorPadding {
+    /// The map's grid.
+    pub dims: [usize; 3],
+    /// Voxels added before the map along each axis.
+    pub padding: [usize; 3],
+    /// The padded grid (FFT-friendly).
+    pub padded_dims: [usize; 3],
+    /// Voxel size (Å).
+    pub voxel_size: [f64; 3],
+}
+
+impl MirrorPadding {
+    /// The padding for filtering at `d_min`: [`MIRROR_PADDING_RESOLUTIONS`] × `d_min` per side.
+    pub fn new(geometry: &GridGeometry, d_min: f64) -> Self {
+        let padding: [usize; 3] = std::array::from_fn(|a| {
+            let wanted = (MIRROR_PADDING_RESOLUTIONS * d_min / geometry.voxel_size[a]).ceil() as usize;
+            wanted.min(geometry.dims[a].saturating_sub(1))
+        });
+        let padded_dims: [usize; 3] =
+            std::array::from_fn(|a| crate::density::fourier::fft_friendly_size(geometry.dims[a] + 2 * padding[a]));
+        MirrorPadding { dims: geometry.dims, padding, padded_dims, voxel_size: geometry.voxel_size }
+    }
+
+    /// No padding at all: the box itself, treated as periodic (any size; FFTs of awkward sizes
+    /// are slower but exact).
+    pub fn periodic(geometry: &GridGeometry) -> Self {
+        MirrorPadding {
+            dims: geometry.dims,
+            padding: [0; 3],
+            padded_dims: geometry.dims,
+            voxel_size: geometry.voxel_size,
+        }
+    }
+
+    /// Number of values of the padded grid.
+    pub fn padded_len(&self) -> usize {
+        self.padded_dims.iter().product()
+    }
+
+    /// Frequency band that a map limited to `d_min` occupies on the padded grid.
+    pub fn band(&self, d_min: f64) -> [usize; 3] {
+        band_for(self.padded_dims, self.voxel_size, 1.0 / d_min)
+    }
+
+    /// Fills `out` (the padded grid) with `data` (the map's grid) and its mirror images.
+    pub fn pad(&self, data: &[f32], out: &mut [f32]) {
+        mirror_pad(data, self.dims, self.padded_dims, self.padding, out);
+    }
+
+    /// The map's box cut back out of the padded grid.
+    pub fn crop(&self, padded: &[f32]) -> Vec<f32> {
+        crate::grid::crop_box(padded, self.padded_dims, self.padding, self.dims)
+    }
 }
 
 /// Multiplies a half spectrum (unnormalised, of `fft`'s grid) by the resolution edge at `d_min`

@@ -96,6 +96,19 @@ impl FourierWorkspace {
         }
     }
 
+    /// Takes the spectrum out of the workspace (the next transform makes a new one): for a
+    /// caller that needs several spectra at once.
+    pub fn take_spectrum(&mut self) -> Vec<Complex32> {
+        std::mem::take(&mut self.spectrum)
+    }
+
+    /// Lends `spectrum` to the workspace, so that the next forward transform writes into it.
+    pub fn lend_spectrum(&mut self, spectrum: Vec<Complex32>) {
+        if spectrum.capacity() > self.spectrum.capacity() {
+            self.spectrum = spectrum;
+        }
+    }
+
     /// Frees the spectrum (the caller needs its memory for something else).
     pub fn release_spectrum(&mut self) {
         self.spectrum = Vec::new();

@@ -535,7 +535,7 @@ impl Default for MapEncoding {
 }
 
 /// Encodes a map as CCP4/MRC bytes, in the map header's own axis order, with recomputed
-/// DMIN/DMAX/DMEAN/RMS and one label.
+/// DMIN/DMAX/DMEAN/RMS and the labels (one per line of `label`, at most ten).
 pub fn encode_map(map: &Map, encoding: MapEncoding, label: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_BYTES + map.data.len() * encoding.mode.bytes());
     encode_map_into(map, encoding, label, &mut out).expect("writing to memory cannot fail");
@@ -568,7 +568,6 @@ fn encode_with<B: ByteOrder, W: Write>(map: &Map, mode: DataMode, label: &str, o
     put_i(23, if h.space_group == 401 { 401 } else { 1 });
     put_i(24, 0);
     put_i(28, 20141);
-    put_i(56, 1);
     let mut put_f = |word: usize, v: f64| B::write_f32(&mut header[(word - 1) * 4..word * 4], v as f32);
     for a in 0..3 {
         put_f(11 + a, h.cell_lengths[a]);
@@ -584,10 +583,16 @@ fn encode_with<B: ByteOrder, W: Write>(map: &Map, mode: DataMode, label: &str, o
         0x3412 => &[0x44, 0x44, 0, 0],
         _ => &[0x11, 0x11, 0, 0],
     });
-    let text = label.as_bytes();
-    let n = text.len().min(80);
-    header[LABELS_OFFSET..LABELS_OFFSET + n].copy_from_slice(&text[..n]);
-    header[LABELS_OFFSET + n..LABELS_OFFSET + LABEL_BYTES].fill(b' ');
+    // One label per line of `label`, at most ten.
+    let lines: Vec<&str> = label.lines().take(10).collect();
+    B::write_i32(&mut header[(56 - 1) * 4..56 * 4], lines.len().max(1) as i32);
+    for (i, line) in lines.iter().enumerate() {
+        let text = line.as_bytes();
+        let n = text.len().min(LABEL_BYTES);
+        let at = LABELS_OFFSET + i * LABEL_BYTES;
+        header[at..at + n].copy_from_slice(&text[..n]);
+        header[at + n..at + LABEL_BYTES].fill(b' ');
+    }
     out.write_all(&header)?;
 
     let [cs, rs, ss] = file_strides(h.axis_order, g.dims);

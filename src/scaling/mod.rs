@@ -3,3 +3,5 @@
 
 pub mod amplitude;
 pub mod local;
+pub mod noise;
+pub mod spectral;

@@ -98,3 +98,29 @@ pub const SHARED_CASES: &[(&str, &str, &str, &str)] = &[
     ("heme", "synthetic/1ahq_heme/model_trunc.pdb", "synthetic/1ahq_heme/map.mrc", "3.0"),
     ("heme_cif", "synthetic/1ahq_heme/model_trunc.cif", "synthetic/1ahq_heme/map.mrc", "3.0"),
 ];
+
+/// Gaussian noise from a fixed seed (Box-Muller).
+pub fn gaussian(seed: u64, n: usize) -> Vec<f32> {
+    let mut state = seed;
+    let mut uniform = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    (0..n).map(|_| ((-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos()) as f32).collect()
+}
+
+/// Two half maps: `map` plus independent noise of sd `level(x index)` times the map's sd.
+pub fn halves(
+    map: &real_space_diff_map::Map,
+    level: impl Fn(usize) -> f32,
+) -> (real_space_diff_map::Map, real_space_diff_map::Map) {
+    let sd = map.statistics().sd as f32;
+    let n = map.data.len();
+    let (n1, n2) = (gaussian(1, n), gaussian(2, n));
+    let nx = map.geometry.dims[0];
+    let noisy = |noise: &[f32]| {
+        let data = map.data.iter().zip(noise).enumerate().map(|(i, (v, e))| v + level(i % nx) * sd * e).collect();
+        map.with_data(data)
+    };
+    (noisy(&n1), noisy(&n2))
+}

@@ -1,4 +1,5 @@
 //! The manifest: one entry per line (TSV or CSV with a header: `id`, `model`, `map`, optional
+//! `half_map_1` and `half_map_2` (with half maps the `map` field may be empty), optional
 //! `resolution`, an optional `options` column of `key=value` words, and columns named after
 //! any option key). Every entry's options parse into the same [`Parameters`] as the command
 //! line, so a bad value is reported with its line before anything runs.
@@ -15,8 +16,11 @@ pub struct Entry {
     pub id: String,
     /// Model path (resolved against the manifest's folder).
     pub model: PathBuf,
-    /// Map path (resolved against the manifest's folder).
-    pub map: PathBuf,
+    /// Map path (resolved against the manifest's folder); `None` when the entry has half maps
+    /// and no full map.
+    pub map: Option<PathBuf>,
+    /// Half-map paths (resolved against the manifest's folder), when given.
+    pub half_maps: Option<[PathBuf; 2]>,
     /// The entry's parameters (the output paths are the batch's to set).
     pub parameters: Parameters,
 }
@@ -45,6 +49,25 @@ fn split_line(line: &str, separator: char) -> Vec<String> {
     fields
 }
 
+impl Entry {
+    /// The entry's input files: the model, then the map, then the half maps.
+    pub fn input_files(&self) -> Vec<&Path> {
+        let mut files = vec![self.model.as_path()];
+        files.extend(self.map.as_deref());
+        files.extend(self.half_maps.iter().flatten().map(PathBuf::as_path));
+        files
+    }
+
+    /// The map whose header sizes the job: the full map, else the first half map.
+    pub fn sizing_map(&self) -> &Path {
+        match (&self.map, &self.half_maps) {
+            (Some(map), _) => map,
+            (None, Some([first, _])) => first,
+            (None, None) => &self.model,
+        }
+    }
+}
+
 /// Reads a manifest. Errors name the file and the line.
 pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -61,9 +84,18 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
             format!("the header must name the columns id, model and map; it has {columns:?}"),
         ));
     };
+    let (half1_col, half2_col) = (column("half_map_1"), column("half_map_2"));
+    if half1_col.is_some() != half2_col.is_some() {
+        return Err(bad(
+            header_line + 1,
+            "half maps come in pairs: give both columns half_map_1 and half_map_2".into(),
+        ));
+    }
+    let fixed: Vec<usize> =
+        [Some(id_col), Some(model_col), Some(map_col), half1_col, half2_col].into_iter().flatten().collect();
     let valid_keys = valid_keys();
     for (i, c) in columns.iter().enumerate() {
-        if ![id_col, model_col, map_col].contains(&i) && c != "options" && !valid_keys.contains(c) {
+        if !fixed.contains(&i) && c != "options" && !valid_keys.contains(c) {
             return Err(bad(
                 header_line + 1,
                 format!("unknown column '{c}'; valid option columns: {}", valid_keys.join(", ")),
@@ -81,13 +113,19 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
         if entries.iter().any(|e| e.id == id) {
             return Err(bad(n + 1, format!("entry id '{id}' appears twice")));
         }
-        if get(model_col).is_empty() || get(map_col).is_empty() {
-            return Err(bad(n + 1, format!("entry '{id}' needs a model and a map")));
+        let halves = (half1_col.map(get).unwrap_or(""), half2_col.map(get).unwrap_or(""));
+        let half_maps = match halves {
+            ("", "") => None,
+            (a, b) if !a.is_empty() && !b.is_empty() => Some([base.join(a), base.join(b)]),
+            _ => return Err(bad(n + 1, format!("entry '{id}' has one half map; give both or neither"))),
+        };
+        if get(model_col).is_empty() || (get(map_col).is_empty() && half_maps.is_none()) {
+            return Err(bad(n + 1, format!("entry '{id}' needs a model and a map (or two half maps)")));
         }
         let mut options = Vec::new();
         for (i, c) in columns.iter().enumerate() {
             let value = get(i);
-            if [id_col, model_col, map_col].contains(&i) || value.is_empty() {
+            if fixed.contains(&i) || value.is_empty() {
                 continue;
             }
             if c == "options" {
@@ -99,7 +137,8 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
         let parameters =
             parse_parameters(&options).map_err(|message| bad(n + 1, format!("entry '{id}': {message}")))?;
         parameters.validate().map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
-        entries.push(Entry { id, model: base.join(get(model_col)), map: base.join(get(map_col)), parameters });
+        let map = Some(get(map_col)).filter(|m| !m.is_empty()).map(|m| base.join(m));
+        entries.push(Entry { id, model: base.join(get(model_col)), map, half_maps, parameters });
     }
     Ok(entries)
 }

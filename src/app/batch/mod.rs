@@ -84,7 +84,7 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
     std::fs::create_dir_all(&args.out_dir).map_err(|e| Error::io(&args.out_dir, e))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let total_memory = available_memory() * 4 / 5;
-    let estimates: Vec<u64> = entries.iter().map(|e| memory_estimate(&e.map)).collect();
+    let estimates: Vec<u64> = entries.iter().map(memory_estimate).collect();
     let jobs = args.jobs.unwrap_or_else(|| {
         let typical = estimates.iter().copied().max().unwrap_or(1 << 30).max(1);
         cores.min((total_memory / typical).max(1) as usize)

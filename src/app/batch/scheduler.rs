@@ -17,11 +17,18 @@ pub const MEMORY_BYTES_PER_VOXEL: u64 = 4 * 4;
 /// Memory one entry needs beyond its maps (program, model, tables).
 pub const MEMORY_OVERHEAD_BYTES: u64 = 256 << 20;
 
-/// Estimated peak memory of one entry in bytes: about four maps of float32 plus a margin, from
-/// the map header (decompressed size for .gz, whose header is read without the data).
-pub(super) fn memory_estimate(map: &Path) -> u64 {
+/// Bytes per voxel with half maps: both halves are in memory besides the maps of the
+/// single-map job, so about six float32 maps.
+pub const HALF_MAP_MEMORY_BYTES_PER_VOXEL: u64 = 6 * 4;
+
+/// Estimated peak memory of one entry in bytes: about four maps of float32 (six with half
+/// maps) plus a margin, from the map header (decompressed size for .gz, whose header is read
+/// without the data).
+pub(super) fn memory_estimate(entry: &Entry) -> u64 {
+    let map = entry.sizing_map();
+    let per_voxel = if entry.half_maps.is_some() { HALF_MAP_MEMORY_BYTES_PER_VOXEL } else { MEMORY_BYTES_PER_VOXEL };
     let voxels = crate::io::ccp4::read_map_header_dims(map).map(|d| d.iter().map(|&n| n as u64).product::<u64>());
-    voxels.map_or(1 << 30, |v| v * MEMORY_BYTES_PER_VOXEL + MEMORY_OVERHEAD_BYTES)
+    voxels.map_or(1 << 30, |v| v * per_voxel + MEMORY_OVERHEAD_BYTES)
 }
 
 pub(super) fn available_memory() -> u64 {
@@ -124,9 +131,15 @@ fn run_child(entry: &Entry, dir: &Path, threads: usize, version: &str) -> Result
     let mut parameters = entry.parameters.clone();
     parameters.outputs.output = dir.join("difference.ccp4");
     parameters.outputs.json = Some(dir.join("report.json"));
-    let output = std::process::Command::new(exe)
-        .arg(&entry.model)
-        .arg(&entry.map)
+    let mut command = std::process::Command::new(exe);
+    command.arg(&entry.model);
+    if let Some(map) = &entry.map {
+        command.arg(map);
+    }
+    for half in entry.half_maps.iter().flatten() {
+        command.arg(format!("half_map={}", half.display()));
+    }
+    let output = command
         .args(parameters.to_arguments())
         .arg(format!("threads={threads}"))
         .arg(format!("error_json={}", error_path.display()))

@@ -44,8 +44,9 @@ fn modified(path: &Path) -> f64 {
 }
 
 pub(super) fn stamp_inputs(entry: &Entry) -> Result<Vec<InputStamp>> {
-    [&entry.model, &entry.map]
-        .iter()
+    entry
+        .input_files()
+        .into_iter()
         .map(|p| {
             let info = file_info(p)?;
             Ok(InputStamp {
@@ -61,8 +62,8 @@ pub(super) fn stamp_inputs(entry: &Entry) -> Result<Vec<InputStamp>> {
 /// True when the recorded inputs are still the files on disk: same size and time, or, when the
 /// time changed (a copy, a touch), the same content.
 pub(super) fn inputs_unchanged(recorded: &[InputStamp], entry: &Entry) -> bool {
-    let paths = [&entry.model, &entry.map];
-    recorded.len() == 2
+    let paths = entry.input_files();
+    recorded.len() == paths.len()
         && recorded.iter().zip(paths).all(|(r, p)| {
             let Ok(meta) = std::fs::metadata(p) else { return false };
             if r.path != *p || r.bytes != meta.len() {

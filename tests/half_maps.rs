@@ -1,0 +1,243 @@
+//! Half maps: z units calibrated by the half-map noise, FDR q-values, and the command line and
+//! manifest ways of giving them.
+
+mod common;
+
+use real_space_diff_map::difference::{DifferenceOptions, Units, compute_half_map_difference};
+use real_space_diff_map::io::ccp4::{read_map, write_map};
+use real_space_diff_map::io::model::read_model;
+use real_space_diff_map::scaling::noise::far_from_model_statistics;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_real_space_diff_map")).current_dir(dir).args(args).output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn half_maps_on_the_command_line_give_z_units_and_q_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
+    let (h1, h2) = common::halves(&map, |_| 0.5);
+    write_map(dir.path().join("h1.mrc"), &h1, "half 1", &[]).unwrap();
+    write_map(dir.path().join("h2.mrc"), &h2, "half 2", &[]).unwrap();
+    let model = common::testdata("6vyb_Ndom_noNAG.pdb").display().to_string();
+    let a = run(
+        dir.path(),
+        &[
+            &model,
+            "half_map=h1.mrc",
+            "half_map=h2.mrc",
+            "resolution=3.2",
+            "output=a.mrc",
+            "json=a.json",
+            "fdr=0.01",
+            "noise_map=noise.mrc",
+        ],
+    );
+    assert!(a.status.success(), "{}", text(&a));
+    let b = run(
+        dir.path(),
+        &[&model, "--half-maps", "h1.mrc", "h2.mrc", "--resolution", "3.2", "--output", "b.mrc", "--fdr", "0.01"],
+    );
+    assert!(b.status.success(), "{}", text(&b));
+    assert_eq!(std::fs::read(dir.path().join("a.mrc")).unwrap(), std::fs::read(dir.path().join("b.mrc")).unwrap());
+    let console = text(&a);
+    assert!(
+        console.contains("units: z from half-map noise") && console.contains("false discovery rate 0.01"),
+        "{console}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a.json")).unwrap()).unwrap();
+    assert_eq!(report["fit"]["units"], "half_map_z");
+    assert_eq!(report["peak_search"]["fdr"], 0.01);
+    assert!(report["fit"]["noise"]["shells"].as_array().unwrap().len() >= 4);
+    assert_eq!(report["inputs"].as_array().unwrap().len(), 3, "model and both halves are recorded");
+    for peak in report["peaks"].as_array().unwrap() {
+        assert!(peak["q_value"].as_f64().unwrap() <= 0.01, "{peak}");
+    }
+    // The map says its units in its header; the noise map is in the input's units and frame.
+    let bytes = std::fs::read(dir.path().join("a.mrc")).unwrap();
+    assert!(String::from_utf8_lossy(&bytes[224..1024]).contains("units: z from half-map noise"));
+    let noise = read_map(dir.path().join("noise.mrc")).unwrap().map;
+    assert_eq!(noise.geometry, map.geometry);
+    let expected = 0.5 * map.statistics().sd;
+    let median = noise.statistics().mean;
+    assert!(median > 0.05 * expected && median < 2.0 * expected, "noise level {median} for input noise {expected}");
+
+    // Mistakes get clear errors that name the files, and no output.
+    let cropped = h2.crop([1, 0, 0], [h2.geometry.dims[0] - 1, h2.geometry.dims[1], h2.geometry.dims[2]]).unwrap();
+    write_map(dir.path().join("h2_cropped.mrc"), &cropped, "cropped", &[]).unwrap();
+    let bad =
+        run(dir.path(), &[&model, "half_map=h1.mrc", "half_map=h2_cropped.mrc", "resolution=3.2", "output=c.mrc"]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("h2_cropped.mrc") && text(&bad).contains("h1.mrc"),
+        "{}",
+        text(&bad)
+    );
+    assert!(!dir.path().join("c.mrc").exists());
+    let same = run(dir.path(), &[&model, "half_map=h1.mrc", "half_map=h1.mrc", "resolution=3.2", "output=c.mrc"]);
+    assert!(!same.status.success() && text(&same).contains("identical"), "{}", text(&same));
+    let one = run(dir.path(), &[&model, "half_map=h1.mrc", "resolution=3.2", "output=c.mrc"]);
+    assert_eq!(one.status.code(), Some(2), "{}", text(&one));
+    let fdr_alone = run(
+        dir.path(),
+        &[
+            &model,
+            &common::testdata("emd_21457_seg.mrc").display().to_string(),
+            "resolution=3.2",
+            "fdr=0.01",
+            "output=c.mrc",
+        ],
+    );
+    assert!(!fdr_alone.status.success() && text(&fdr_alone).contains("fdr= needs half maps"), "{}", text(&fdr_alone));
+}
+
+#[test]
+fn local_z_follows_noise_that_differs_between_two_halves_of_the_box() {
+    // The model map itself is the signal, so the difference is noise alone; the noise is three
+    // times stronger in the upper half of X. z must have sd 1 in both halves; the single-map
+    // sigma, one number for the box, is off by the ratio between them.
+    let model = read_model(common::testdata("6vyb_Ndom_noNAG.pdb")).unwrap();
+    let input = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
+    let options = real_space_diff_map::density::model_map::ModelMapOptions::new(3.2);
+    let signal =
+        real_space_diff_map::density::model_map::compute_model_map(&model, &input.geometry, &options).unwrap().data;
+    let map = input.with_data(signal);
+    let nx = map.geometry.dims[0];
+    let level = |x: usize| if x < nx / 2 { 0.3 } else { 0.9 };
+    let (h1, h2) = common::halves(&map, level);
+    let options = DifferenceOptions::with_half_maps(3.2, &map.geometry);
+    let result = compute_half_map_difference(&model, h1.clone(), h2.clone(), None, &options).unwrap();
+    assert_eq!(result.units, Units::HalfMapZ);
+    let z = result.complex.unwrap();
+    // The noise of the difference is the half-map noise; compare z with the noise alone,
+    // processed the same way, away from the step (X within 8 voxels of the middle excluded).
+    let average = h1.with_data(h1.data.iter().zip(&h2.data).map(|(a, b)| 0.5 * (a + b)).collect());
+    let single = real_space_diff_map::difference::compute_difference_map(&model, average, &DifferenceOptions::new(3.2))
+        .unwrap()
+        .complex
+        .unwrap();
+    let sd_where = |values: &[f32], keep: &dyn Fn(usize) -> bool| {
+        let picked: Vec<f64> =
+            values.iter().enumerate().filter(|(i, _)| keep(i % nx)).map(|(_, v)| *v as f64).collect();
+        let mean = picked.iter().sum::<f64>() / picked.len() as f64;
+        (picked.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / picked.len() as f64).sqrt()
+    };
+    let low = |x: usize| x + 8 < nx / 2;
+    let high = |x: usize| x > nx / 2 + 8;
+    let (z_low, z_high) = (sd_where(&z.data, &low), sd_where(&z.data, &high));
+    let (s_low, s_high) = (sd_where(&single.data, &low), sd_where(&single.data, &high));
+    eprintln!("z sd {z_low:.3} / {z_high:.3}; single-map sigma units sd {s_low:.3} / {s_high:.3}");
+    assert!((z_low - 1.0).abs() < 0.1 && (z_high - 1.0).abs() < 0.1, "z sd {z_low} / {z_high}");
+    assert!(s_high / s_low > 2.0, "the single-map units should differ between the halves: {s_low} / {s_high}");
+}
+
+#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
+#[test]
+fn z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out() {
+    let Some(shared) = common::shared_dir("z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out") else {
+        return;
+    };
+    for case in ["4a7h", "1ahq_heme"] {
+        let dir = shared.join("synthetic").join(case);
+        let model = read_model(dir.join("model_trunc.pdb")).unwrap();
+        let full_model = read_model(dir.join("model_full.pdb")).unwrap();
+        let h1 = read_map(dir.join("half1.mrc")).unwrap().map;
+        let h2 = read_map(dir.join("half2.mrc")).unwrap().map;
+        let options = DifferenceOptions::with_half_maps(3.0, &h1.geometry);
+        let result = compute_half_map_difference(&model, h1, h2, None, &options).unwrap();
+        let z = result.complex.unwrap();
+        let positions: Vec<[f64; 3]> = full_model.atoms.iter().map(|a| a.position).collect();
+        let far = far_from_model_statistics(&z.data, &z.geometry, &positions, 8.0).unwrap();
+        eprintln!("{case}: z far from the model: mean {:.3}, sd {:.3} over {} voxels", far.mean, far.sd, far.voxels);
+        assert!(far.mean.abs() <= 0.05 && (far.sd - 1.0).abs() <= 0.05, "{case}: {far:?}");
+        // Every removed atom's neighbourhood holds a strong positive blob.
+        let removed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("removed_atoms.json")).unwrap()).unwrap();
+        for atom in removed["removed"].as_array().unwrap().iter().step_by(7) {
+            let xyz: Vec<f64> = atom["xyz"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let value = z.interpolate([xyz[0], xyz[1], xyz[2]]).unwrap();
+            assert!(value > 5.0, "{case}: z {value} at removed atom {atom}");
+        }
+    }
+}
+
+#[test]
+fn batch_entries_with_half_map_columns_match_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
+    let (h1, h2) = common::halves(&map, |_| 0.5);
+    write_map(d.join("h1.mrc"), &h1, "half 1", &[]).unwrap();
+    write_map(d.join("h2.mrc"), &h2, "half 2", &[]).unwrap();
+    let model = common::testdata("6vyb_Ndom_noNAG.pdb").display().to_string();
+    let full = common::testdata("emd_21457_seg.mrc").display().to_string();
+    // Half maps alone (empty map), half maps with the full map, and a single map in one batch.
+    let manifest = format!(
+        "id\tmodel\tmap\thalf_map_1\thalf_map_2\tresolution\n\
+         halves\t{model}\t\th1.mrc\th2.mrc\t3.2\n\
+         with_full\t{model}\t{full}\th1.mrc\th2.mrc\t3.2\n\
+         single\t{model}\t{full}\t\t\t3.2\n"
+    );
+    std::fs::write(d.join("m.tsv"), manifest).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(["batch", "m.tsv", "--out-dir", "out", "--jobs", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    for (id, maps) in [
+        ("halves", vec!["half_map=h1.mrc", "half_map=h2.mrc"]),
+        ("with_full", vec![full.as_str(), "half_map=h1.mrc", "half_map=h2.mrc"]),
+        ("single", vec![full.as_str()]),
+    ] {
+        let mut args = vec![model.as_str()];
+        args.extend(maps);
+        let output = format!("output={id}.ccp4");
+        args.extend(["resolution=3.2", output.as_str(), "quiet=true"]);
+        let cli = run(d, &args);
+        assert!(cli.status.success(), "{id}: {}", text(&cli));
+        let batch_map = std::fs::read(d.join("out").join(id).join("difference.ccp4")).unwrap();
+        let cli_map = std::fs::read(d.join(format!("{id}.ccp4"))).unwrap();
+        // The header's labels name the inputs as given; the maps themselves must be identical.
+        assert_eq!(batch_map[1024..], cli_map[1024..], "{id}: batch and command line differ");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("out").join(id).join("report.json")).unwrap())
+                .unwrap();
+        let expected = if id == "single" { "envelope_sigma" } else { "half_map_z" };
+        assert_eq!(report["fit"]["units"], expected, "{id}");
+    }
+    // The stamps cover the half maps: a changed half map reruns its entries, not the single one.
+    let stamp = |id: &str| std::fs::read_to_string(d.join("out").join(id).join("done.json")).unwrap();
+    assert!(stamp("halves").contains("h2.mrc"), "{}", stamp("halves"));
+    let (h1b, _) = common::halves(&map, |_| 0.6);
+    write_map(d.join("h1.mrc"), &h1b, "half 1, again", &[]).unwrap();
+    let before = std::fs::read(d.join("out/single/difference.ccp4")).unwrap();
+    let again = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(["batch", "m.tsv", "--out-dir", "out", "--jobs", "2"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+    let summary = std::fs::read_to_string(d.join("out/summary.tsv")).unwrap();
+    let status = |id: &str| {
+        let line = summary.lines().find(|l| l.starts_with(&format!("{id}\t"))).unwrap_or_default();
+        line.split('\t').nth(1).unwrap_or_default().to_string()
+    };
+    assert_eq!([status("halves"), status("with_full"), status("single")], ["done", "done", "skipped"], "{summary}");
+    assert_eq!(before, std::fs::read(d.join("out/single/difference.ccp4")).unwrap());
+
+    // One half map only: the manifest error names the line.
+    std::fs::write(d.join("bad.tsv"), format!("id\tmodel\tmap\thalf_map_1\nx\t{model}\t{full}\th1.mrc\n")).unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(["batch", "bad.tsv", "--out-dir", "out2"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && text(&bad).contains("half_map_2"), "{}", text(&bad));
+}
