@@ -17,9 +17,11 @@ use crate::io::model::Model;
 use crate::scaling::local::{
     GlobalFit, LocalFields, LocalFitSummary, LocalScalingOptions, global_fit, subtract_locally_scaled,
 };
-use crate::scaling::noise::{divide_by_local_noise, far_from_model_statistics};
+use crate::scaling::noise::{
+    SOLVENT_DISTANCE, divide_by_local_noise, far_from_model_statistics, flat_solvent_share, solvent_mask,
+};
 use crate::scaling::spectral::{
-    ExperimentalPower, Shell, Shells, SpectralWeighting, WeightedDifference, weight_difference,
+    ExperimentalPower, NoiseSource, Shell, Shells, SpectralWeighting, WeightedDifference, weight_difference,
 };
 use rayon::prelude::*;
 
@@ -156,6 +158,11 @@ pub struct DifferenceOptions {
     pub noise_window: f64,
     /// With half maps: also return the local noise sd as a map (in the input map's units).
     pub keep_noise_map: bool,
+    /// With a single map: estimate the noise spectrum from the solvent (farther than
+    /// [`crate::scaling::noise::SOLVENT_DISTANCE`] from every atom) and weight the difference
+    /// by resolution shell with it, as half maps do; skipped, with a warning, when the solvent
+    /// is too small or flat (a masked map).
+    pub solvent_noise: bool,
 }
 
 /// Relative B values (Å²) of the model maps between which a local B is fitted.
@@ -178,6 +185,7 @@ impl DifferenceOptions {
             spectral_weighting: SpectralWeighting::Matched,
             noise_window: crate::defaults::DEFAULT_NOISE_WINDOW,
             keep_noise_map: false,
+            solvent_noise: false,
         }
     }
 }
@@ -191,6 +199,104 @@ impl DifferenceOptions {
         options.scaling.window = crate::parameters::half_map_window(shortest);
         options
     }
+}
+
+/// What the single map's solvent said about the noise (`solvent_noise`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SolventNoiseSummary {
+    /// Share of the box farther than [`crate::scaling::noise::SOLVENT_DISTANCE`] from every atom
+    /// (the soft mask's mean).
+    pub solvent_fraction: f64,
+    /// rms of the difference in the solvent over its sd in the model envelope (about 0 for a
+    /// masked map, whose solvent holds no noise).
+    pub solvent_to_envelope: f64,
+    /// Share of the input map's solvent voxels that hold one and the same value (a masked map).
+    pub flat_solvent_share: f64,
+    /// Whether the spectral weight was applied (else a warning says why not).
+    pub applied: bool,
+    /// Per-shell statistics and weights, as with half maps (empty when not applied; the FSC
+    /// column is the one the solvent noise implies).
+    pub shells: Vec<Shell>,
+}
+
+/// Below this share of solvent in the box, the solvent noise estimate is not attempted.
+const MIN_SOLVENT_FRACTION: f64 = 0.1;
+
+/// A solvent where more than this share of the input map's voxels hold one value is masked.
+const MAX_FLAT_SOLVENT_SHARE: f64 = 0.5;
+
+/// A solvent whose difference rms is below this share of the envelope's sd holds no noise to
+/// speak of (a masked or flattened map): the solvent noise estimate is not attempted.
+const MIN_SOLVENT_TO_ENVELOPE: f64 = 0.1;
+
+/// Weights the single-map `difference` (map units) by resolution shell with a noise spectrum
+/// measured in the solvent: the solvent part of the difference itself (soft mask, rescaled to
+/// the whole box) stands in for the half-map noise.
+#[allow(clippy::too_many_arguments)]
+fn weight_by_solvent_noise(
+    model: &Model,
+    difference: Vec<f32>,
+    flat_share: f64,
+    envelope: &[bool],
+    power: &ExperimentalPower,
+    geometry: &GridGeometry,
+    options: &DifferenceOptions,
+    workspace: &mut FourierWorkspace,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<f32>, SolventNoiseSummary)> {
+    let positions: Vec<[f64; 3]> = model.atoms.iter().map(|a| a.position).collect();
+    let (mask, solvent_fraction) = solvent_mask(geometry, &positions, SOLVENT_DISTANCE);
+    let (mut solvent_power, mut mask_power) = (0.0f64, 0.0f64);
+    for (d, m) in difference.iter().zip(&mask) {
+        let (d, m) = (*d as f64, *m as f64);
+        solvent_power += d * d * m * m;
+        mask_power += m * m;
+    }
+    let solvent_rms = if mask_power > 0.0 { (solvent_power / mask_power).sqrt() } else { 0.0 };
+    let envelope_sd = masked_sd(&difference, Some(envelope));
+    let solvent_to_envelope = if envelope_sd > 0.0 { solvent_rms / envelope_sd } else { 0.0 };
+    let mut summary = SolventNoiseSummary {
+        solvent_fraction,
+        solvent_to_envelope,
+        flat_solvent_share: flat_share,
+        applied: false,
+        shells: Vec::new(),
+    };
+    if solvent_fraction < MIN_SOLVENT_FRACTION {
+        warnings.push(format!(
+            "solvent_noise: only {:.0}% of the box is farther than {SOLVENT_DISTANCE} Å from the model, too little \
+             to measure the noise: the difference is not weighted",
+            100.0 * solvent_fraction
+        ));
+        return Ok((difference, summary));
+    }
+    if flat_share > MAX_FLAT_SOLVENT_SHARE || solvent_to_envelope < MIN_SOLVENT_TO_ENVELOPE {
+        warnings.push(format!(
+            "solvent_noise: the solvent is flat ({:.0}% of it holds one value, and the difference's rms there is \
+             {solvent_to_envelope:.3} of its sd in the model envelope: a masked map?), so it holds no noise to \
+             measure: the difference is not weighted",
+            100.0 * flat_share
+        ));
+        return Ok((difference, summary));
+    }
+    // The masked difference, scaled so that its power stands for noise over the whole box.
+    let scale = (geometry.len() as f64 / mask_power).sqrt() as f32;
+    let mut noise = mask;
+    noise.par_iter_mut().zip(difference.par_iter()).for_each(|(m, d)| *m *= d * scale);
+    let weighted = weight_difference(
+        difference,
+        noise,
+        power,
+        geometry,
+        options.d_min,
+        options.edge,
+        options.spectral_weighting,
+        NoiseSource::Solvent,
+        workspace,
+    )?;
+    summary.applied = true;
+    summary.shells = weighted.shells;
+    Ok((weighted.difference, summary))
 }
 
 /// What the half maps said about the noise.
@@ -227,6 +333,8 @@ pub struct DifferenceMaps {
     pub amplitude_units: Units,
     /// With half maps: the noise statistics.
     pub noise: Option<NoiseSummary>,
+    /// With a single map and [`DifferenceOptions::solvent_noise`]: what the solvent said.
+    pub solvent_noise: Option<SolventNoiseSummary>,
     /// With half maps and [`DifferenceOptions::keep_noise_map`]: the local noise sd, in the input
     /// map's units.
     pub noise_map: Option<Map>,
@@ -440,10 +548,17 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
     let Map { geometry, data, header } = map;
     let mut laps = Laps::new();
     let mut workspace = FourierWorkspace::new();
-    let obs = resolution_limited_in(data, &geometry, options.d_min, options.edge, &mut workspace);
+    // The solvent noise weighting needs the map's shell power, measured from the filter's spectrum.
+    let (obs, power) = if options.solvent_noise {
+        let positions: Vec<[f64; 3]> = model.atoms.iter().map(|a| a.position).collect();
+        let flat_share = flat_solvent_share(&data, &geometry, &positions, SOLVENT_DISTANCE);
+        let (obs, power) = limit_and_measure(data, None, &geometry, options, &mut workspace);
+        (obs, Some((power, flat_share)))
+    } else {
+        (resolution_limited_in(data, &geometry, options.d_min, options.edge, &mut workspace), None)
+    };
     laps.lap("resolution limit of the map");
     let subtracted = subtract_model(model, obs, &geometry, options, &mut workspace, &mut laps)?;
-    drop(workspace);
     warnings.extend(subtracted.warnings.iter().cloned());
     let sigma_mask = match options.sigma_scope {
         SigmaScope::Envelope if subtracted.envelope_voxels > 0 => Some(subtracted.envelope.as_slice()),
@@ -457,8 +572,30 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
         None => None,
     };
     let mut difference = subtracted.difference;
+    let mut solvent_noise = None;
+    if let Some((power, flat_share)) = power {
+        laps.lap("local fit and subtraction");
+        let (weighted, summary) = weight_by_solvent_noise(
+            model,
+            difference,
+            flat_share,
+            &subtracted.envelope,
+            &power,
+            &geometry,
+            options,
+            &mut workspace,
+            &mut warnings,
+        )?;
+        difference = weighted;
+        solvent_noise = Some(summary);
+    }
+    drop(workspace);
     let sigma = normalise(&mut difference, sigma_mask, "difference")?;
-    laps.lap("local fit, subtraction and sigma");
+    laps.lap(if solvent_noise.is_some() {
+        "solvent noise weighting and sigma"
+    } else {
+        "local fit, subtraction and sigma"
+    });
     let complex = (options.variant != Variant::Amplitude).then_some(Map { geometry, data: difference, header });
     Ok(DifferenceMaps {
         complex,
@@ -467,6 +604,7 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
         units: Units::of_scope(options.sigma_scope),
         amplitude_units: Units::of_scope(options.sigma_scope),
         noise: None,
+        solvent_noise,
         noise_map: None,
         global: subtracted.global,
         local: subtracted.local,
@@ -609,6 +747,7 @@ pub fn compute_half_map_difference(
         options.d_min,
         options.edge,
         options.spectral_weighting,
+        NoiseSource::HalfMaps,
         &mut workspace,
     )?;
     drop(workspace);
@@ -641,6 +780,7 @@ pub fn compute_half_map_difference(
             full_map: power.is_full_map(),
             far_from_model: far,
         }),
+        solvent_noise: None,
         noise_map,
         global,
         local,

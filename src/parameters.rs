@@ -100,11 +100,20 @@ pub struct NoiseParameters {
     /// With half maps: width of the window in which the local noise sd is measured (Å).
     #[arg(long = "noise_window", alias = "noise-window", default_value_t = DEFAULT_NOISE_WINDOW, value_name = "ANGSTROM")]
     pub noise_window: f64,
+    /// Without half maps: estimate the noise spectrum from the solvent (farther than 8 Å from
+    /// every atom; needs an unmasked map) and weight the difference by resolution shell with it.
+    #[arg(long = "solvent_noise", alias = "solvent-noise", default_value = "false", value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub solvent_noise: bool,
 }
 
 impl Default for NoiseParameters {
     fn default() -> Self {
-        NoiseParameters { spectral_weight: SpectralWeighting::Matched, noise_window: DEFAULT_NOISE_WINDOW }
+        NoiseParameters {
+            spectral_weight: SpectralWeighting::Matched,
+            noise_window: DEFAULT_NOISE_WINDOW,
+            solvent_noise: false,
+        }
     }
 }
 
@@ -275,6 +284,7 @@ impl Parameters {
             local_b: self.scaling.local_b,
             spectral_weighting: self.noise.spectral_weight,
             noise_window: self.noise.noise_window,
+            solvent_noise: self.noise.solvent_noise,
             keep_noise_map: self.outputs.noise_map.is_some(),
         }
     }

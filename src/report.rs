@@ -126,6 +126,9 @@ pub struct FitSummary {
     /// With half maps: the noise per resolution shell, the spectral weights, the local noise
     /// level and the z map's calibration far from the model; `null` without half maps.
     pub noise: Option<NoiseSummary>,
+    /// With a single map and `solvent_noise=true`: the solvent's share of the box, whether the
+    /// weight was applied, and the shells; `null` otherwise.
+    pub solvent_noise: Option<crate::difference::SolventNoiseSummary>,
 }
 
 /// An output map and its statistics (sigma units).
@@ -227,6 +230,7 @@ impl Report {
             envelope_voxels: result.envelope_voxels,
             model_map_blur: result.model_map_blur,
             noise: result.noise.clone(),
+            solvent_noise: result.solvent_noise.clone(),
         }
     }
 }

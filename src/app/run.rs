@@ -122,6 +122,11 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
                 .into(),
         ));
     }
+    if parameters.noise.solvent_noise && args.half_map_pair()?.is_some() {
+        return Err(Error::Usage(
+            "solvent_noise= is for a single map: with half maps the noise is measured from their difference".into(),
+        ));
+    }
     if parameters.outputs.noise_map.is_some() && args.half_map_pair()?.is_none() {
         return Err(Error::Usage("noise_map= needs half maps (half_map=H1 half_map=H2)".into()));
     }
@@ -354,6 +359,17 @@ fn describe_fit(console: &Console, parameters: &Parameters, resolution: f64, res
     ));
     if let Some(b) = result.local.relative_b_percentiles {
         console.say(format!("local relative B percentiles 1/50/99 = {:.1} / {:.1} / {:.1} Å²", b[0], b[1], b[2]));
+    }
+    if let Some(solvent) = result.solvent_noise.as_ref().filter(|s| s.applied) {
+        let best = solvent.shells.iter().max_by(|a, b| a.weight.total_cmp(&b.weight));
+        console.say(format!(
+            "solvent noise: {:.0}% of the box is solvent (rms {:.2} of the envelope sd); the difference is weighted \
+             by resolution shell with its noise spectrum ({:?} weight, largest at {:.1} Å)",
+            100.0 * solvent.solvent_fraction,
+            solvent.solvent_to_envelope,
+            parameters.noise.spectral_weight,
+            best.map_or(f64::NAN, |s| s.d_min)
+        ));
     }
     match &result.noise {
         Some(noise) => describe_noise(console, result, noise),

@@ -102,7 +102,7 @@ fn lines_mean(copy: &[f32], plane: &mut [f32], nx: usize, ny: usize, h: usize, s
 /// Coarsening of the grid on which the local noise level is estimated: the level is a mean
 /// over a 20 Å (or wider) tent, smooth on the scale of two voxels, so it is computed on every
 /// second voxel along each axis (an eighth of the work) and interpolated back.
-const NOISE_GRID_STEP: usize = 2;
+pub const NOISE_GRID_STEP: usize = 2;
 
 /// The local noise level: the variance on a grid coarser by [`NOISE_GRID_STEP`], interpolated
 /// on demand.
@@ -135,40 +135,52 @@ impl LocalNoise {
 
     /// Calls `f(value, sd)` for every voxel of `values` (full grid), planes in parallel.
     fn for_each_voxel<F: Fn(&mut f32, f32) + Sync>(&self, values: &mut [f32], f: F) {
-        let [nx, ny, _] = self.dims;
-        let [cx, cy, cz] = self.coarse;
-        let step = NOISE_GRID_STEP;
-        let offset = (step as f64 - 1.0) / 2.0;
-        let position = |i: usize, n: usize| {
-            let t = ((i as f64 - offset) / step as f64).clamp(0.0, (n - 1) as f64);
-            let lower = (t.floor() as usize).min(n.saturating_sub(2));
-            (lower, (lower + 1).min(n - 1), t - lower as f64)
-        };
-        let xs: Vec<(usize, usize, f64)> = (0..nx).map(|i| position(i, cx)).collect();
-        let variance = &self.variance;
-        let lerp = |a: f32, b: f32, f: f32| a + (b - a) * f;
-        values.par_chunks_mut(nx * ny).enumerate().for_each_init(
-            || vec![0f32; cx],
-            |coarse_row, (z, plane)| {
-                let (z0, z1, fz) = position(z, cz);
-                let at = |j: usize, k: usize| &variance[cx * (j + cy * k)..][..cx];
-                for y in 0..ny {
-                    // Trilinear = bilinear in Y and Z once per coarse row, then linear in X per
-                    // voxel: a quarter of the lookups of the direct form.
-                    let (y0, y1, fy) = position(y, cy);
-                    let (fy, fz) = (fy as f32, fz as f32);
-                    let rows = [at(y0, z0), at(y1, z0), at(y0, z1), at(y1, z1)];
-                    for (i, value) in coarse_row.iter_mut().enumerate() {
-                        *value = lerp(lerp(rows[0][i], rows[1][i], fy), lerp(rows[2][i], rows[3][i], fy), fz);
-                    }
-                    for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
-                        let v = lerp(coarse_row[x0], coarse_row[x1], fx as f32);
-                        f(&mut plane[x + nx * y], v.max(0.0).sqrt());
-                    }
-                }
-            },
-        );
+        for_each_voxel_of_coarse(values, &self.variance, self.coarse, self.dims, |value, variance| {
+            f(value, variance.max(0.0).sqrt())
+        });
     }
+}
+
+/// Calls `f(voxel value, trilinear interpolation of `coarse` at the voxel)` for every voxel of
+/// a grid of `dims`, `coarse` being sampled every [`NOISE_GRID_STEP`] voxels (block centres).
+fn for_each_voxel_of_coarse<F: Fn(&mut f32, f32) + Sync>(
+    values: &mut [f32],
+    coarse_values: &[f32],
+    coarse: [usize; 3],
+    dims: [usize; 3],
+    f: F,
+) {
+    let [nx, ny, _] = dims;
+    let [cx, cy, cz] = coarse;
+    let step = NOISE_GRID_STEP;
+    let offset = (step as f64 - 1.0) / 2.0;
+    let position = |i: usize, n: usize| {
+        let t = ((i as f64 - offset) / step as f64).clamp(0.0, (n - 1) as f64);
+        let lower = (t.floor() as usize).min(n.saturating_sub(2));
+        (lower, (lower + 1).min(n - 1), t - lower as f64)
+    };
+    let xs: Vec<(usize, usize, f64)> = (0..nx).map(|i| position(i, cx)).collect();
+    let lerp = |a: f32, b: f32, f: f32| a + (b - a) * f;
+    values.par_chunks_mut(nx * ny).enumerate().for_each_init(
+        || vec![0f32; cx],
+        |coarse_row, (z, plane)| {
+            let (z0, z1, fz) = position(z, cz);
+            let at = |j: usize, k: usize| &coarse_values[cx * (j + cy * k)..][..cx];
+            for y in 0..ny {
+                // Trilinear = bilinear in Y and Z once per coarse row, then linear in X per
+                // voxel: a quarter of the lookups of the direct form.
+                let (y0, y1, fy) = position(y, cy);
+                let (fy, fz) = (fy as f32, fz as f32);
+                let rows = [at(y0, z0), at(y1, z0), at(y0, z1), at(y1, z1)];
+                for (i, value) in coarse_row.iter_mut().enumerate() {
+                    *value = lerp(lerp(rows[0][i], rows[1][i], fy), lerp(rows[2][i], rows[3][i], fy), fz);
+                }
+                for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
+                    f(&mut plane[x + nx * y], lerp(coarse_row[x0], coarse_row[x1], fx as f32));
+                }
+            }
+        },
+    );
 }
 
 /// Replaces `difference` by `difference / local noise sd` (z units) and returns the local noise
@@ -311,9 +323,38 @@ pub fn far_from_model_statistics(
     distance: f64,
 ) -> Option<FarFromModel> {
     const STEP: usize = 3;
-    let coarse: [usize; 3] = std::array::from_fn(|a| geometry.dims[a].div_ceil(STEP));
+    let (coarse, near) = mark_near_atoms(geometry, STEP, positions, distance);
+    let (mut n, mut sum, mut sum_sq) = (0usize, 0.0f64, 0.0f64);
+    for k in 0..coarse[2] {
+        for j in 0..coarse[1] {
+            for i in 0..coarse[0] {
+                if near[i + coarse[0] * (j + coarse[1] * k)] {
+                    continue;
+                }
+                let v = values[geometry.index(i * STEP, j * STEP, k * STEP)] as f64;
+                n += 1;
+                sum += v;
+                sum_sq += v * v;
+            }
+        }
+    }
+    (n > 0).then(|| {
+        let mean = sum / n as f64;
+        FarFromModel { distance, voxels: n, mean, sd: (sum_sq / n as f64 - mean * mean).max(0.0).sqrt() }
+    })
+}
+
+/// Marks the voxels of a grid `step` times coarser than `geometry` (voxel (i, j, k) of it is
+/// voxel (step·i, step·j, step·k) of the map) whose centre lies within `distance` of an atom.
+fn mark_near_atoms(
+    geometry: &GridGeometry,
+    step: usize,
+    positions: &[[f64; 3]],
+    distance: f64,
+) -> ([usize; 3], Vec<bool>) {
+    let coarse: [usize; 3] = std::array::from_fn(|a| geometry.dims[a].div_ceil(step));
     let mut near = vec![false; coarse.iter().product()];
-    let spacing: [f64; 3] = std::array::from_fn(|a| geometry.voxel_size[a] * STEP as f64);
+    let spacing: [f64; 3] = std::array::from_fn(|a| geometry.voxel_size[a] * step as f64);
     let d2 = distance * distance;
     for p in positions {
         let g: [f64; 3] = std::array::from_fn(|a| (p[a] - geometry.first_voxel_centre[a]) / spacing[a]);
@@ -338,22 +379,50 @@ pub fn far_from_model_statistics(
             }
         }
     }
-    let (mut n, mut sum, mut sum_sq) = (0usize, 0.0f64, 0.0f64);
+    (coarse, near)
+}
+
+/// Voxels farther than this from every atom are solvent for the single-map noise estimate.
+pub const SOLVENT_DISTANCE: f64 = crate::defaults::DEFAULT_FAR_FROM_MODEL;
+
+/// A smooth solvent indicator for `solvent_noise=true` ([`crate::difference::DifferenceOptions::solvent_noise`]): 1 farther than `distance` from every atom,
+/// 0 near the model, with a soft edge a few Å wide (a hard edge would put the mask's own
+/// high-frequency power into the noise spectrum). Returns the mask and its mean.
+pub fn solvent_mask(geometry: &GridGeometry, positions: &[[f64; 3]], distance: f64) -> (Vec<f32>, f64) {
+    let step = NOISE_GRID_STEP;
+    let (coarse, near) = mark_near_atoms(geometry, step, positions, distance);
+    let mut coarse_mask: Vec<f32> = near.iter().map(|n| if *n { 0.0 } else { 1.0 }).collect();
+    // Softened by a box of 3 coarse voxels applied twice, then interpolated: the edge rises
+    // over about 2 coarse voxels either side of `distance`.
+    box_mean_in_place(&mut coarse_mask, coarse, [1; 3]);
+    box_mean_in_place(&mut coarse_mask, coarse, [1; 3]);
+    let mut mask = crate::grid::filled(geometry.len(), 0f32);
+    for_each_voxel_of_coarse(&mut mask, &coarse_mask, coarse, geometry.dims, |value, m| *value = m);
+    let mean = mask.par_iter().map(|m| *m as f64).sum::<f64>() / geometry.len().max(1) as f64;
+    (mask, mean)
+}
+
+/// The share of the voxels farther than `distance` from every atom (sampled every third voxel)
+/// that hold one and the same value: about 0 for a map with noise in its solvent, most of them
+/// for a masked map (flattened to a constant, usually 0).
+pub fn flat_solvent_share(values: &[f32], geometry: &GridGeometry, positions: &[[f64; 3]], distance: f64) -> f64 {
+    const STEP: usize = 3;
+    let (coarse, near) = mark_near_atoms(geometry, STEP, positions, distance);
+    let mut samples: Vec<u32> = Vec::new();
     for k in 0..coarse[2] {
         for j in 0..coarse[1] {
             for i in 0..coarse[0] {
-                if near[i + coarse[0] * (j + coarse[1] * k)] {
-                    continue;
+                if !near[i + coarse[0] * (j + coarse[1] * k)] {
+                    // -0.0 and 0.0 are the same flat value.
+                    samples.push((values[geometry.index(i * STEP, j * STEP, k * STEP)] + 0.0).to_bits());
                 }
-                let v = values[geometry.index(i * STEP, j * STEP, k * STEP)] as f64;
-                n += 1;
-                sum += v;
-                sum_sq += v * v;
             }
         }
     }
-    (n > 0).then(|| {
-        let mean = sum / n as f64;
-        FarFromModel { distance, voxels: n, mean, sd: (sum_sq / n as f64 - mean * mean).max(0.0).sqrt() }
-    })
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.par_sort_unstable();
+    let longest = samples.chunk_by(|a, b| a == b).map(<[u32]>::len).max().unwrap_or(0);
+    longest as f64 / samples.len() as f64
 }

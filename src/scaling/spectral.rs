@@ -59,6 +59,23 @@ impl SpectralWeighting {
 /// explains the whole map still gives a (noise-only) difference map rather than zeros.
 const UNEXPLAINED_SIGNAL_FLOOR: f64 = 1e-3;
 
+/// Where the noise estimate that weights the difference comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoiseSource {
+    /// The half difference of two half maps: the noise of the whole box, every shell.
+    HalfMaps,
+    /// The solvent of a single map, farther than [`crate::scaling::noise::SOLVENT_DISTANCE`]
+    /// from every atom (see [`crate::scaling::noise::solvent_mask`]).
+    Solvent,
+}
+
+/// With a solvent noise estimate, shells coarser than this (Å) are not trusted: there the
+/// mask's own shape and the offset between solvent and molecule dominate the power. They take
+/// the weight of the first trusted shell. Measured on a 256³ synthetic entry (white noise, two
+/// hemes removed): contrast 3.40 without a weight, 5.20 trusting every shell (all weight on
+/// the lowest shell), 6.89 from 40 Å, 7.24 from 25 Å.
+const SOLVENT_TRUSTED_FROM: f64 = 25.0;
+
 /// One resolution shell of the half-map statistics.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Shell {
@@ -292,6 +309,7 @@ pub fn weight_difference(
     d_min: f64,
     edge: ResolutionEdge,
     weighting: SpectralWeighting,
+    source: NoiseSource,
     workspace: &mut FourierWorkspace,
 ) -> Result<WeightedDifference> {
     // Periodic, not mirror-padded: the weight is a broad low-pass kernel, and mirrored noise
@@ -312,15 +330,22 @@ pub fn weight_difference(
     let noise_spectrum = spectrum_in_place(&mut noise, &fft, band, workspace);
     let difference_spectrum = spectrum_in_place(&mut difference, &fft, band, workspace);
     // Per shell: Σ e², Σ|N|² (raw), Σ e²|r N|² (the noise as it is in the difference), Σ|Δ|².
+    // Half-map noise is raw and takes the difference's resolution edge here; solvent noise is
+    // cut from the difference itself, so it has the edge already (applying it twice would
+    // understate the noise within the edge, and through the pooling, the weights next to it).
+    let noise_edge = |s: f64| if source == NoiseSource::HalfMaps { edge_at(s) } else { 1.0 };
     let sums = shell_sums(&fft, padding.voxel_size, shells, s_max, |i, s| {
         let e2 = edge_at(s).powi(2);
         let r = shells.interpolate(&ratios, s);
         let n2 = power(noise_spectrum[i]);
-        [e2, n2, e2 * r * r * n2, power(difference_spectrum[i])]
+        [e2, n2, noise_edge(s).powi(2) * r * r * n2, power(difference_spectrum[i])]
     });
     let mut table = shell_table(&sums, &experimental.sums, shells, weighting, experimental.full_map);
     check_noise(&table)?;
     hold_weight_through_edge(&mut table, shells, edge, s_max);
+    if source == NoiseSource::Solvent {
+        hold_weight_below(&mut table, shells, 1.0 / SOLVENT_TRUSTED_FROM);
+    }
     let weights: Vec<f64> = table.iter().map(|s| s.weight).collect();
     let weight = |s: f64| shells.interpolate(&weights, s);
 
@@ -342,10 +367,11 @@ pub fn weight_difference(
         voxel_size,
         band,
         s_max,
-        |s| weight(s) * edge_at(s) * shells.interpolate(&ratios, s),
+        |s| weight(s) * noise_edge(s) * shells.interpolate(&ratios, s),
         workspace,
     );
-    let warnings = shell_warnings(&table, d_min);
+    // The FSC and full-map remarks are about half maps.
+    let warnings = if source == NoiseSource::HalfMaps { shell_warnings(&table, d_min) } else { Vec::new() };
     Ok(WeightedDifference { difference, noise, shells: table, unweighted_noise_ratio, warnings })
 }
 
@@ -372,6 +398,20 @@ fn hold_weight_through_edge(table: &mut [Shell], shells: Shells, edge: Resolutio
     }
     let held = table[first_in_edge - 1].weight;
     table[first_in_edge..].iter_mut().for_each(|s| s.weight = held);
+    let largest = table.iter().map(|s| s.weight).fold(0.0, f64::max);
+    if largest > 0.0 {
+        table.iter_mut().for_each(|s| s.weight /= largest);
+    }
+}
+
+/// Shells below `s_trusted` (Å⁻¹) take the weight of the first shell at or beyond it; the
+/// weights are scaled back to a maximum of 1.
+fn hold_weight_below(table: &mut [Shell], shells: Shells, s_trusted: f64) {
+    let Some(first) = (0..table.len()).find(|&i| i as f64 * shells.width >= s_trusted) else {
+        return;
+    };
+    let held = table[first].weight;
+    table[..first].iter_mut().for_each(|s| s.weight = held);
     let largest = table.iter().map(|s| s.weight).fold(0.0, f64::max);
     if largest > 0.0 {
         table.iter_mut().for_each(|s| s.weight /= largest);
