@@ -17,7 +17,7 @@ use real_space_diff_map::grid::Map;
 use real_space_diff_map::io::ccp4::read_map;
 use real_space_diff_map::io::model::read_model;
 use real_space_diff_map::report::Report;
-use real_space_diff_map::scaling::noise::far_from_model_statistics;
+use real_space_diff_map::scaling::noise::{far_from_model_statistics, mark_near_atoms};
 use std::path::{Path, PathBuf};
 
 mod large_case;
@@ -73,28 +73,7 @@ fn removed_groups(case: &Path) -> Vec<(String, Vec<[f64; 3]>)> {
 
 /// Marks the voxels within `radius` of any of `points`.
 fn near(map: &Map, points: &[[f64; 3]], radius: f64) -> Vec<bool> {
-    let g = map.geometry;
-    let mut marked = vec![false; g.len()];
-    for p in points {
-        let range: [(usize, usize); 3] = std::array::from_fn(|a| {
-            let centre = (p[a] - g.first_voxel_centre[a]) / g.voxel_size[a];
-            let reach = radius / g.voxel_size[a];
-            let lo = (centre - reach).ceil().max(0.0) as usize;
-            let hi = ((centre + reach).floor() as isize).min(g.dims[a] as isize - 1);
-            (lo, hi.max(-1) as usize)
-        });
-        for k in range[2].0..=range[2].1 {
-            for j in range[1].0..=range[1].1 {
-                for i in range[0].0..=range[0].1 {
-                    let c = g.voxel_centre(i, j, k);
-                    if (0..3).map(|a| (c[a] - p[a]).powi(2)).sum::<f64>() <= radius * radius {
-                        marked[g.index(i, j, k)] = true;
-                    }
-                }
-            }
-        }
-    }
-    marked
+    mark_near_atoms(&map.geometry, 1, points, radius).1
 }
 
 /// The weakest removed group's maximum (within 1.5 Å of its atoms), the strongest positive

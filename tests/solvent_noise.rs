@@ -7,32 +7,13 @@ mod common;
 use real_space_diff_map::difference::{DifferenceOptions, compute_difference_map};
 use real_space_diff_map::io::ccp4::{read_map, write_map};
 use real_space_diff_map::io::model::read_model;
+use real_space_diff_map::scaling::noise::mark_near_atoms;
 use real_space_diff_map::{GridGeometry, Map};
 use std::process::Command;
 
 /// Voxels within `radius` of any of `points`.
 fn near(geometry: &GridGeometry, points: &[[f64; 3]], radius: f64) -> Vec<bool> {
-    let mut marked = vec![false; geometry.len()];
-    for p in points {
-        let range: [(usize, usize); 3] = std::array::from_fn(|a| {
-            let centre = (p[a] - geometry.first_voxel_centre[a]) / geometry.voxel_size[a];
-            let reach = radius / geometry.voxel_size[a];
-            let lo = (centre - reach).ceil().max(0.0) as usize;
-            let hi = ((centre + reach).floor() as isize).min(geometry.dims[a] as isize - 1);
-            (lo, hi.max(-1) as usize)
-        });
-        for k in range[2].0..=range[2].1 {
-            for j in range[1].0..=range[1].1 {
-                for i in range[0].0..=range[0].1 {
-                    let c = geometry.voxel_centre(i, j, k);
-                    if (0..3).map(|a| (c[a] - p[a]).powi(2)).sum::<f64>() <= radius * radius {
-                        marked[geometry.index(i, j, k)] = true;
-                    }
-                }
-            }
-        }
-    }
-    marked
+    mark_near_atoms(geometry, 1, points, radius).1
 }
 
 /// Median difference at the removed atoms over the largest value farther than 5 Å from them.

@@ -345,8 +345,9 @@ pub fn far_from_model_statistics(
 }
 
 /// Marks the voxels of a grid `step` times coarser than `geometry` (voxel (i, j, k) of it is
-/// voxel (step·i, step·j, step·k) of the map) whose centre lies within `distance` of an atom.
-fn mark_near_atoms(
+/// voxel (step·i, step·j, step·k) of the map) whose centre lies within `distance` of an atom;
+/// `step` 1 marks the map's own voxels. Returns the coarse grid's dims and the marks.
+pub fn mark_near_atoms(
     geometry: &GridGeometry,
     step: usize,
     positions: &[[f64; 3]],

@@ -251,7 +251,7 @@ pub struct WeightedDifference {
     /// The difference, weighted (same units as the input difference, times the weight).
     pub difference: Vec<f32>,
     /// The noise `N`, resolution-limited (with the edge), carried over to the full map when one
-    /// was given, and weighted like the difference.
+    /// was given, and weighted like the difference (empty for [`NoiseSource::Solvent`]).
     pub noise: Vec<f32>,
     /// Per-shell statistics and weights.
     pub shells: Vec<Shell>,
@@ -360,16 +360,21 @@ pub fn weight_difference(
     let unweighted_noise_ratio = if weighted > 0.0 { (plain / weighted).sqrt() } else { 1.0 };
 
     back_to_map(difference_spectrum, &mut difference, &fft, voxel_size, band, s_max, weight, workspace);
-    back_to_map(
-        noise_spectrum,
-        &mut noise,
-        &fft,
-        voxel_size,
-        band,
-        s_max,
-        |s| weight(s) * noise_edge(s) * shells.interpolate(&ratios, s),
-        workspace,
-    );
+    if source == NoiseSource::HalfMaps {
+        back_to_map(
+            noise_spectrum,
+            &mut noise,
+            &fft,
+            voxel_size,
+            band,
+            s_max,
+            |s| weight(s) * noise_edge(s) * shells.interpolate(&ratios, s),
+            workspace,
+        );
+    } else {
+        // The solvent stand-in only sets the weights; nobody reads it back in real space.
+        noise = Vec::new();
+    }
     // The FSC and full-map remarks are about half maps.
     let warnings = if source == NoiseSource::HalfMaps { shell_warnings(&table, d_min) } else { Vec::new() };
     Ok(WeightedDifference { difference, noise, shells: table, unweighted_noise_ratio, warnings })
