@@ -1,10 +1,13 @@
 //! The program around the science: the command line ([`args`]), what a run prints
-//! ([`console`]), one run ([`run`]) and many entries at once ([`batch`]). The library modules
+//! ([`console`], [`describe`]), one job in memory ([`job`], shared with the Python package),
+//! one run from files ([`run`]) and many entries at once ([`batch`]). The library modules
 //! never print and never exit; this is the only place that does.
 
 pub mod args;
 pub mod batch;
 pub mod console;
+pub mod describe;
+pub mod job;
 pub mod run;
 
 use crate::error::{Error, ErrorReport};

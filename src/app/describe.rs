@@ -1,0 +1,131 @@
+//! What a run says about its fit, its noise and its peaks, in words, on the [`Console`].
+
+use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};
+use crate::app::console::Console;
+use crate::difference::{DifferenceMaps, SigmaScope, Units};
+use crate::parameters::Parameters;
+use crate::report::peak_table;
+
+/// Says how the model sits in the map and what the fit found, in words.
+pub fn describe_fit(console: &Console, parameters: &Parameters, resolution: f64, result: &DifferenceMaps) {
+    let p = &result.placement;
+    console.say(format!(
+        "    {} of {} atoms inside the map box ({:.1}%), mean map value at atoms {:.2} sd",
+        p.atoms_inside,
+        p.atoms,
+        100.0 * p.fraction_inside(),
+        p.mean_density_at_atoms_sd
+    ));
+    for w in &result.warnings {
+        console.warn(w);
+    }
+    console.say(format!(
+        "resolution {resolution} Å ({}); model map sampled with a {:.1} Å² blur, removed in Fourier space",
+        parameters.resolution_edge().describe(),
+        result.model_map_blur
+    ));
+    let envelope = crate::defaults::DEFAULT_ENVELOPE_RADIUS;
+    let global = &result.global;
+    console.say(format!(
+        "global fit within {envelope} Å of the model: scale k = {:.4}, offset = {:.4}, correlation {:.3}",
+        global.scale, global.offset, global.correlation
+    ));
+    let [wx, wy, wz] = result.local.window_voxels;
+    let k = result.local.scale_percentiles;
+    console.say(format!(
+        "local fit in a {} Å window ({wx} x {wy} x {wz} voxels) around every voxel, {}; scale k at the model \
+         (1st / 50th / 99th percentile): {:.3} / {:.3} / {:.3}",
+        parameters.window(),
+        if parameters.scaling.offset { "scale and offset" } else { "scale only" },
+        k[0],
+        k[1],
+        k[2]
+    ));
+    if let Some(b) = result.local.relative_b_percentiles {
+        console.say(format!("local relative B percentiles 1/50/99 = {:.1} / {:.1} / {:.1} Å²", b[0], b[1], b[2]));
+    }
+    if let Some(solvent) = result.solvent_noise.as_ref().filter(|s| s.applied) {
+        let best = solvent.shells.iter().max_by(|a, b| a.weight.total_cmp(&b.weight));
+        console.say(format!(
+            "solvent noise: {:.0}% of the box is solvent (rms {:.2} of the envelope sd); the difference is weighted \
+             by resolution shell with its noise spectrum ({:?} weight, largest at {:.1} Å)",
+            100.0 * solvent.solvent_fraction,
+            solvent.solvent_to_envelope,
+            parameters.noise.spectral_weight,
+            best.map_or(f64::NAN, |s| s.d_min)
+        ));
+    }
+    match &result.noise {
+        Some(noise) => describe_noise(console, result, noise),
+        None => console.say(match parameters.units.sigma_scope {
+            SigmaScope::Envelope => format!(
+                "units: sigma in the model envelope, sigma = {:.5} map units: the sd of the difference within \
+                 {envelope} Å of the model ({} voxels)",
+                result.sigma, result.envelope_voxels
+            ),
+            SigmaScope::Box => {
+                format!("units: sigma over the box, sigma = {:.5} map units: the sd of the difference", result.sigma)
+            }
+        }),
+    }
+}
+
+/// Says what the half maps measured: resolution shells, weights, local noise, calibration.
+fn describe_noise(console: &Console, result: &DifferenceMaps, noise: &crate::difference::NoiseSummary) {
+    let weighted: Vec<String> = noise
+        .shells
+        .iter()
+        .filter(|s| s.terms > 0)
+        .step_by((noise.shells.len() / 6).max(1))
+        .map(|s| format!("{:.1} Å: FSC {:.2}, weight {:.2}", s.d_min, s.fsc_half, s.weight))
+        .collect();
+    console.say(format!(
+        "half maps: {} shells, {:?} spectral weight ({})",
+        noise.shells.len(),
+        noise.spectral_weighting,
+        weighted.join("; ")
+    ));
+    if noise.full_map {
+        console.say(
+            "    the full map's noise is the half-map noise scaled shell by shell by the full map's amplitude ratio",
+        );
+    }
+    let [low, median, high] = noise.local_sd_percentiles;
+    console.say(format!(
+        "units: z from half-map noise, the difference over its local noise sd ({} Å window); local noise sd \
+         1st / 50th / 99th percentile: {low:.4} / {median:.4} / {high:.4} map units",
+        noise.window
+    ));
+    if let Some(far) = noise.far_from_model {
+        console.say(format!(
+            "    farther than {} Å from every atom ({} voxels sampled): z mean {:.3}, sd {:.3}",
+            far.distance, far.voxels, far.mean, far.sd
+        ));
+    }
+    let _ = result;
+}
+
+/// Says how many blobs there are, where, and lists the strongest.
+pub fn describe_peaks(
+    console: &Console,
+    parameters: &Parameters,
+    threshold: f64,
+    units: Units,
+    peaks: &[Peak],
+    residues: &[ResidueScore],
+) {
+    let positive = peaks.iter().filter(|p| p.height > 0.0).count();
+    let near_model = peaks.iter().filter(|p| p.nearest_atom.is_some()).count();
+    let flagged = residues.iter().filter(|r| r.in_negative_density).count();
+    let unit = if units == Units::HalfMapZ { "z" } else { "sigma" };
+    console.say(format!(
+        "peaks beyond {threshold:.2} {unit}: {positive} positive, {} negative; {near_model} of them within \
+         {NEAREST_ATOM_RADIUS} Å of an atom, {} farther away; {flagged} residues with an atom at or below \
+         -{threshold:.2} {unit}",
+        peaks.len() - positive,
+        peaks.len() - near_model,
+    ));
+    if !peaks.is_empty() && parameters.peaks.peaks_shown > 0 {
+        console.say(peak_table(peaks, parameters.peaks.peaks_shown, units));
+    }
+}

@@ -1,0 +1,349 @@
+//! One job from inputs in memory to results in memory, and the files it writes: the part of a
+//! run that the command line and the Python package share, so that both compute, check and
+//! report exactly the same way. Reading the inputs (files, or a caller's arrays) is the
+//! caller's; what is said on the way goes to a [`Console`] (quiet for library callers).
+
+use crate::analysis::peaks::{Peak, find_peaks, score_residues};
+use crate::analysis::significance::Significance;
+use crate::app::console::Console;
+use crate::app::describe::{describe_fit, describe_peaks};
+use crate::difference::{DifferenceMaps, Experimental, Units, compute_difference};
+use crate::error::{Error, Result};
+use crate::grid::{Map, MapHeader};
+use crate::io::ccp4::write_map;
+use crate::io::model::Model;
+use crate::parameters::Parameters;
+use crate::report::{
+    FileInfo, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report, file_info,
+    stage_key, write_csv, write_json,
+};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where an input came from: a file, or the caller's memory (arrays handed over by Python).
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputSource {
+    /// A file, as its path was given.
+    File(PathBuf),
+    /// Data that never was a file; the text says what it is ("in-memory map").
+    Memory(String),
+}
+
+impl InputSource {
+    /// The path, for a file.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            InputSource::File(path) => Some(path),
+            InputSource::Memory(_) => None,
+        }
+    }
+
+    /// How messages name it.
+    pub fn describe(&self) -> String {
+        match self {
+            InputSource::File(path) => path.display().to_string(),
+            InputSource::Memory(what) => format!("<{what}>"),
+        }
+    }
+}
+
+/// Wall time of each stage, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Stages(pub Vec<(String, f64)>);
+
+impl Stages {
+    /// Records the stage `name` as lasting from `since` until now.
+    pub fn add(&mut self, name: &str, since: Instant) {
+        self.0.push((name.to_string(), since.elapsed().as_secs_f64()));
+    }
+}
+
+/// The experimental data of a job as read: a map, half maps, or both.
+#[derive(Debug, Clone)]
+pub struct ExperimentalInputs {
+    /// The data the difference is computed from.
+    pub data: Experimental,
+    /// The map whose frame the output takes (the full map, else the first half map).
+    pub summary: MapSummary,
+    /// That map's header, which the outputs are written with.
+    pub header: MapHeader,
+    /// What the readers noticed.
+    pub warnings: Vec<String>,
+    /// Where each map came from: the full map first when there is one, then the half maps.
+    pub sources: Vec<InputSource>,
+}
+
+impl ExperimentalInputs {
+    /// A single map that needs no reading (an in-memory map, or one the caller read).
+    pub fn single(map: Map, source: InputSource, warnings: Vec<String>) -> Self {
+        ExperimentalInputs {
+            summary: MapSummary::of(&map),
+            header: map.header.clone(),
+            data: Experimental::Map(map),
+            warnings,
+            sources: vec![source],
+        }
+    }
+
+    /// True when the data include half maps.
+    pub fn has_half_maps(&self) -> bool {
+        matches!(self.data, Experimental::HalfMaps { .. })
+    }
+}
+
+/// Everything a job needs, read.
+#[derive(Debug, Clone)]
+pub struct JobInputs {
+    /// The atomic model.
+    pub model: Model,
+    /// Where the model came from.
+    pub model_source: InputSource,
+    /// The experimental map(s).
+    pub experimental: ExperimentalInputs,
+    /// Time spent reading, per stage.
+    pub stages: Stages,
+}
+
+/// A computed job: the maps, the peaks, and the report (without outputs until they are written).
+#[derive(Debug)]
+pub struct Job {
+    /// The difference maps and everything the computation measured.
+    pub result: DifferenceMaps,
+    /// The header the outputs are written with (the input map's frame).
+    pub header: MapHeader,
+    /// The parameters with the resolution and window settled.
+    pub parameters: Parameters,
+    /// The report: `outputs` fills in as files are written, `timings` covers the computation.
+    pub report: Report,
+    /// Input files, which no output may overwrite.
+    pub input_paths: Vec<PathBuf>,
+    /// Wall time of each stage so far, in order.
+    pub stages: Stages,
+}
+
+/// Refuses combinations of parameters that need (or exclude) half maps, before any work.
+pub fn check_combinations(parameters: &Parameters, half_maps: bool) -> Result<()> {
+    parameters.validate()?;
+    if parameters.peaks.fdr.is_some() && !half_maps {
+        return Err(Error::Usage(
+            "fdr= needs half maps (half_map=H1 half_map=H2): without them the map's units are not calibrated \
+             against noise, so a false discovery rate cannot be computed; use peak_sigma="
+                .into(),
+        ));
+    }
+    if parameters.noise.solvent_noise && half_maps {
+        return Err(Error::Usage(
+            "solvent_noise= is for a single map: with half maps the noise is measured from their difference".into(),
+        ));
+    }
+    if parameters.outputs.noise_map.is_some() && !half_maps {
+        return Err(Error::Usage("noise_map= needs half maps (half_map=H1 half_map=H2)".into()));
+    }
+    Ok(())
+}
+
+/// Computes the difference map, finds the peaks and scores the residues, and builds the report.
+/// Nothing is written; see [`write_outputs`].
+pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console) -> Result<Job> {
+    let JobInputs { model, model_source, experimental, mut stages } = inputs;
+    check_combinations(parameters, experimental.has_half_maps())?;
+    let resolution = settle_resolution(parameters, &model, &model_source, console)?;
+    let shortest_edge = (0..3)
+        .map(|a| experimental.summary.dims[a] as f64 * experimental.summary.voxel_size[a])
+        .fold(f64::INFINITY, f64::min);
+    let parameters = parameters.settled(resolution, experimental.has_half_maps(), shortest_edge);
+    let options = parameters.difference_options(resolution);
+    console.stage("computing the model map and the local fit");
+    let ExperimentalInputs { data, summary: map_summary, header, warnings: map_warnings, sources } = experimental;
+    // The map moves in: its buffer becomes the difference map.
+    let result = compute_difference(&model, data, &options)?;
+    stages.0.extend(result.timings.iter().map(|(n, s)| (n.to_string(), *s)));
+    describe_fit(console, &parameters, resolution, &result);
+
+    console.stage("finding peaks");
+    let (peak_map, peak_map_kind, units) = match (&result.complex, &result.amplitude) {
+        (Some(m), _) => (m, "complex", result.units),
+        (None, Some(m)) => (m, "amplitude", result.amplitude_units),
+        (None, None) => return Err(Error::Invalid("no difference map was computed".into())),
+    };
+    let clock = Instant::now();
+    let significance = (units == Units::HalfMapZ).then(|| Significance::of(&peak_map.data));
+    let threshold = peak_threshold(&parameters, significance.as_ref(), console);
+    let mut peaks = find_peaks(peak_map, threshold, Some(&model));
+    if let Some(significance) = &significance {
+        peaks.iter_mut().for_each(|p| p.q_value = Some(significance.q_value(p.height)));
+    }
+    let residues = score_residues(peak_map, &model, threshold);
+    stages.add("peaks and residues", clock);
+    describe_peaks(console, &parameters, threshold, units, &peaks, &residues);
+
+    let mut report_inputs = vec![input_info(&parameters, &model_source, None)?];
+    for source in &sources {
+        report_inputs.push(input_info(&parameters, source, Some(map_summary.dims))?);
+    }
+    let report = Report {
+        schema_version: REPORT_SCHEMA_VERSION,
+        program: "real_space_diff_map".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        inputs: report_inputs,
+        parameters: parameters.clone(),
+        map: map_summary,
+        model: ModelSummary::of(&model),
+        placement: result.placement.clone(),
+        fit: Report::fit_of(&result),
+        outputs: Vec::new(),
+        peak_search: peak_summary(&parameters, peak_map_kind, units, threshold, &peaks),
+        peaks: peaks[..peaks.len().min(parameters.peaks.max_peaks)].to_vec(),
+        residues,
+        warnings: model.warnings.iter().chain(&map_warnings).chain(&result.warnings).cloned().collect(),
+        timings: stages.0.iter().map(|(name, seconds)| (stage_key(name), *seconds)).collect(),
+        peak_memory_mb: crate::report::peak_memory_mb(),
+    };
+    let input_paths =
+        std::iter::once(&model_source).chain(&sources).filter_map(|s| s.path().map(Path::to_path_buf)).collect();
+    Ok(Job { result, header, parameters, report, input_paths, stages })
+}
+
+/// The first header label of a difference map written by this program, and its units.
+pub fn map_label(parameters: &Parameters, units: Units) -> String {
+    format!(
+        "real_space_diff_map {} d_min={} window={}\nunits: {}",
+        env!("CARGO_PKG_VERSION"),
+        parameters.resolution.unwrap_or(f64::NAN),
+        parameters.window(),
+        units.label()
+    )
+}
+
+/// Writes the files the parameters ask for (the difference map(s), the scale and noise maps,
+/// the CSV tables, the JSON report), each through a temporary file renamed into place, never
+/// over an input. Records them in the report; returns their paths.
+pub fn write_outputs(job: &mut Job) -> Result<Vec<PathBuf>> {
+    let inputs: Vec<&Path> = job.input_paths.iter().map(PathBuf::as_path).collect();
+    let clock = Instant::now();
+    let written = write_maps(&job.parameters, &job.result, &job.header, &inputs)?;
+    job.stages.add("write maps", clock);
+    let mut outputs: Vec<PathBuf> = written.iter().map(|w| w.path.clone()).collect();
+    job.report.outputs = written;
+    if let Some(prefix) = &job.parameters.outputs.csv {
+        outputs.extend(write_csv(prefix, &job.report.peaks, &job.report.residues, &inputs)?);
+    }
+    job.report.timings = job.stages.0.iter().map(|(name, seconds)| (stage_key(name), *seconds)).collect();
+    job.report.peak_memory_mb = crate::report::peak_memory_mb();
+    if let Some(path) = &job.parameters.outputs.json {
+        write_json(path, &job.report, &inputs)?;
+        outputs.push(path.clone());
+    }
+    Ok(outputs)
+}
+
+/// The resolution: as given, else as the model file records it.
+fn settle_resolution(parameters: &Parameters, model: &Model, source: &InputSource, console: &Console) -> Result<f64> {
+    match (parameters.resolution, model.resolution) {
+        (Some(r), _) => Ok(r),
+        (None, Some(r)) => {
+            console.say(format!("resolution {r} Å, as recorded in {}", source.describe()));
+            Ok(r)
+        }
+        (None, None) => Err(Error::Usage(format!(
+            "resolution is required (resolution=3.5): {} does not record one",
+            source.describe()
+        ))),
+    }
+}
+
+/// The peak threshold: `peak_sigma`, or with `fdr=` the |z| at which the false discovery rate
+/// is reached (beyond every voxel when nothing is that significant).
+fn peak_threshold(parameters: &Parameters, significance: Option<&Significance>, console: &Console) -> f64 {
+    match (parameters.peaks.fdr, significance) {
+        (Some(rate), Some(significance)) => match significance.threshold(rate) {
+            Some(z) => {
+                console.say(format!(
+                    "false discovery rate {rate} over {} voxels: threshold |z| >= {z:.2}",
+                    significance.voxels()
+                ));
+                z
+            }
+            None => {
+                console.say(format!("false discovery rate {rate}: no voxel is that significant"));
+                significance.beyond_all()
+            }
+        },
+        _ => parameters.peaks.peak_sigma,
+    }
+}
+
+/// The peak search's totals for the report.
+fn peak_summary(parameters: &Parameters, map: &str, units: Units, threshold: f64, peaks: &[Peak]) -> PeakSummary {
+    let positive = peaks.iter().filter(|p| p.height > 0.0).count();
+    PeakSummary {
+        map: map.into(),
+        units,
+        threshold,
+        fdr: parameters.peaks.fdr,
+        positive,
+        negative: peaks.len() - positive,
+        listed: peaks.len().min(parameters.peaks.max_peaks),
+    }
+}
+
+/// An input's size, and its checksum when a JSON report will record it. An in-memory map
+/// counts its values' bytes (`dims`); an in-memory model counts none.
+fn input_info(parameters: &Parameters, source: &InputSource, dims: Option<[usize; 3]>) -> Result<FileInfo> {
+    match source {
+        InputSource::File(path) if parameters.outputs.json.is_some() => file_info(path),
+        InputSource::File(path) => {
+            let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+            Ok(FileInfo { path: path.clone(), bytes, sha256: None })
+        }
+        InputSource::Memory(_) => Ok(FileInfo {
+            path: PathBuf::from(source.describe()),
+            bytes: dims.map_or(0, |d| (d.iter().product::<usize>() * std::mem::size_of::<f32>()) as u64),
+            sha256: None,
+        }),
+    }
+}
+
+/// Writes the difference map(s) and, when asked, the local scale and noise maps.
+fn write_maps(
+    parameters: &Parameters,
+    result: &DifferenceMaps,
+    header: &MapHeader,
+    inputs: &[&Path],
+) -> Result<Vec<OutputSummary>> {
+    let output = &parameters.outputs.output;
+    let mut written = Vec::new();
+    let mut write = |kind: &str, path: &Path, map: &Map, label: &str| -> Result<()> {
+        write_map(path, map, label, inputs)?;
+        written.push(OutputSummary { kind: kind.into(), path: path.to_path_buf(), statistics: map.statistics() });
+        Ok(())
+    };
+    if let Some(complex) = &result.complex {
+        write("complex", output, complex, &map_label(parameters, result.units))?;
+    }
+    if let Some(amplitude) = &result.amplitude {
+        let path = if result.complex.is_some() { sibling(output, "_amplitude") } else { output.clone() };
+        write("amplitude", &path, amplitude, &map_label(parameters, result.amplitude_units))?;
+    }
+    if let (Some(path), Some(fields), Some(like)) =
+        (&parameters.outputs.scale_map, &result.local_fields, result.complex.as_ref().or(result.amplitude.as_ref()))
+    {
+        let scale = Map { geometry: like.geometry, data: fields.scale.clone(), header: header.clone() };
+        write("local_scale", path, &scale, "real_space_diff_map local scale k")?;
+    }
+    if let (Some(path), Some(noise)) = (&parameters.outputs.noise_map, &result.noise_map) {
+        let text = "real_space_diff_map local noise sd\nunits: input map units (resolution-limited half-map noise)";
+        write("noise_sd", path, noise, text)?;
+    }
+    Ok(written)
+}
+
+/// `dir/name_suffix.ext` beside `path`.
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}{suffix}.{}", ext.to_string_lossy()),
+        None => format!("{stem}{suffix}"),
+    };
+    path.with_file_name(name)
+}
