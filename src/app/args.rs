@@ -140,6 +140,16 @@ pub fn parse_run_args(args: Vec<String>) -> std::result::Result<RunArgs, (String
     })
 }
 
+/// The keys of [`Parameters`], spelled as on the command line (`resolution`, `peak_sigma`).
+pub fn parameter_keys() -> Vec<String> {
+    #[derive(Parser)]
+    struct Words {
+        #[command(flatten)]
+        parameters: Parameters,
+    }
+    Words::command().get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect()
+}
+
 /// Parses `key=value` words (a batch manifest's options) into [`Parameters`], as the command
 /// line would; the error names the offending word.
 pub fn parse_parameters(words: &[String]) -> std::result::Result<Parameters, String> {

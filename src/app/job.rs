@@ -7,7 +7,7 @@ use crate::analysis::peaks::{Peak, find_peaks, score_residues};
 use crate::analysis::significance::Significance;
 use crate::app::console::Console;
 use crate::app::describe::{describe_fit, describe_peaks};
-use crate::difference::{DifferenceMaps, Experimental, Units, compute_difference};
+use crate::difference::{DifferenceMaps, Experimental, Units, compute_difference, frame_mismatch};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapHeader};
 use crate::io::ccp4::write_map;
@@ -85,10 +85,61 @@ impl ExperimentalInputs {
         }
     }
 
+    /// The experimental data from a map, half maps, or both, after checking that they share a
+    /// frame (grid, voxel size, placement). The outputs take the full map's frame, else the
+    /// first half map's.
+    pub fn assemble(full: Option<LoadedMap>, halves: Option<[LoadedMap; 2]>) -> Result<Self> {
+        let Some([half1, half2]) = halves else {
+            let full = full.ok_or_else(|| {
+                Error::Usage(
+                    "no map given: real_space_diff_map MODEL MAP resolution=R (or half_map=H1 half_map=H2)".into(),
+                )
+            })?;
+            return Ok(ExperimentalInputs::single(full.map, full.source, full.warnings));
+        };
+        let mismatch = |map: &LoadedMap, other: &LoadedMap, what: &str| -> Result<()> {
+            let Some(why) = frame_mismatch(&map.map, &other.map) else { return Ok(()) };
+            let message = format!("does not share a frame with the {what} {}: {why}", other.source.describe());
+            Err(match map.source.path() {
+                Some(path) => Error::map(path, message),
+                None => Error::Invalid(format!("{} {message}", map.source.describe())),
+            })
+        };
+        mismatch(&half2, &half1, "other half map")?;
+        if let Some(full) = &full {
+            mismatch(full, &half1, "half map")?;
+        }
+        let mut warnings: Vec<String> = half1.warnings.iter().chain(&half2.warnings).cloned().collect();
+        let mut sources = Vec::new();
+        let (full, summary, header) = match full {
+            Some(full) => {
+                warnings.extend(full.warnings);
+                sources.push(full.source);
+                let (summary, header) = (MapSummary::of(&full.map), full.map.header.clone());
+                (Some(full.map), summary, header)
+            }
+            None => (None, MapSummary::of(&half1.map), half1.map.header.clone()),
+        };
+        sources.extend([half1.source, half2.source]);
+        let data = Experimental::HalfMaps { half1: half1.map, half2: half2.map, full };
+        Ok(ExperimentalInputs { data, summary, header, warnings, sources })
+    }
+
     /// True when the data include half maps.
     pub fn has_half_maps(&self) -> bool {
         matches!(self.data, Experimental::HalfMaps { .. })
     }
+}
+
+/// One map as read, with where it came from and what its reader noticed.
+#[derive(Debug, Clone)]
+pub struct LoadedMap {
+    /// The map.
+    pub map: Map,
+    /// Its file, or a description of the memory it came from.
+    pub source: InputSource,
+    /// The reader's warnings.
+    pub warnings: Vec<String>,
 }
 
 /// Everything a job needs, read.
@@ -215,13 +266,67 @@ pub fn map_label(parameters: &Parameters, units: Units) -> String {
     )
 }
 
-/// Writes the files the parameters ask for (the difference map(s), the scale and noise maps,
-/// the CSV tables, the JSON report), each through a temporary file renamed into place, never
-/// over an input. Records them in the report; returns their paths.
-pub fn write_outputs(job: &mut Job) -> Result<Vec<PathBuf>> {
+/// One map a job produced, with where the parameters say it goes and its header label.
+#[derive(Debug, Clone)]
+pub struct OutputMap {
+    /// What it holds: "complex", "amplitude", "local_scale" or "noise_sd" (the report's kinds).
+    pub kind: &'static str,
+    /// Where `output=` (or `scale_map=`, `noise_map=`) puts it.
+    pub path: PathBuf,
+    /// The map, in the input map's frame.
+    pub map: Map,
+    /// The first header label (program, resolution, window and units).
+    pub label: String,
+}
+
+/// Moves the maps out of a computed job: the difference map(s), and the local scale and noise
+/// maps when the parameters ask for them.
+pub fn take_output_maps(job: &mut Job) -> Vec<OutputMap> {
+    let parameters = &job.parameters;
+    let result = &mut job.result;
+    let output = &parameters.outputs.output;
+    let mut maps = Vec::new();
+    let like = result.complex.as_ref().or(result.amplitude.as_ref()).map(|m| m.geometry);
+    let has_complex = result.complex.is_some();
+    if let Some(map) = result.complex.take() {
+        maps.push(OutputMap { kind: "complex", path: output.clone(), map, label: map_label(parameters, result.units) });
+    }
+    if let Some(map) = result.amplitude.take() {
+        let path = if has_complex { sibling(output, "_amplitude") } else { output.clone() };
+        maps.push(OutputMap { kind: "amplitude", path, map, label: map_label(parameters, result.amplitude_units) });
+    }
+    if let (Some(path), Some(fields), Some(geometry)) = (&parameters.outputs.scale_map, &mut result.local_fields, like)
+    {
+        let map = Map { geometry, data: std::mem::take(&mut fields.scale), header: job.header.clone() };
+        maps.push(OutputMap {
+            kind: "local_scale",
+            path: path.clone(),
+            map,
+            label: "real_space_diff_map local scale k".into(),
+        });
+    }
+    if let (Some(path), Some(map)) = (&parameters.outputs.noise_map, result.noise_map.take()) {
+        let label = "real_space_diff_map local noise sd\nunits: input map units (resolution-limited half-map noise)";
+        maps.push(OutputMap { kind: "noise_sd", path: path.clone(), map, label: label.into() });
+    }
+    maps
+}
+
+/// Writes `maps` (from [`take_output_maps`]), then the CSV tables and the JSON report when
+/// the parameters ask for them, each through a temporary file renamed into place, never over
+/// an input. Records them in the report; returns their paths.
+pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> {
     let inputs: Vec<&Path> = job.input_paths.iter().map(PathBuf::as_path).collect();
     let clock = Instant::now();
-    let written = write_maps(&job.parameters, &job.result, &job.header, &inputs)?;
+    let mut written = Vec::new();
+    for output in maps {
+        write_map(&output.path, &output.map, &output.label, &inputs)?;
+        written.push(OutputSummary {
+            kind: output.kind.into(),
+            path: output.path.clone(),
+            statistics: output.map.statistics(),
+        });
+    }
     job.stages.add("write maps", clock);
     let mut outputs: Vec<PathBuf> = written.iter().map(|w| w.path.clone()).collect();
     job.report.outputs = written;
@@ -302,40 +407,6 @@ fn input_info(parameters: &Parameters, source: &InputSource, dims: Option<[usize
             sha256: None,
         }),
     }
-}
-
-/// Writes the difference map(s) and, when asked, the local scale and noise maps.
-fn write_maps(
-    parameters: &Parameters,
-    result: &DifferenceMaps,
-    header: &MapHeader,
-    inputs: &[&Path],
-) -> Result<Vec<OutputSummary>> {
-    let output = &parameters.outputs.output;
-    let mut written = Vec::new();
-    let mut write = |kind: &str, path: &Path, map: &Map, label: &str| -> Result<()> {
-        write_map(path, map, label, inputs)?;
-        written.push(OutputSummary { kind: kind.into(), path: path.to_path_buf(), statistics: map.statistics() });
-        Ok(())
-    };
-    if let Some(complex) = &result.complex {
-        write("complex", output, complex, &map_label(parameters, result.units))?;
-    }
-    if let Some(amplitude) = &result.amplitude {
-        let path = if result.complex.is_some() { sibling(output, "_amplitude") } else { output.clone() };
-        write("amplitude", &path, amplitude, &map_label(parameters, result.amplitude_units))?;
-    }
-    if let (Some(path), Some(fields), Some(like)) =
-        (&parameters.outputs.scale_map, &result.local_fields, result.complex.as_ref().or(result.amplitude.as_ref()))
-    {
-        let scale = Map { geometry: like.geometry, data: fields.scale.clone(), header: header.clone() };
-        write("local_scale", path, &scale, "real_space_diff_map local scale k")?;
-    }
-    if let (Some(path), Some(noise)) = (&parameters.outputs.noise_map, &result.noise_map) {
-        let text = "real_space_diff_map local noise sd\nunits: input map units (resolution-limited half-map noise)";
-        write("noise_sd", path, noise, text)?;
-    }
-    Ok(written)
 }
 
 /// `dir/name_suffix.ext` beside `path`.

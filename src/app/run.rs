@@ -4,13 +4,13 @@
 use crate::app::args::RunArgs;
 use crate::app::console::Console;
 use crate::app::job::{
-    ExperimentalInputs, InputSource, JobInputs, Stages, check_combinations, compute_job, write_outputs,
+    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, compute_job, take_output_maps,
+    write_outputs,
 };
-use crate::difference::{Experimental, frame_mismatch};
 use crate::error::{Error, Result};
 use crate::io::ccp4::{MapRead, read_map};
 use crate::io::model::{Model, read_model};
-use crate::report::{MapSummary, Report};
+use crate::report::Report;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -25,7 +25,8 @@ pub struct RunSummary {
     pub report: Report,
 }
 
-/// Reads the map and/or the half maps and checks that they share a frame.
+/// Reads the map and/or the half maps; [`ExperimentalInputs::assemble`] checks that they share
+/// a frame.
 fn read_experimental(args: &RunArgs, console: &Console, stages: &mut Stages) -> Result<ExperimentalInputs> {
     let halves = args.half_map_pair()?;
     let map_path = args.map();
@@ -35,53 +36,21 @@ fn read_experimental(args: &RunArgs, console: &Console, stages: &mut Stages) -> 
         ));
     }
     let full = map_path.as_deref().map(|p| read_map_stage(p, "map", console, stages)).transpose()?;
-    let mut paths: Vec<PathBuf> = map_path.iter().cloned().collect();
-    let Some([path1, path2]) = halves else {
-        let (read, summary) = full.expect("a map when there are no half maps");
-        let header = read.map.header.clone();
-        return Ok(ExperimentalInputs {
-            data: Experimental::Map(read.map),
-            summary,
-            header,
-            warnings: read.warnings,
-            sources: paths.into_iter().map(InputSource::File).collect(),
-        });
-    };
-    // The two halves are independent files: reading them side by side halves the wait on a
-    // large entry (decoding is CPU-bound once the file is cached).
-    console.stage("reading the half maps");
-    let clock = Instant::now();
-    let (read1, read2) = rayon::join(|| read_map(&path1), || read_map(&path2));
-    stages.add("read half maps", clock);
-    let (half1, summary1) = describe_map(read1?, &path1, "half map 1", console);
-    let (half2, _) = describe_map(read2?, &path2, "half map 2", console);
-    if let Some(why) = frame_mismatch(&half2.map, &half1.map) {
-        return Err(Error::map(
-            &path2,
-            format!("does not share a frame with the other half map {}: {why}", path1.display()),
-        ));
-    }
-    if let (Some((f, _)), Some(path)) = (&full, &map_path)
-        && let Some(why) = frame_mismatch(&f.map, &half1.map)
-    {
-        return Err(Error::map(path, format!("does not share a frame with the half map {}: {why}", path1.display())));
-    }
-    paths.extend([path1, path2]);
-    let mut warnings: Vec<String> = half1.warnings.iter().chain(&half2.warnings).cloned().collect();
-    let (full, summary, header) = match full {
-        Some((read, summary)) => {
-            warnings.extend(read.warnings.iter().cloned());
-            let header = read.map.header.clone();
-            (Some(read.map), summary, header)
+    let halves = match halves {
+        Some([path1, path2]) => {
+            // The two halves are independent files: reading them side by side halves the wait
+            // on a large entry (decoding is CPU-bound once the file is cached).
+            console.stage("reading the half maps");
+            let clock = Instant::now();
+            let (read1, read2) = rayon::join(|| read_map(&path1), || read_map(&path2));
+            stages.add("read half maps", clock);
+            let half1 = describe_map(read1?, &path1, "half map 1", console);
+            let half2 = describe_map(read2?, &path2, "half map 2", console);
+            Some([half1, half2])
         }
-        None => {
-            let header = half1.map.header.clone();
-            (None, summary1, header)
-        }
+        None => None,
     };
-    let data = Experimental::HalfMaps { half1: half1.map, half2: half2.map, full };
-    let sources = paths.into_iter().map(InputSource::File).collect();
-    Ok(ExperimentalInputs { data, summary, header, warnings, sources })
+    ExperimentalInputs::assemble(full, halves)
 }
 
 /// Runs the main job: read, compute, write, report on stdout/stderr.
@@ -99,7 +68,8 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let inputs = JobInputs { model, model_source: InputSource::File(model_path), experimental, stages };
     let mut job = compute_job(inputs, &args.parameters, &console)?;
     console.stage("writing");
-    let outputs = write_outputs(&mut job)?;
+    let maps = take_output_maps(&mut job);
+    let outputs = write_outputs(&mut job, &maps)?;
     console.finish();
     let times: Vec<String> = job.stages.0.iter().map(|(name, s)| format!("{name} {s:.2} s")).collect();
     console.say(format!("time: {}", times.join(", ")));
@@ -124,7 +94,7 @@ fn use_threads(threads: Option<usize>) -> Result<()> {
 }
 
 /// Reads the map and says what it is and where it sits.
-fn read_map_stage(path: &Path, what: &str, console: &Console, stages: &mut Stages) -> Result<(MapRead, MapSummary)> {
+fn read_map_stage(path: &Path, what: &str, console: &Console, stages: &mut Stages) -> Result<LoadedMap> {
     console.stage(format!("reading the {what}"));
     let clock = Instant::now();
     let map_read = read_map(path)?;
@@ -133,8 +103,7 @@ fn read_map_stage(path: &Path, what: &str, console: &Console, stages: &mut Stage
 }
 
 /// Says on the console what a map read holds and where it sits, with its warnings.
-fn describe_map(map_read: MapRead, path: &Path, what: &str, console: &Console) -> (MapRead, MapSummary) {
-    let summary = MapSummary::of(&map_read.map);
+fn describe_map(map_read: MapRead, path: &Path, what: &str, console: &Console) -> LoadedMap {
     let (g, h) = (&map_read.map.geometry, &map_read.map.header);
     console.say(format!(
         "{what} {}: {} x {} x {} voxels of {:.4} x {:.4} x {:.4} Å, mode {}, axis order {:?}",
@@ -156,7 +125,7 @@ fn describe_map(map_read: MapRead, path: &Path, what: &str, console: &Console) -
     for w in &map_read.warnings {
         console.warn(format!("{}: {w}", path.display()));
     }
-    (map_read, summary)
+    LoadedMap { map: map_read.map, source: InputSource::File(path.to_path_buf()), warnings: map_read.warnings }
 }
 
 /// Reads the model and says what it holds.

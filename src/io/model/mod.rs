@@ -225,6 +225,87 @@ impl ModelBuilder {
     }
 }
 
+/// A model held as columns, one entry per atom, as pipelines that already have one in memory
+/// hold it (NumPy arrays in Python). Only positions, elements and B are required; residues
+/// group consecutive atoms with the same chain, name and number, as in a file.
+#[derive(Debug, Clone, Default)]
+pub struct ModelColumns {
+    /// Cartesian positions in Ångström.
+    pub positions: Vec<[f64; 3]>,
+    /// Element symbols ("C", "FE", "Fe"; "D" for deuterium).
+    pub elements: Vec<String>,
+    /// Isotropic B in Å².
+    pub b_iso: Vec<f64>,
+    /// Occupancies (1 for every atom when absent).
+    pub occupancy: Option<Vec<f64>>,
+    /// Chain identifiers ("A" for every atom when absent).
+    pub chains: Option<Vec<String>>,
+    /// Residue names ("UNK" when absent).
+    pub residue_names: Option<Vec<String>>,
+    /// Residue numbers (each atom its own residue, numbered from 1, when absent).
+    pub residue_numbers: Option<Vec<i64>>,
+    /// Atom names (the element symbol when absent).
+    pub atom_names: Option<Vec<String>>,
+}
+
+impl ModelColumns {
+    /// The model these columns describe. Columns of unequal length, unknown element symbols and
+    /// values that are not finite are refused with a message naming the column and the atom;
+    /// `name` says what the model is in messages.
+    pub fn to_model(&self, name: &str) -> Result<Model> {
+        let atoms = self.positions.len();
+        let length = |column: &str, len: usize| {
+            if len == atoms {
+                Ok(())
+            } else {
+                Err(Error::Usage(format!("{name}: {column} has {len} entries for {atoms} positions")))
+            }
+        };
+        length("elements", self.elements.len())?;
+        length("b_iso", self.b_iso.len())?;
+        let optional = |column: &str, len: Option<usize>| len.map_or(Ok(()), |len| length(column, len));
+        optional("occupancy", self.occupancy.as_ref().map(Vec::len))?;
+        optional("chains", self.chains.as_ref().map(Vec::len))?;
+        optional("residue_names", self.residue_names.as_ref().map(Vec::len))?;
+        optional("residue_numbers", self.residue_numbers.as_ref().map(Vec::len))?;
+        optional("atom_names", self.atom_names.as_ref().map(Vec::len))?;
+        if atoms == 0 {
+            return Err(Error::Usage(format!("{name}: the model has no atoms")));
+        }
+        let mut builder = ModelBuilder::default();
+        for i in 0..atoms {
+            let element = element::element_from_symbol(&self.elements[i]).ok_or_else(|| {
+                Error::Usage(format!("{name}: elements[{i}] = {:?} is not an element symbol", self.elements[i]))
+            })?;
+            let occupancy = self.occupancy.as_ref().map_or(1.0, |o| o[i]);
+            let values = [self.positions[i][0], self.positions[i][1], self.positions[i][2], occupancy, self.b_iso[i]];
+            if !values.iter().all(|v| v.is_finite()) {
+                return Err(Error::Usage(format!(
+                    "{name}: atom {i} has a position, occupancy or B that is not a finite number"
+                )));
+            }
+            let text = |column: &Option<Vec<String>>, default: &str| {
+                column.as_ref().map_or_else(|| default.to_string(), |c| c[i].clone())
+            };
+            builder.push(AtomRecord {
+                serial: Some(i as i64 + 1),
+                name: text(&self.atom_names, element.symbol),
+                alt_loc: None,
+                residue_name: text(&self.residue_names, "UNK"),
+                chain: text(&self.chains, "A"),
+                residue_number: self.residue_numbers.as_ref().map_or(i as isize + 1, |n| n[i] as isize),
+                insertion_code: String::new(),
+                position: self.positions[i],
+                occupancy,
+                b_iso: self.b_iso[i],
+                element: Some(element),
+                charge: 0,
+            });
+        }
+        Ok(builder.finish())
+    }
+}
+
 /// File formats the reader understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelFormat {

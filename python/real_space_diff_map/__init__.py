@@ -1,0 +1,174 @@
+"""Real-space difference maps for cryo-EM: the experimental map minus a model map computed from
+electron form factors and scaled to it locally, in a sliding window around every voxel.
+
+The same computation as the command line ``real_space_diff_map``, with the same options,
+from Python: paths or data in memory in, NumPy arrays out. The interpreter is released while
+the compiled core computes, so other Python threads keep running.
+
+Example::
+
+    import real_space_diff_map as rsdm
+
+    result = rsdm.difference_map("model.pdb", "map.mrc", resolution=3.2)
+    result.map          # float32 NumPy array [z, y, x], in result.units
+    result.origin       # centre of voxel [0, 0, 0] (x, y, z), Å
+    result.peaks[0]     # the strongest blob: height, position, nearest atom
+    result.write("diff.mrc")
+
+Maps are indexed ``[z, y, x]`` (as ``mrcfile`` does); a gemmi grid converts with
+``numpy.asarray(grid).T``. Positions, voxel sizes and origins are (x, y, z) in Å.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from ._core import DifferenceResult, Map, Model, read_map, read_model
+from .errors import (
+    FileError,
+    FilePermissionError,
+    MapFileError,
+    MissingFileError,
+    ModelFileError,
+    RealSpaceDiffMapWarning,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "DifferenceResult",
+    "FileError",
+    "FilePermissionError",
+    "Map",
+    "MapFileError",
+    "MissingFileError",
+    "Model",
+    "ModelFileError",
+    "RealSpaceDiffMapWarning",
+    "difference_map",
+    "model_map",
+    "option_names",
+    "read_map",
+    "read_model",
+    "write_map",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+MapInput = Union[PathLike, Map, np.ndarray]
+ModelInput = Union[PathLike, Model, Mapping[str, Any]]
+Vector = Union[float, Sequence[float]]
+
+
+def option_names() -> list:
+    """The options ``difference_map`` and ``model_map`` take as keywords: the command line's
+    keys (``window``, ``variant``, ``peak_sigma``, ``json``, ...)."""
+    return _core.option_names()
+
+
+def _option_words(options: Mapping[str, Any]) -> list:
+    """Keyword options as the command line's ``key=value`` words."""
+    words = []
+    for key, value in options.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, os.PathLike):
+            text = os.fspath(value)
+        else:
+            text = str(value)
+        words.append(f"{key}={text}")
+    return words
+
+
+def _as_model(model: ModelInput) -> Union[PathLike, Model]:
+    if isinstance(model, Mapping):
+        return Model(**model)
+    return model
+
+
+def _as_map(value: Optional[MapInput], voxel_size: Optional[Vector], origin: Optional[Vector], what: str):
+    if isinstance(value, np.ndarray):
+        if voxel_size is None:
+            raise ValueError(f"{what} is an array: give voxel_size= (Å) and origin= (centre of voxel [0, 0, 0], Å)")
+        return Map(value, voxel_size, tuple(origin) if origin is not None else (0.0, 0.0, 0.0))
+    return value
+
+
+def _warn(messages: Sequence[str]) -> None:
+    for message in messages:
+        warnings.warn(message, RealSpaceDiffMapWarning, stacklevel=3)
+
+
+def difference_map(
+    model: ModelInput,
+    map: Optional[MapInput] = None,
+    resolution: Optional[float] = None,
+    half_maps: Optional[Tuple[MapInput, MapInput]] = None,
+    *,
+    voxel_size: Optional[Vector] = None,
+    origin: Optional[Vector] = None,
+    threads: Optional[int] = None,
+    verbose: bool = False,
+    **options: Any,
+) -> DifferenceResult:
+    """The difference map of ``model`` against ``map`` and/or two ``half_maps``.
+
+    ``model`` is a path (PDB or mmCIF, plain or .gz), a :class:`Model`, or a dict of its
+    columns (``positions``, ``elements``, ``b_iso``, ...). Each map is a path (CCP4/MRC, plain
+    or .gz), a :class:`Map`, or a float array indexed ``[z, y, x]`` with ``voxel_size`` and
+    ``origin`` (the centre of voxel ``[0, 0, 0]``, Å) given here. ``resolution`` (Å) is
+    required unless the model file records one.
+
+    ``options`` are the command line's keys (see :func:`option_names`): ``window=20``,
+    ``variant="both"``, ``peak_sigma=3.5``, ``spectral_weight="servalcat"``... Files are
+    written only when ``output=`` is given (then ``json=``, ``csv=``, ``scale_map=`` and
+    ``noise_map=`` work as on the command line); otherwise use ``result.write(path)``.
+    ``threads`` sets the worker threads for this call (default: all cores); ``verbose=True``
+    prints the command line's account of the run.
+
+    Raises ``ValueError`` for bad options, :class:`FileError` (an ``OSError``) for files that
+    cannot be read or written. Warnings about the inputs or the fit are issued as
+    :class:`RealSpaceDiffMapWarning` and kept in ``result.report["warnings"]``.
+    """
+    if resolution is not None:
+        options["resolution"] = resolution
+    full = _as_map(map, voxel_size, origin, "map")
+    halves = None
+    if half_maps is not None:
+        if isinstance(half_maps, (str, os.PathLike)) or len(half_maps) != 2:
+            raise ValueError("half_maps must be a pair: (half1, half2)")
+        halves = tuple(_as_map(h, voxel_size, origin, f"half map {i + 1}") for i, h in enumerate(half_maps))
+    result = _core.difference_map(_as_model(model), full, halves, _option_words(options), threads, verbose)
+    _warn(result.report["warnings"])
+    return result
+
+
+def model_map(
+    model: ModelInput,
+    like_map: MapInput,
+    resolution: float,
+    *,
+    voxel_size: Optional[Vector] = None,
+    origin: Optional[Vector] = None,
+    threads: Optional[int] = None,
+    **options: Any,
+) -> Map:
+    """The model's density from electron form factors on ``like_map``'s grid (same shape,
+    voxel size and placement), limited to ``resolution`` (Å) as the difference map's model map
+    is (options ``edge``, ``edge_width``, ``hydrogens``). Units: the form factors' (Å⁻²)."""
+    like = _as_map(like_map, voxel_size, origin, "like_map")
+    result = _core.model_map(_as_model(model), like, float(resolution), _option_words(options), threads)
+    _warn(result.warnings)
+    return result
+
+
+def write_map(path: PathLike, map: Map, label: Optional[str] = None) -> None:
+    """Writes ``map`` as a mode-2 MRC2014 file in its own frame, through a temporary file
+    renamed into place (``map.write(path)``)."""
+    map.write(path, label)
