@@ -440,10 +440,13 @@ fn model_maps(
 /// Divides `values` by their sd over `mask` (all voxels when `None`); returns the sd.
 fn normalise(values: &mut [f32], mask: Option<&[bool]>, what: &str) -> Result<f64> {
     let sd = masked_sd(values, mask);
-    if sd.is_nan() || sd <= 0.0 {
-        return Err(Error::Invalid(format!("the {what} map is flat (zero sd): nothing to normalise")));
+    // An sd so small that its inverse overflows f32 (a map of denormal values, or one that
+    // the resolution limit flattened) is as flat as zero: dividing would give infinities.
+    let factor = (1.0 / sd) as f32;
+    if sd.is_nan() || sd <= 0.0 || !factor.is_finite() {
+        return Err(Error::Invalid(format!("the {what} map is flat (sd {sd:e}): nothing to normalise")));
     }
-    scale_in_place(values, (1.0 / sd) as f32);
+    scale_in_place(values, factor);
     Ok(sd)
 }
 

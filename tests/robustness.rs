@@ -187,3 +187,34 @@ proptest! {
         }
     }
 }
+
+/// Windows far wider than the box (found by the Python package's fuzz test: window=1e6 made
+/// the local fit's plane ring, the amplitude tiles and the noise window grow without bound, an
+/// out-of-memory kill or a capacity-overflow panic) finish like windows that span the box, and
+/// give the same map as one exactly twice the box.
+#[test]
+fn windows_wider_than_the_box_give_the_whole_box_window() {
+    let (h1, h2) = half_map_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("h1.mrc"), h1).unwrap();
+    std::fs::write(dir.path().join("h2.mrc"), h2).unwrap();
+    let run = |words: &[&str], output: &str| {
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+            .current_dir(dir.path())
+            .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
+            .args(["resolution=3.2", "quiet=true", "peaks_shown=0"])
+            .args(words)
+            .arg(format!("output={output}"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{words:?}: {stderr}");
+        read_map(dir.path().join(output)).unwrap().map.data
+    };
+    let map = common::testdata("emd_21457_seg.mrc").display().to_string();
+    // The box's longest edge is 50.4 Å: 101 voxels of 1.05 Å span twice the box along X.
+    let huge = run(&[&map, "window=1e9", "variant=both"], "huge.ccp4");
+    let spanning = run(&[&map, "window=106", "variant=both"], "spanning.ccp4");
+    assert_eq!(huge, spanning);
+    run(&["half_map=h1.mrc", "half_map=h2.mrc", "window=1e9", "noise_window=1e9"], "halves.ccp4");
+}

@@ -1,6 +1,7 @@
 """Type stubs of the compiled core (``real_space_diff_map._core``); use the package's API."""
 
 import os
+import pathlib
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -37,7 +38,7 @@ class Map:
     def shape(self) -> Tuple[int, int, int]:
         """``(nz, ny, nx)``."""
     @property
-    def path(self) -> Optional[str]:
+    def path(self) -> Optional[pathlib.Path]:
         """The file the map was read from."""
     @property
     def warnings(self) -> List[str]:
@@ -81,7 +82,7 @@ class Model:
     def resolution(self) -> Optional[float]:
         """The resolution the file records, Å."""
     @property
-    def path(self) -> Optional[str]: ...
+    def path(self) -> Optional[pathlib.Path]: ...
     @property
     def warnings(self) -> List[str]: ...
 
@@ -116,7 +117,7 @@ class DifferenceResult:
     def report(self) -> Dict[str, Any]:
         """The same dict as the JSON report."""
     @property
-    def outputs(self) -> List[str]:
+    def outputs(self) -> List[pathlib.Path]:
         """Files written (when ``output=`` was given)."""
     def write(self, path: _Path) -> None:
         """Writes the difference map as the command line does, atomically."""

@@ -167,7 +167,9 @@ fn model_map(
 ) -> PyResult<PyMap> {
     let parameters = parameters_from(&options)?;
     if !(resolution.is_finite() && resolution > 0.0) {
-        return Err(PyValueError::new_err(format!("resolution must be a positive number of Ångström, got {resolution}")));
+        return Err(PyValueError::new_err(format!(
+            "resolution must be a positive number of Ångström, got {resolution}"
+        )));
     }
     let model = ModelArgument::from_python(model)?;
     let like = MapArgument::from_python(py, like_map, "like_map")?;
@@ -215,7 +217,10 @@ fn difference_map(
     let full = map.map(|m| MapArgument::from_python(py, m, "map")).transpose()?;
     let halves = half_maps
         .map(|(a, b)| {
-            PyResult::Ok([MapArgument::from_python(py, &a, "half map 1")?, MapArgument::from_python(py, &b, "half map 2")?])
+            PyResult::Ok([
+                MapArgument::from_python(py, &a, "half map 1")?,
+                MapArgument::from_python(py, &b, "half map 2")?,
+            ])
         })
         .transpose()?;
     let work = || {

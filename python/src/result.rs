@@ -33,12 +33,8 @@ impl PyDifferenceResult {
             .unwrap_or_default();
         let mut handed = Vec::new();
         for output in maps {
-            let origin = MapOrigin {
-                label: output.label,
-                path: None,
-                protected: job.input_paths.clone(),
-                warnings: Vec::new(),
-            };
+            let origin =
+                MapOrigin { label: output.label, path: None, protected: job.input_paths.clone(), warnings: Vec::new() };
             handed.push((output.kind.to_string(), Py::new(py, PyMap::from_map(py, output.map, origin)?)?));
         }
         if handed.is_empty() {

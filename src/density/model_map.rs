@@ -95,6 +95,11 @@ pub fn choose_blur(b_min: f64, voxel_size: [f64; 3], d_min: f64, accuracy: f64) 
 /// (rare: most maps are sampled at d_min/3 or finer) get a lower effective resolution.
 pub const MIN_SAMPLING_RATIO: f64 = 2.5;
 
+/// Atoms with a B above this (Å²) add less than 1e-4 of an ordered atom's peak density (the
+/// model map's accuracy) and are left out: their Gaussians reach hundreds of Å, and padding the
+/// FFT grid for them cost seconds and gigabytes on a small box (B = 10⁶ Å², found by fuzzing).
+pub const MAX_B_FOR_DENSITY: f64 = 1.0e4;
+
 /// One atom prepared for adding: centre in grid units and its five Gaussians.
 struct Splat {
     grid_position: [f64; 3],
@@ -180,7 +185,12 @@ fn atom_splats(
     let log_accuracy = (1.0 / accuracy).ln();
     // Positions stay in Ångström until the FFT grid is known.
     let mut splats = Vec::with_capacity(atoms.len());
+    let mut too_diffuse = 0usize;
     for atom in atoms {
+        if atom.b_for_density() > MAX_B_FOR_DENSITY {
+            too_diffuse += 1;
+            continue;
+        }
         let form = electron_form_factor(atom.atomic_number).unwrap_or_else(|| {
             let residue = model.residue_of(atom);
             unknown.push(format!("{residue}/{} ({})", atom.name, atom.element));
@@ -206,6 +216,12 @@ fn atom_splats(
             })
             .fold(0.0, f64::max);
         splats.push(Splat { grid_position: atom.position, amplitude, exponent, radius });
+    }
+    if too_diffuse > 0 {
+        warnings.push(format!(
+            "{too_diffuse} atoms with B above {MAX_B_FOR_DENSITY} Å² are left out of the model map (their peak \
+             density is below 1e-4 of an ordered atom's; their Gaussians would span far more than the box)"
+        ));
     }
     if !unknown.is_empty() {
         warnings.push(format!(

@@ -33,7 +33,10 @@ pub fn amplitude_difference(
     fallback_scale: f64,
 ) -> Vec<f32> {
     let dims = geometry.dims;
-    let tile = tile_voxels(window, geometry.voxel_size);
+    // A window wider than the box holds nothing more than the box: tiles stop growing there
+    // (an unbounded tile is an unbounded FFT).
+    let longest_edge = (0..3).map(|a| dims[a] as f64 * geometry.voxel_size[a]).fold(0.0, f64::max);
+    let tile = tile_voxels(window.min(longest_edge), geometry.voxel_size);
     let half = tile / 2;
     let taper: Vec<f32> =
         (0..tile).map(|x| (std::f64::consts::PI * (x as f64 + 0.5) / tile as f64).sin().powi(2) as f32).collect();

@@ -348,10 +348,11 @@ impl PlaneFit<'_> {
             let moc = acc[soc + idx] * inv_n;
             let mcc = acc[scc + idx] * inv_n;
             let (k, a) = if self.offset {
-                let k = ((moc - mo * mc + ridge * k_target) / ((mcc - mc * mc).max(0.0) + ridge)).max(0.0);
+                let k =
+                    scale_or_target((moc - mo * mc + ridge * k_target) / ((mcc - mc * mc).max(0.0) + ridge), k_target);
                 (k, mo - k * mc)
             } else {
-                (((moc + ridge * k_target) / (mcc + ridge)).max(0.0), 0.0)
+                (scale_or_target((moc + ridge * k_target) / (mcc + ridge), k_target), 0.0)
             };
             row[i] = (row[i] as f64 - a - k * calc_plane[idx] as f64) as f32;
             if !k_row.is_empty() {
@@ -404,7 +405,7 @@ impl PlaneFit<'_> {
             let upper = (lower + 1).min(n_b - 1);
             let f = if n_b > 1 { t - lower as f64 } else { 0.0 };
             let lerp = |v: &[f64; 8]| (1.0 - f) * v[lower] + f * v[upper];
-            let k = (lerp(&sxy) / lerp(&syy)).max(0.0);
+            let k = scale_or_target(lerp(&sxy) / lerp(&syy), k_target);
             let a = if offset { mo - k * lerp(&mcs) } else { 0.0 };
             let at = self.z * plane_len + idx;
             let c = (1.0 - f) * self.calcs[lower][at] as f64 + f * self.calcs[upper][at] as f64;
@@ -420,6 +421,14 @@ impl PlaneFit<'_> {
             }
         }
     }
+}
+
+/// A window's scale: the fitted `k` (never negative), or the ridge target where the fit is
+/// undefined (a window, or a whole box, where the model map has no variance and the ridge is
+/// zero: 0/0 or x/0; found by fuzzing a box smaller than its resolution, where it made NaNs).
+#[inline]
+fn scale_or_target(k: f64, k_target: f64) -> f64 {
+    if k.is_finite() { k.max(0.0) } else { k_target }
 }
 
 /// The 1st, 50th and 99th percentiles of `samples` (NaN when there are none).
@@ -458,7 +467,10 @@ pub fn subtract_locally_scaled(
     assert!(calcs.len() <= 8, "at most 8 relative B values");
     let [nx, ny, nz] = geometry.dims;
     let plane_len = nx * ny;
+    // A half-width beyond the box gives the same clipped sums as one that just spans it, and
+    // would only cost memory (the Z ring holds a window of planes): windows stop there.
     let window = window_voxels(options.window, geometry.voxel_size);
+    let window: [usize; 3] = std::array::from_fn(|a| window[a].min(2 * geometry.dims[a] + 1));
     let half = window.map(|w| w / 2);
     let (count_x, count_y, count_z) = (counts(nx, half[0]), counts(ny, half[1]), counts(nz, half[2]));
     let inverse_count_x: Vec<f64> = count_x.iter().map(|c| 1.0 / c).collect();

@@ -17,6 +17,9 @@ pub fn box_mean_in_place(data: &mut [f32], dims: [usize; 3], half: [usize; 3]) {
     if data.is_empty() {
         return;
     }
+    // A half-width beyond the grid means the same as one that spans it (the windows are
+    // clipped at the faces); capping it keeps the Z ring as small as the grid.
+    let half = [half[0].min(nx), half[1].min(ny), half[2].min(nz)];
     // X: rows are contiguous.
     data.par_chunks_mut(nx).for_each_init(
         || vec![0f32; nx],

@@ -341,7 +341,7 @@ pub fn weight_difference(
         [e2, n2, noise_edge(s).powi(2) * r * r * n2, power(difference_spectrum[i])]
     });
     let mut table = shell_table(&sums, &experimental.sums, shells, weighting, experimental.full_map);
-    check_noise(&table)?;
+    check_noise(&table, source)?;
     hold_weight_through_edge(&mut table, shells, edge, s_max);
     if source == NoiseSource::Solvent {
         hold_weight_below(&mut table, shells, 1.0 / SOLVENT_TRUSTED_FROM);
@@ -482,12 +482,20 @@ fn shell_table(
     table
 }
 
-/// Refuses half maps that carry no noise estimate (the same map given twice).
-fn check_noise(table: &[Shell]) -> Result<()> {
+/// Refuses half maps that carry no noise estimate (the same map given twice), or a solvent
+/// that holds none.
+fn check_noise(table: &[Shell], source: NoiseSource) -> Result<()> {
     let noise: f64 = table.iter().map(|s| s.noise_variance * s.terms as f64).sum();
     let signal: f64 = table.iter().map(|s| (s.unexplained_signal + s.noise_variance) * s.terms as f64).sum();
     // (With identical halves the noise is exactly zero; any real pair has far more.)
     if noise.is_nan() || noise <= 1e-12 * signal || !noise.is_finite() {
+        if source == NoiseSource::Solvent {
+            return Err(Error::Invalid(
+                "solvent_noise: the difference far from the model holds no noise (it is zero there), so it \
+                 gives no noise estimate: run without solvent_noise"
+                    .into(),
+            ));
+        }
         return Err(Error::Invalid(
             "the two half maps are identical (their difference is zero), so they give no noise estimate: \
              give the two independent half maps of the reconstruction"
@@ -564,7 +572,7 @@ mod tests {
         assert!((table[0].weight - UNEXPLAINED_SIGNAL_FLOOR.sqrt()).abs() < 1e-9);
         // |M|² = 4, |N|² = 1 per term: FSC (4 - 1) / (4 + 1).
         assert!((table[0].fsc_half - 0.6).abs() < 1e-12);
-        assert!(check_noise(&table).is_ok());
+        assert!(check_noise(&table, NoiseSource::HalfMaps).is_ok());
         let silent = vec![[n, 0.0, 0.0, n]];
         let table = shell_table(
             &silent,
@@ -573,6 +581,6 @@ mod tests {
             SpectralWeighting::Matched,
             false,
         );
-        assert!(check_noise(&table).is_err(), "identical halves must be refused");
+        assert!(check_noise(&table, NoiseSource::HalfMaps).is_err(), "identical halves must be refused");
     }
 }

@@ -1,0 +1,104 @@
+"""Bad inputs raise the right Python exceptions with the command line's messages, and leave no
+file behind."""
+
+import numpy as np
+import pytest
+
+import real_space_diff_map as rsdm
+
+
+def test_a_missing_file_is_a_file_not_found_error_naming_it(spike, tmp_path):
+    missing = tmp_path / "nowhere.pdb"
+    with pytest.raises(FileNotFoundError) as caught:
+        rsdm.difference_map(missing, spike["map"], resolution=3.2)
+    assert isinstance(caught.value, rsdm.FileError) and isinstance(caught.value, OSError)
+    assert caught.value.filename == str(missing)
+    assert str(caught.value).startswith(f"{missing}: ")
+    with pytest.raises(FileNotFoundError):
+        rsdm.read_map(tmp_path / "nowhere.mrc")
+
+
+def test_a_broken_map_is_a_map_file_error_and_no_output_is_written(spike, tmp_path):
+    broken = tmp_path / "broken.mrc"
+    broken.write_bytes(spike["map"].read_bytes()[:2000])
+    output = tmp_path / "out.ccp4"
+    with pytest.raises(rsdm.MapFileError) as caught:
+        rsdm.difference_map(spike["model"], broken, resolution=3.2, output=output)
+    assert caught.value.filename == str(broken) and isinstance(caught.value, OSError)
+    assert str(broken) in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mrc"]
+
+
+def test_a_model_without_atoms_is_a_model_file_error(spike, tmp_path):
+    empty = tmp_path / "empty.pdb"
+    empty.write_text("HEADER    NOTHING HERE\nEND\n")
+    with pytest.raises(rsdm.ModelFileError) as caught:
+        rsdm.read_model(empty)
+    assert caught.value.filename == str(empty)
+
+
+def test_bad_parameters_are_value_errors_with_the_command_lines_words(spike):
+    with pytest.raises(ValueError, match="resolution must be a positive number"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=-1)
+    with pytest.raises(ValueError, match="unknown option 'windw'.*window"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, windw=20)
+    with pytest.raises(ValueError, match="sideways"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, variant="sideways")
+    with pytest.raises(ValueError, match="fdr= needs half maps"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, fdr=0.01)
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, threads=0)
+    with pytest.raises(ValueError, match="give output= too"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, json="r.json")
+    with pytest.raises(ValueError, match="half_maps must be a pair"):
+        rsdm.difference_map(spike["model"], half_maps=(spike["map"],), resolution=3.2)
+    with pytest.raises(TypeError, match="model must be a path"):
+        rsdm.difference_map(42, spike["map"], resolution=3.2)
+
+
+def test_the_resolution_recorded_in_the_model_is_used_and_its_absence_named(spike):
+    result = rsdm.difference_map(spike["model"], spike["map"])
+    assert result.report["parameters"]["resolution"] == 3.2
+    positions = rsdm.read_model(spike["model"]).positions
+    model = rsdm.Model(positions, ["C"] * len(positions), np.full(len(positions), 30.0))
+    with pytest.raises(ValueError, match="resolution is required.*in-memory model"):
+        rsdm.difference_map(model, spike["map"])
+
+
+def test_bad_arrays_are_value_errors(spike):
+    with pytest.raises(ValueError, match="three dimensions"):
+        rsdm.Map(np.zeros((4, 4)), 1.0)
+    with pytest.raises(ValueError, match="not a finite number at \\[1, 2, 3\\]"):
+        values = np.zeros((4, 5, 6), dtype=np.float32)
+        values[1, 2, 3] = np.nan
+        rsdm.Map(values, 1.0)
+    with pytest.raises(ValueError, match="voxel_size must be positive"):
+        rsdm.Map(np.zeros((4, 4, 4)), (1.0, 0.0, 1.0))
+    with pytest.raises(ValueError, match="voxel_size="):
+        rsdm.difference_map(spike["model"], np.zeros((4, 4, 4)), resolution=3.2)
+    with pytest.raises(ValueError, match="n x 3"):
+        rsdm.Model(np.zeros((5, 2)), ["C"] * 5, np.ones(5))
+    with pytest.raises(ValueError, match="elements has 4 entries for 5 positions"):
+        rsdm.Model(np.zeros((5, 3)), ["C"] * 4, np.ones(5))
+    with pytest.raises(ValueError, match="elements\\[1\\] = \"Qq\" is not an element"):
+        rsdm.Model(np.zeros((2, 3)), ["C", "Qq"], np.ones(2))
+    with pytest.raises(ValueError, match="atom 1 has a position"):
+        rsdm.Model(np.array([[0, 0, 0], [np.inf, 0, 0]]), ["C", "N"], np.ones(2))
+
+
+def test_half_maps_on_different_grids_are_refused(spike, tmp_path):
+    on_disk = rsdm.read_map(spike["map"])
+    other = rsdm.Map(on_disk.array[:, :, :40], on_disk.voxel_size, on_disk.origin)
+    with pytest.raises(ValueError, match="does not share a frame"):
+        rsdm.difference_map(spike["model"], half_maps=(on_disk, other), resolution=3.2)
+
+
+def test_writing_over_an_input_is_refused(spike, tmp_path):
+    copy = tmp_path / "map.mrc"
+    copy.write_bytes(spike["map"].read_bytes())
+    result = rsdm.difference_map(spike["model"], copy, resolution=3.2)
+    with pytest.raises(ValueError, match="refusing to write"):
+        result.write(copy)
+    assert copy.read_bytes() == spike["map"].read_bytes()
+    with pytest.raises(FileNotFoundError):
+        result.write(tmp_path / "no" / "such" / "folder.mrc")
