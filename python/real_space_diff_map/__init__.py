@@ -51,6 +51,7 @@ __all__ = [
     "ModelFileError",
     "RealSpaceDiffMapWarning",
     "difference_map",
+    "model_from_gemmi",
     "model_map",
     "option_names",
     "read_map",
@@ -166,6 +167,23 @@ def model_map(
     result = _core.model_map(_as_model(model), like, float(resolution), _option_words(options), threads)
     _warn(result.warnings)
     return result
+
+
+def model_from_gemmi(structure: Any, model_index: int = 0) -> Model:
+    """A :class:`Model` from a ``gemmi.Structure`` already in memory (one of its models, the
+    first by default): positions, elements, isotropic B, occupancy, chain, residue and atom
+    names. (gemmi is not needed otherwise; B is ``atom.b_iso`` even where ANISOU is given.)"""
+    atoms = [(chain, residue, atom) for chain in structure[model_index] for residue in chain for atom in residue]
+    return Model(
+        positions=np.array([[a.pos.x, a.pos.y, a.pos.z] for _, _, a in atoms], dtype=np.float64).reshape(-1, 3),
+        elements=[a.element.name for _, _, a in atoms],
+        b_iso=np.array([a.b_iso for _, _, a in atoms], dtype=np.float64),
+        occupancy=np.array([a.occ for _, _, a in atoms], dtype=np.float64),
+        chains=[c.name for c, _, _ in atoms],
+        residue_names=[r.name for _, r, _ in atoms],
+        residue_numbers=np.array([r.seqid.num for _, r, _ in atoms], dtype=np.int64),
+        atom_names=[a.name for _, _, a in atoms],
+    )
 
 
 def write_map(path: PathLike, map: Map, label: Optional[str] = None) -> None:

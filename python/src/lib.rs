@@ -31,7 +31,9 @@ use std::path::PathBuf;
 /// Options that make `difference_map` write files, as on the command line.
 const FILE_OPTIONS: [&str; 5] = ["output", "json", "csv", "scale_map", "noise_map"];
 
-/// A map argument: a file still to read, or a map already in memory.
+/// A map argument: a file still to read, or a map already in memory. (A handful exist per
+/// call: the size difference of the variants does not matter.)
+#[allow(clippy::large_enum_variant)]
 enum MapArgument {
     File(PathBuf),
     Loaded(LoadedMap),

@@ -102,3 +102,17 @@ def test_writing_over_an_input_is_refused(spike, tmp_path):
     assert copy.read_bytes() == spike["map"].read_bytes()
     with pytest.raises(FileNotFoundError):
         result.write(tmp_path / "no" / "such" / "folder.mrc")
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    """The Python example in README.md, run as written (from the repository root, writing into
+    a temporary folder)."""
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    example = example.replace('"difference.mrc"', repr(str(tmp_path / "difference.mrc")))
+    example = example.replace('"model_map.mrc"', repr(str(tmp_path / "model_map.mrc")))
+    exec(compile(example, "README.md", "exec"), {})
+    assert (tmp_path / "difference.mrc").exists() and (tmp_path / "model_map.mrc").exists()

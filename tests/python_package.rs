@@ -1,0 +1,92 @@
+//! The Python package as users get it: the abi3 wheel built by maturin from this checkout,
+//! installed into `.venv-test`, tested by its pytest suite (`python/tests`), which compares it
+//! with the command-line binary built for these tests, with gemmi, and with itself on data in
+//! memory. The tests that need `../shared` run in their own test here, so that where it is
+//! absent cargo reports them as ignored.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    std::env::var_os("RSDM_TEST_PYTHON").map_or(root().join(".venv-test/bin/python"), Into::into)
+}
+
+/// Builds the wheel once per test run and installs it; returns the wheel's file name.
+fn installed_wheel() -> &'static Result<String, String> {
+    static WHEEL: OnceLock<Result<String, String>> = OnceLock::new();
+    WHEEL.get_or_init(|| {
+        let out = root().join("target/python-wheels");
+        let _ = std::fs::remove_dir_all(&out);
+        // A target folder of its own: the cargo that runs these tests may still hold the lock
+        // on the default one.
+        let build = Command::new(python())
+            .current_dir(root())
+            .env("CARGO_TARGET_DIR", root().join("target"))
+            .args(["-m", "maturin", "build", "--release", "--out"])
+            .arg(&out)
+            .arg("--interpreter")
+            .arg(python())
+            .output()
+            .map_err(|e| format!("cannot run maturin: {e}"))?;
+        if !build.status.success() {
+            return Err(format!("maturin build failed:\n{}", String::from_utf8_lossy(&build.stderr)));
+        }
+        let wheel = std::fs::read_dir(&out)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "whl"))
+            .ok_or("maturin wrote no wheel")?;
+        let install = Command::new(python())
+            .args(["-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps"])
+            .arg(&wheel)
+            .output()
+            .map_err(|e| format!("cannot run pip: {e}"))?;
+        if !install.status.success() {
+            return Err(format!("pip install failed:\n{}", String::from_utf8_lossy(&install.stderr)));
+        }
+        Ok(wheel.file_name().unwrap().to_string_lossy().to_string())
+    })
+}
+
+/// Runs pytest on the package's suite with a marker expression; panics with its output on
+/// failure and prints its summary (skips with their reasons) otherwise.
+fn pytest(markers: &str, require_shared: bool) {
+    let wheel = installed_wheel().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let run = Command::new(python())
+        .current_dir(root())
+        .env("RSDM_BINARY", env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .env("RSDM_REQUIRE_SHARED", if require_shared { "1" } else { "0" })
+        .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", markers, "python/tests"])
+        .output()
+        .expect("run pytest");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "pytest -m '{markers}' failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
+    eprintln!("{wheel}: pytest -m '{markers}':\n{stdout}");
+}
+
+#[cfg_attr(
+    not(test_python),
+    ignore = "needs maturin, pytest and numpy in .venv-test (scripts/install_test_tools.sh installs them)"
+)]
+#[test]
+fn the_abi3_wheel_builds_and_passes_the_pytest_suite() {
+    let wheel = installed_wheel().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    assert!(wheel.starts_with("real_space_diff_map-") && wheel.contains("-cp39-abi3-"), "{wheel}");
+    pytest("not shared", false);
+}
+
+#[cfg_attr(
+    not(all(test_python, shared_data)),
+    ignore = "needs ../shared beside the repository and maturin, pytest and numpy in .venv-test"
+)]
+#[test]
+fn the_python_package_matches_the_command_line_on_shared_entries() {
+    pytest("shared", true);
+}
