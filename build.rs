@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    for flag in ["shared_data", "test_gemmi", "test_snakemake", "test_python"] {
+    for flag in ["shared_data", "test_gemmi", "test_snakemake", "test_python", "test_python_versions"] {
         println!("cargo::rustc-check-cfg=cfg({flag})");
     }
     println!("cargo::rerun-if-changed=build.rs");
@@ -29,10 +29,45 @@ fn main() {
         Command::new(&python).args(["-c", "import maturin, pytest, numpy"]).output().is_ok_and(|o| o.status.success());
     if has_python_tools {
         println!("cargo::rustc-cfg=test_python");
+        if !other_pythons().is_empty() {
+            println!("cargo::rustc-cfg=test_python_versions");
+        }
     }
     let snakemake = std::env::var_os("SNAKEMAKE").map_or(root.join(".venv-test/bin/snakemake"), Into::into);
     let on_path = Command::new("snakemake").arg("--version").output().is_ok_and(|o| o.status.success());
     if Path::new(&snakemake).exists() || on_path {
         println!("cargo::rustc-cfg=test_snakemake");
     }
+}
+
+/// CPython interpreters besides the test venv's, to try the one abi3 wheel on: the oldest the
+/// wheel promises (3.9) and the newest installed, from pyenv's folder (as on these machines).
+/// The list is also what `tests/python_package.rs` uses.
+fn other_pythons() -> Vec<std::path::PathBuf> {
+    let Some(home) = std::env::var_os("HOME") else { return Vec::new() };
+    let versions = Path::new(&home).join(".pyenv/versions");
+    println!("cargo::rerun-if-changed={}", versions.display());
+    let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(&versions)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().to_string_lossy().to_string();
+            let minor: u32 = name.strip_prefix("3.")?.split('.').next()?.parse().ok()?;
+            let python = versions.join(&name).join("bin/python3");
+            (minor >= 9 && python.exists()).then_some((minor, python))
+        })
+        .collect();
+    found.sort();
+    let mut chosen: Vec<std::path::PathBuf> =
+        found.iter().filter(|(m, _)| *m == 9).map(|(_, p)| p.clone()).take(1).collect();
+    if let Some((minor, newest)) = found.last()
+        && *minor > 11
+    {
+        chosen.push(newest.clone());
+    }
+    println!(
+        "cargo::rustc-env=RSDM_OTHER_PYTHONS={}",
+        chosen.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
+    );
+    chosen
 }

@@ -90,3 +90,42 @@ fn the_abi3_wheel_builds_and_passes_the_pytest_suite() {
 fn the_python_package_matches_the_command_line_on_shared_entries() {
     pytest("shared", true);
 }
+
+/// The one abi3 wheel on the oldest CPython it promises (3.9) and the newest installed (from
+/// pyenv, as on these machines): a fresh venv each, with NumPy and pytest from PyPI, runs the
+/// suite (gemmi's tests skip there; the test venv runs them).
+#[cfg_attr(
+    not(test_python_versions),
+    ignore = "needs CPython 3.9 (and a newer one) under ~/.pyenv/versions besides maturin and pytest in .venv-test"
+)]
+#[test]
+fn the_same_wheel_works_on_cpython_3_9_and_the_newest_installed() {
+    installed_wheel().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let wheels = root().join("target/python-wheels");
+    let wheel = std::fs::read_dir(&wheels).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).next().unwrap();
+    let pythons = option_env!("RSDM_OTHER_PYTHONS").unwrap_or_default();
+    assert!(!pythons.is_empty(), "build.rs found no other CPython");
+    for interpreter in pythons.split(':') {
+        let venv = root().join("target/python-versions").join(interpreter.replace('/', "_"));
+        let _ = std::fs::remove_dir_all(&venv);
+        let made = Command::new(interpreter).args(["-m", "venv"]).arg(&venv).status().unwrap();
+        assert!(made.success(), "{interpreter}: venv");
+        let python = venv.join("bin/python");
+        let install = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .arg(&wheel)
+            .args(["pytest"])
+            .output()
+            .unwrap();
+        assert!(install.status.success(), "{interpreter}: {}", String::from_utf8_lossy(&install.stderr));
+        let run = Command::new(&python)
+            .current_dir(root())
+            .env("RSDM_BINARY", env!("CARGO_BIN_EXE_real_space_diff_map"))
+            .args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "not shared", "python/tests"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{interpreter}:\n{stdout}");
+        eprintln!("{interpreter}: {}", stdout.lines().last().unwrap_or_default());
+    }
+}
