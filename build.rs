@@ -2,13 +2,15 @@
 //! (with the reason) instead of passing without checking anything:
 //! `shared_data` when `../shared` (EMDB data and reference outputs) sits beside the repository,
 //! `test_gemmi`, `test_snakemake` and `test_python` (maturin, pytest and NumPy, to build and
-//! test the Python package) when `scripts/install_test_tools.sh` has installed them.
+//! test the Python package) when `scripts/install_test_tools.sh` has installed them, and
+//! `test_browser` when Chromium (Debian's package, or `$RSDM_CHROMIUM`) and Playwright's
+//! Python driver are there to open the HTML pages.
 
 use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    for flag in ["shared_data", "test_gemmi", "test_snakemake", "test_python", "test_python_versions"] {
+    for flag in ["shared_data", "test_gemmi", "test_snakemake", "test_python", "test_python_versions", "test_browser"] {
         println!("cargo::rustc-check-cfg=cfg({flag})");
     }
     println!("cargo::rerun-if-changed=build.rs");
@@ -16,6 +18,8 @@ fn main() {
     println!("cargo::rerun-if-changed=.venv-test/bin");
     println!("cargo::rerun-if-env-changed=RSDM_TEST_PYTHON");
     println!("cargo::rerun-if-env-changed=SNAKEMAKE");
+    println!("cargo::rerun-if-env-changed=RSDM_CHROMIUM");
+    println!("cargo::rerun-if-changed=/usr/bin/chromium");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     if root.join("../shared/data").is_dir() {
         println!("cargo::rustc-cfg=shared_data");
@@ -32,6 +36,13 @@ fn main() {
         if !other_pythons().is_empty() {
             println!("cargo::rustc-cfg=test_python_versions");
         }
+    }
+    let chromium = std::env::var_os("RSDM_CHROMIUM").map_or("/usr/bin/chromium".into(), std::path::PathBuf::from);
+    let has_playwright =
+        Command::new(&python).args(["-c", "import playwright.sync_api"]).output().is_ok_and(|o| o.status.success());
+    if chromium.exists() && has_playwright {
+        println!("cargo::rustc-cfg=test_browser");
+        println!("cargo::rustc-env=RSDM_CHROMIUM_PATH={}", chromium.display());
     }
     let snakemake = std::env::var_os("SNAKEMAKE").map_or(root.join(".venv-test/bin/snakemake"), Into::into);
     let on_path = Command::new("snakemake").arg("--version").output().is_ok_and(|o| o.status.success());

@@ -29,3 +29,5 @@ pub const DEFAULT_OUTPUT: &str = "map_model_difference.ccp4";
 pub const DEFAULT_NOISE_WINDOW: f64 = 20.0;
 /// Voxels farther than this from every atom calibrate the z units, Å.
 pub const DEFAULT_FAR_FROM_MODEL: f64 = 8.0;
+/// Peaks drawn as PNG slices at the end of a run.
+pub const DEFAULT_PICTURES: usize = 6;

@@ -5,7 +5,8 @@
 //! [`io`] (CCP4/MRC maps, PDB/mmCIF models) and [`grid`] (a map and its placement) →
 //! [`density`] (form factors, FFTs, the resolution filter, the model map, the envelope) →
 //! [`scaling`] (the sliding-window fit) → [`difference`] (the whole computation) →
-//! [`analysis`] (placement check, peaks, residue scores) → [`report`]. Every entry point takes
+//! [`analysis`] (placement check, peaks, residue scores) → [`report`] → [`view`] (viewer
+//! scripts, peak pictures, HTML pages). Every entry point takes
 //! its settings as one [`parameters::Parameters`]; [`app`] is the program around it (command
 //! line, console, batch), and the only part that prints.
 //!
@@ -40,6 +41,7 @@ pub mod io;
 pub mod parameters;
 pub mod report;
 pub mod scaling;
+pub mod view;
 
 pub use error::{Error, Result};
 pub use grid::{GridGeometry, Map, MapHeader, MapStatistics};

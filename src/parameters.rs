@@ -166,6 +166,18 @@ pub struct OutputParameters {
     /// With half maps: also write the local noise sd (input map units) as a map.
     #[arg(long = "noise_map", alias = "noise-map", value_name = "FILE")]
     pub noise_map: Option<PathBuf>,
+    /// Write NAME_chimerax.cxc and NAME_coot.py beside the output (the model, the maps at
+    /// +-peak_sigma and a marker on each listed peak).
+    #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
+          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub viewer: bool,
+    /// Draw a PNG of three slices through each of the N strongest peaks, in NAME_pictures/
+    /// (0: none).
+    #[arg(long, default_value_t = DEFAULT_PICTURES, value_name = "N")]
+    pub pictures: usize,
+    /// Write a self-contained HTML report of the run (inputs, fit, peaks with their pictures).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 impl Default for OutputParameters {
@@ -176,6 +188,9 @@ impl Default for OutputParameters {
             json: None,
             csv: None,
             noise_map: None,
+            viewer: true,
+            pictures: DEFAULT_PICTURES,
+            html: None,
         }
     }
 }

@@ -84,6 +84,10 @@ fn bad_input_fails_clearly_with_no_partial_output() {
     let out = run(dir.path(), &[&model, &map, "output=from_remark.mrc"]);
     assert!(out.status.success() && text(&out).contains("as recorded in"), "{}", text(&out));
     std::fs::remove_file(dir.path().join("from_remark.mrc")).unwrap();
+    // (A successful run also writes its viewer scripts and peak pictures beside the map.)
+    std::fs::remove_file(dir.path().join("from_remark_chimerax.cxc")).unwrap();
+    std::fs::remove_file(dir.path().join("from_remark_coot.py")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("from_remark_pictures")).unwrap();
     for bad in ["resolution=-1", "resolution=abc", "resolution=0"] {
         let out = run(dir.path(), &[&model, &map, bad]);
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out));

@@ -242,5 +242,6 @@ fn json_and_csv_reports_hold_the_run() {
     let mut names: Vec<String> =
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     names.sort();
-    assert_eq!(names, ["d.mrc", "report.json", "run_peaks.csv", "run_residues.csv"]);
+    let viewer = ["d_chimerax.cxc", "d_coot.py", "d_pictures"];
+    assert_eq!(names, ["d.mrc", viewer[0], viewer[1], viewer[2], "report.json", "run_peaks.csv", "run_residues.csv"]);
 }

@@ -71,8 +71,14 @@ def test_output_writes_what_the_command_line_writes(spike, tmp_path):
         spike["model"], spike["map"], resolution=3.2, output=output, json=tmp_path / "r.json", csv=tmp_path / "t"
     )
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["diff.mrc", "r.json", "t_peaks.csv", "t_residues.csv"]
-    assert [str(p) for p in result.outputs] == [str(tmp_path / n) for n in ["diff.mrc", "t_peaks.csv", "t_residues.csv", "r.json"]]
+    # Beside the map, as on the command line: the viewer scripts and the peak pictures.
+    assert names == [
+        "diff.mrc", "diff_chimerax.cxc", "diff_coot.py", "diff_pictures", "r.json", "t_peaks.csv", "t_residues.csv"
+    ]
+    pictures = [f"diff_pictures/peak_{rank}.png" for rank in range(1, min(6, len(result.peaks)) + 1)]
+    assert sorted(p.name for p in (tmp_path / "diff_pictures").iterdir()) == sorted(p.split("/")[1] for p in pictures)
+    expected = ["diff.mrc", "t_peaks.csv", "t_residues.csv", "diff_chimerax.cxc", "diff_coot.py", *pictures, "r.json"]
+    assert [str(p) for p in result.outputs] == [str(tmp_path / n) for n in expected]
     assert json.loads((tmp_path / "r.json").read_text())["outputs"][0]["path"] == str(output)
 
 

@@ -17,6 +17,9 @@ use crate::report::{
     FileInfo, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report, file_info,
     stage_key, write_csv, write_json,
 };
+use crate::view::html::{LinkedFiles, write_run_report};
+use crate::view::pictures::{PictureScene, write_peak_pictures};
+use crate::view::scripts::{SceneMap, ViewerScene, write_viewer_scripts};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -168,6 +171,15 @@ pub struct Job {
     pub report: Report,
     /// Input files, which no output may overwrite.
     pub input_paths: Vec<PathBuf>,
+    /// The model (the pictures draw its atoms).
+    pub model: Model,
+    /// Where the model came from (the viewer scripts open it).
+    pub model_source: InputSource,
+    /// Where the experimental maps came from: the full map first when there is one, then the
+    /// half maps (the viewer scripts and the pictures show the experimental map).
+    pub map_sources: Vec<InputSource>,
+    /// Whether a full map was given (else only half maps).
+    pub has_full_map: bool,
     /// Wall time of each stage so far, in order.
     pub stages: Stages,
 }
@@ -205,6 +217,7 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
     let parameters = parameters.settled(resolution, experimental.has_half_maps(), shortest_edge);
     let options = parameters.difference_options(resolution);
     console.stage("computing the model map and the local fit");
+    let has_full_map = !matches!(experimental.data, Experimental::HalfMaps { full: None, .. });
     let ExperimentalInputs { data, summary: map_summary, header, warnings: map_warnings, sources } = experimental;
     // The map moves in: its buffer becomes the difference map.
     let result = compute_difference(&model, data, &options)?;
@@ -252,7 +265,18 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
     };
     let input_paths =
         std::iter::once(&model_source).chain(&sources).filter_map(|s| s.path().map(Path::to_path_buf)).collect();
-    Ok(Job { result, header, parameters, report, input_paths, stages })
+    Ok(Job {
+        result,
+        header,
+        parameters,
+        report,
+        input_paths,
+        stages,
+        model,
+        model_source,
+        map_sources: sources,
+        has_full_map,
+    })
 }
 
 /// The first header label of a difference map written by this program, and its units.
@@ -316,7 +340,8 @@ pub fn take_output_maps(job: &mut Job) -> Vec<OutputMap> {
 /// the parameters ask for them, each through a temporary file renamed into place, never over
 /// an input. Records them in the report; returns their paths.
 pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> {
-    let inputs: Vec<&Path> = job.input_paths.iter().map(PathBuf::as_path).collect();
+    let input_paths = job.input_paths.clone();
+    let inputs: Vec<&Path> = input_paths.iter().map(PathBuf::as_path).collect();
     let clock = Instant::now();
     let mut written = Vec::new();
     for output in maps {
@@ -333,13 +358,91 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
     if let Some(prefix) = &job.parameters.outputs.csv {
         outputs.extend(write_csv(prefix, &job.report.peaks, &job.report.residues, &inputs)?);
     }
+    let mut linked = LinkedFiles::default();
+    if let Some(primary) = maps.iter().find(|m| m.kind == "complex" || m.kind == "amplitude") {
+        let clock = Instant::now();
+        linked = write_views(job, primary, &inputs)?;
+        job.stages.add("pictures and viewer scripts", clock);
+        outputs.extend(linked.viewer_scripts.iter().chain(&linked.pictures).cloned());
+    }
     job.report.timings = job.stages.0.iter().map(|(name, seconds)| (stage_key(name), *seconds)).collect();
     job.report.peak_memory_mb = crate::report::peak_memory_mb();
     if let Some(path) = &job.parameters.outputs.json {
         write_json(path, &job.report, &inputs)?;
         outputs.push(path.clone());
+        linked.other.push(path.clone());
+    }
+    if let Some(path) = &job.parameters.outputs.html {
+        write_run_report(&job.report, path, &linked, &inputs)?;
+        outputs.push(path.clone());
     }
     Ok(outputs)
+}
+
+/// The viewer scripts and the peak pictures for the difference map `primary`, as the
+/// parameters ask.
+fn write_views(job: &mut Job, primary: &OutputMap, inputs: &[&Path]) -> Result<LinkedFiles> {
+    let mut linked = LinkedFiles::default();
+    let units = job.report.peak_search.units;
+    let threshold = job.report.peak_search.threshold;
+    let experimental_path = job.map_sources.first().and_then(|s| s.path()).map(Path::to_path_buf);
+    if job.parameters.outputs.viewer {
+        let statistics = &job.report.map.statistics;
+        let at_atoms = job.report.placement.mean_density_at_atoms_sd;
+        // Half the typical density at the model's atoms shows the model's envelope; a model
+        // that sits in no density gets the usual 1.5 sd.
+        let level_sd = if at_atoms > 0.5 { 0.5 * at_atoms } else { 1.5 };
+        let scene = ViewerScene {
+            model: job.model_source.path().map(Path::to_path_buf),
+            experimental: experimental_path.clone().map(|path| SceneMap {
+                path,
+                geometry: primary.map.geometry,
+                level: statistics.mean + level_sd * statistics.sd,
+            }),
+            difference: SceneMap { path: primary.path.clone(), geometry: primary.map.geometry, level: threshold },
+            units,
+            peaks: &job.report.peaks,
+        };
+        linked.viewer_scripts = write_viewer_scripts(&scene, inputs)?;
+    }
+    let count = job.parameters.outputs.pictures.min(job.report.peaks.len());
+    if count > 0 {
+        let experimental = experimental_for_pictures(job);
+        let scene = PictureScene {
+            experimental: experimental.as_ref(),
+            difference: &primary.map,
+            model: &job.model,
+            contour: threshold,
+            units,
+        };
+        linked.pictures = write_peak_pictures(&scene, &job.report.peaks, count, &primary.path, inputs)?;
+    }
+    Ok(linked)
+}
+
+/// The experimental map again, for the pictures' grey: the job's own buffer became the
+/// difference map, and by now the computation's buffers are gone, so reading it costs time but
+/// no peak memory. The full map, else the mean of the half maps; none for in-memory inputs (or
+/// a file that can no longer be read: the pictures then go without the grey).
+fn experimental_for_pictures(job: &mut Job) -> Option<Map> {
+    let paths: Vec<PathBuf> = job.map_sources.iter().filter_map(|s| s.path().map(Path::to_path_buf)).collect();
+    if paths.len() != job.map_sources.len() || paths.is_empty() {
+        return None;
+    }
+    let mut read = |path: &Path| match crate::io::ccp4::read_map(path) {
+        Ok(read) => Some(read.map),
+        Err(e) => {
+            job.report.warnings.push(format!("the peak pictures have no experimental map: {e}"));
+            None
+        }
+    };
+    if job.has_full_map {
+        return read(&paths[0]);
+    }
+    let mut half1 = read(&paths[0])?;
+    let half2 = read(&paths[1])?;
+    half1.data.iter_mut().zip(&half2.data).for_each(|(a, b)| *a = 0.5 * (*a + b));
+    Some(half1)
 }
 
 /// The resolution: as given, else as the model file records it.

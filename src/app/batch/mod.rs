@@ -97,7 +97,12 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
     let budget = MemoryBudget { free: Mutex::new(total_memory), total: total_memory, changed: Condvar::new() };
     let queue: Mutex<VecDeque<(usize, Entry, u64)>> =
         Mutex::new(entries.iter().cloned().zip(estimates).enumerate().map(|(i, (e, m))| (i, e, m)).collect());
-    let rows: Mutex<Vec<Option<SummaryRow>>> = Mutex::new(vec![None; entries.len()]);
+    // Every entry has a row from the start, so the summary written while the batch runs (and
+    // the page that shows it) lists what is pending and running too.
+    let rows: Mutex<Vec<SummaryRow>> =
+        Mutex::new(entries.iter().map(|e| SummaryRow::new(&e.id, EntryStatus::Pending)).collect());
+    let live = LiveSummary { out_dir: &args.out_dir, enabled: !args.no_summary, last: Mutex::new(None) };
+    live.write(&rows, true);
     let progress =
         if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(entries.len() as u64) };
     progress.set_style(
@@ -114,6 +119,8 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
                         break;
                     };
                     let held = budget.acquire(estimate);
+                    rows.lock().unwrap_or_else(|e| e.into_inner())[index].status = EntryStatus::Running;
+                    live.write(&rows, false);
                     let row = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         run_entry(&entry, &args.out_dir, threads, args.retry_failed)
                     }))
@@ -134,7 +141,8 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
                             progress.suspend(|| eprintln!("{}: {why}", row.id));
                         }
                     }
-                    rows.lock().unwrap_or_else(|e| e.into_inner())[index] = Some(row);
+                    rows.lock().unwrap_or_else(|e| e.into_inner())[index] = row;
+                    live.write(&rows, false);
                     progress.inc(1);
                     progress.set_message(format!("{} failed", failed.load(std::sync::atomic::Ordering::Relaxed)));
                 }
@@ -142,7 +150,7 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         }
     });
     progress.finish_and_clear();
-    let rows: Vec<SummaryRow> = rows.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
+    let rows: Vec<SummaryRow> = rows.into_inner().unwrap_or_else(|e| e.into_inner());
     if !args.no_summary {
         write_summary(&args.out_dir, &rows)?;
     }
@@ -160,6 +168,33 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         );
     }
     Ok(failed)
+}
+
+/// The summary as a batch runs: rewritten at most every [`LIVE_SUMMARY_INTERVAL`] (a batch of
+/// thousands of entries would otherwise rewrite a large file thousands of times).
+struct LiveSummary<'a> {
+    out_dir: &'a std::path::Path,
+    enabled: bool,
+    last: Mutex<Option<std::time::Instant>>,
+}
+
+/// Shortest time between two summaries written while a batch runs.
+const LIVE_SUMMARY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl LiveSummary<'_> {
+    fn write(&self, rows: &Mutex<Vec<SummaryRow>>, force: bool) {
+        if !self.enabled {
+            return;
+        }
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if !force && last.is_some_and(|t| t.elapsed() < LIVE_SUMMARY_INTERVAL) {
+            return;
+        }
+        let snapshot = rows.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // A summary that cannot be written now is written at the end (or the end says why).
+        let _ = write_summary(self.out_dir, &snapshot);
+        *last = Some(std::time::Instant::now());
+    }
 }
 
 /// Entry point of `real_space_diff_map batch ...`: exit code 0 when every entry succeeded, else

@@ -81,6 +81,7 @@ pub(super) fn run_entry(entry: &Entry, out_dir: &Path, threads: usize, retry_fai
     {
         let mut row = SummaryRow::new(&entry.id, EntryStatus::Skipped);
         summary_from_report(&mut row, &report_path);
+        row.report_html = html_link(entry, &dir);
         return row;
     }
     if !retry_failed
@@ -106,7 +107,18 @@ pub(super) fn run_entry(entry: &Entry, out_dir: &Path, threads: usize, retry_fai
         }
     };
     row.wall_seconds = start.elapsed().as_secs_f64();
+    if !row.status.is_failure() {
+        row.report_html = html_link(entry, &dir);
+    }
     row
+}
+
+/// The entry's HTML report as the batch page links to it (relative to the batch folder), when
+/// it exists.
+fn html_link(entry: &Entry, dir: &Path) -> Option<String> {
+    let path = entry.parameters.outputs.html.clone().unwrap_or_else(|| dir.join("report.html"));
+    let out_dir = dir.parent()?;
+    path.exists().then(|| crate::view::slash_path(&crate::view::relative_path(out_dir, &path)))
 }
 
 /// Runs the entry's process and writes its log and stamp.
@@ -131,6 +143,9 @@ fn run_child(entry: &Entry, dir: &Path, threads: usize, version: &str) -> Result
     let mut parameters = entry.parameters.clone();
     parameters.outputs.output = dir.join("difference.ccp4");
     parameters.outputs.json = Some(dir.join("report.json"));
+    if parameters.outputs.html.is_none() {
+        parameters.outputs.html = Some(dir.join("report.html"));
+    }
     let mut command = std::process::Command::new(exe);
     command.arg(&entry.model);
     if let Some(map) = &entry.map {

@@ -4,6 +4,7 @@ use crate::analysis::peaks::Peak;
 use crate::error::{Error, ErrorReport, Result};
 use crate::io::atomic_file::write_atomically;
 use crate::report::Report;
+use crate::view::batch_page::write_batch_page;
 use std::io::Write;
 use std::path::Path;
 
@@ -19,6 +20,10 @@ pub enum EntryStatus {
     Failed,
     /// Failed in an earlier run with the same inputs and parameters (not retried).
     FailedEarlier,
+    /// Waiting for its turn (only in the summaries written while a batch runs).
+    Pending,
+    /// Running now (only in the summaries written while a batch runs).
+    Running,
 }
 
 impl EntryStatus {
@@ -35,6 +40,8 @@ impl std::fmt::Display for EntryStatus {
             EntryStatus::Skipped => "skipped",
             EntryStatus::Failed => "failed",
             EntryStatus::FailedEarlier => "failed-earlier",
+            EntryStatus::Pending => "pending",
+            EntryStatus::Running => "running",
         })
     }
 }
@@ -58,6 +65,15 @@ pub struct SummaryRow {
     pub top_negative: Option<(f64, String)>,
     /// What went wrong, for failures.
     pub error: Option<ErrorReport>,
+    /// Map size in voxels along X, Y, Z.
+    #[serde(default)]
+    pub map_dims: Option<[usize; 3]>,
+    /// Residues with an atom in negative density beyond the threshold.
+    #[serde(default)]
+    pub flagged_residues: Option<usize>,
+    /// The entry's HTML report, relative to the batch's folder.
+    #[serde(default)]
+    pub report_html: Option<String>,
 }
 
 impl SummaryRow {
@@ -72,6 +88,9 @@ impl SummaryRow {
             top_positive: None,
             top_negative: None,
             error: None,
+            map_dims: None,
+            flagged_residues: None,
+            report_html: None,
         }
     }
 }
@@ -83,6 +102,8 @@ pub(super) fn summary_from_report(row: &mut SummaryRow, report_path: &Path) {
     let Ok(report) = serde_json::from_str::<Report>(&text) else { return };
     row.peak_memory_mb = report.peak_memory_mb;
     row.map_voxels = Some(report.map.dims.iter().map(|&d| d as u64).product());
+    row.map_dims = Some(report.map.dims);
+    row.flagged_residues = Some(report.residues.iter().filter(|r| r.in_negative_density).count());
     let describe = |p: &Peak| {
         let residue = p.nearest_atom.as_ref().map_or(String::new(), |a| a.residue_label());
         (p.height, residue)
@@ -91,10 +112,11 @@ pub(super) fn summary_from_report(row: &mut SummaryRow, report_path: &Path) {
     row.top_negative = report.peaks.iter().find(|p| p.height < 0.0).map(describe);
 }
 
-/// Writes summary.tsv and summary.json.
+/// Writes summary.tsv, summary.json and the batch page that shows it (index.html, summary.js).
 pub(super) fn write_summary(out_dir: &Path, rows: &[SummaryRow]) -> Result<()> {
     let text = serde_json::to_string_pretty(rows).map_err(|e| Error::Invalid(e.to_string()))?;
     write_atomically(&out_dir.join("summary.json"), &[], |w| w.write_all(text.as_bytes()))?;
+    write_batch_page(out_dir, &text)?;
     let clean = |s: &str| s.replace(['\t', '\n'], " ");
     write_atomically(&out_dir.join("summary.tsv"), &[], |w| {
         writeln!(

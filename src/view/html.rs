@@ -1,0 +1,322 @@
+//! A self-contained HTML report of one run (`html=FILE`, and `report.html` in every batch
+//! entry): inputs, parameters, the fit, the placement check, the peaks with their pictures,
+//! the residues in negative density, warnings and timings. Inline CSS and no scripts or
+//! network resources; the pictures and maps are linked by paths relative to the page.
+
+use crate::error::Result;
+use crate::io::atomic_file::write_atomically;
+use crate::report::Report;
+use crate::view::scripts::peak_label;
+use crate::view::{directory_of, escape_html, relative_path, slash_path, unit_symbol};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Peaks shown in the page's table; the JSON report and the CSV list more.
+pub const HTML_PEAK_ROWS: usize = 100;
+
+/// Files the page links to besides the maps the report lists.
+#[derive(Debug, Clone, Default)]
+pub struct LinkedFiles {
+    /// The peak pictures, by rank (the first is peak 1).
+    pub pictures: Vec<PathBuf>,
+    /// The viewer scripts.
+    pub viewer_scripts: Vec<PathBuf>,
+    /// Other files written (JSON report, CSV tables).
+    pub other: Vec<PathBuf>,
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em auto;max-width:70em;\
+color:#1d1d1f;line-height:1.4;padding:0 1em}h1{font-size:1.5em;margin-bottom:0.2em}h2{font-size:1.15em;\
+border-bottom:1px solid #ccd;padding-bottom:0.2em;margin-top:1.6em}table{border-collapse:collapse;margin:0.4em 0}\
+td,th{border:1px solid #d4d7dd;padding:0.2em 0.55em;text-align:left;font-size:0.92em}th{background:#eef1f6}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}.pos{color:#087a08}.neg{color:#c00000}\
+.warn{background:#fff4d6;border:1px solid #e8c66a;padding:0.4em 0.7em;margin:0.3em 0}\
+.cards{display:flex;flex-wrap:wrap;gap:0.8em}.card{border:1px solid #d4d7dd;border-radius:6px;padding:0.5em 0.9em;\
+background:#f7f8fb}.card b{display:block;font-size:1.25em}figure{margin:0.6em 0}figure img{max-width:100%;\
+border:1px solid #ccd}figcaption{font-size:0.9em;color:#444}code{font-size:0.92em}.muted{color:#666}";
+
+/// The page for `report`, to be written at `html_path` (links are made relative to it).
+pub fn run_report_html(report: &Report, html_path: &Path, files: &LinkedFiles) -> String {
+    let dir = directory_of(html_path);
+    let link = |path: &Path| escape_html(&slash_path(&relative_path(&dir, path)));
+    let mut page = String::new();
+    let model_name = report.inputs.first().map_or(String::new(), |f| file_name(&f.path));
+    let map_name = report.inputs.get(1).map_or(String::new(), |f| file_name(&f.path));
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">\
+         <title>Difference map: {} in {}</title><style>{STYLE}</style></head><body>\n",
+        escape_html(&model_name),
+        escape_html(&map_name)
+    );
+    let _ = writeln!(
+        page,
+        "<h1>Difference map: {} in {}</h1><p class=\"muted\">real_space_diff_map {}, report schema {}</p>",
+        escape_html(&model_name),
+        escape_html(&map_name),
+        escape_html(&report.version),
+        report.schema_version
+    );
+    summary_cards(&mut page, report);
+    for warning in &report.warnings {
+        let _ = writeln!(page, "<div class=\"warn\">{}</div>", escape_html(warning));
+    }
+    peak_section(&mut page, report, files, &link);
+    residue_section(&mut page, report);
+    placement_and_fit(&mut page, report);
+    file_section(&mut page, report, files, &link);
+    parameter_section(&mut page, report);
+    page.push_str("</body></html>\n");
+    page
+}
+
+/// Writes the page atomically, never over an input.
+pub fn write_run_report(report: &Report, html_path: &Path, files: &LinkedFiles, protected: &[&Path]) -> Result<()> {
+    let page = run_report_html(report, html_path, files);
+    write_atomically(html_path, protected, |w| w.write_all(page.as_bytes()))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().to_string())
+}
+
+fn summary_cards(page: &mut String, report: &Report) {
+    let search = &report.peak_search;
+    let unit = unit_symbol(search.units);
+    let flagged = report.residues.iter().filter(|r| r.in_negative_density).count();
+    let strongest = |positive: bool| {
+        report
+            .peaks
+            .iter()
+            .find(|p| (p.height > 0.0) == positive)
+            .map_or("none".to_string(), |p| format!("{:+.1} {unit}", p.height))
+    };
+    let cards = [
+        ("resolution", format!("{} Å", report.parameters.resolution.map_or("?".into(), |r| r.to_string()))),
+        ("units", search.units.label().to_string()),
+        ("threshold", format!("±{:.2} {unit}", search.threshold)),
+        ("positive peaks", search.positive.to_string()),
+        ("negative peaks", search.negative.to_string()),
+        ("strongest positive", strongest(true)),
+        ("strongest negative", strongest(false)),
+        ("residues in negative density", flagged.to_string()),
+        ("model atoms inside the map", format!("{:.1}%", 100.0 * report.placement.fraction_inside())),
+    ];
+    page.push_str("<h2>Summary</h2><div class=\"cards\">");
+    for (name, value) in cards {
+        let _ = write!(page, "<div class=\"card\">{}<b>{}</b></div>", escape_html(name), escape_html(&value));
+    }
+    page.push_str("</div>\n");
+}
+
+fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &dyn Fn(&Path) -> String) {
+    let unit = unit_symbol(report.peak_search.units);
+    let shown = report.peaks.len().min(HTML_PEAK_ROWS);
+    let _ = writeln!(
+        page,
+        "<h2 id=\"peaks\">Peaks</h2><p>Blobs beyond ±{:.2} {unit} in the {} difference map, strongest first: {} of {} \
+         listed here{}.</p>",
+        report.peak_search.threshold,
+        escape_html(&report.peak_search.map),
+        shown,
+        report.peak_search.positive + report.peak_search.negative,
+        if shown < report.peaks.len() { " (the JSON report and CSV list more)" } else { "" }
+    );
+    if shown > 0 {
+        page.push_str(
+            "<table id=\"peak-table\"><thead><tr><th>#</th><th>height</th><th>x</th><th>y</th><th>z</th><th>volume Å³</th>\
+             <th>nearest residue</th><th>atom</th><th>distance Å</th><th>q</th><th>picture</th></tr></thead><tbody>\n",
+        );
+        for (index, peak) in report.peaks[..shown].iter().enumerate() {
+            let class = if peak.height > 0.0 { "pos" } else { "neg" };
+            let (residue, atom, distance) = match &peak.nearest_atom {
+                Some(a) => (a.residue_label(), a.atom_name.clone(), format!("{:.2}", a.distance)),
+                None => ("away from the model".to_string(), String::new(), String::new()),
+            };
+            let picture = files
+                .pictures
+                .get(index)
+                .map_or(String::new(), |p| format!("<a href=\"{}\">peak {}</a>", link(p), index + 1));
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"num\">{}</td><td class=\"num {class}\">{:+.2}</td><td class=\"num\">{:.2}</td>\
+                 <td class=\"num\">{:.2}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.1}</td><td>{}</td><td>{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{picture}</td></tr>",
+                index + 1,
+                peak.height,
+                peak.position[0],
+                peak.position[1],
+                peak.position[2],
+                peak.volume,
+                escape_html(&residue),
+                escape_html(&atom),
+                distance,
+                peak.q_value.map_or(String::new(), |q| format!("{q:.2e}")),
+            );
+        }
+        page.push_str("</tbody></table>\n");
+    }
+    if !files.pictures.is_empty() {
+        page.push_str("<h2 id=\"pictures\">The strongest peaks</h2>\n");
+        for (index, picture) in files.pictures.iter().enumerate() {
+            let caption =
+                report.peaks.get(index).map_or(String::new(), |p| peak_label(index + 1, p, report.peak_search.units));
+            let _ = writeln!(
+                page,
+                "<figure><a href=\"{0}\"><img src=\"{0}\" alt=\"slices through peak {1}\" loading=\"lazy\"></a>\
+                 <figcaption>{2}</figcaption></figure>",
+                link(picture),
+                index + 1,
+                escape_html(&caption)
+            );
+        }
+    }
+}
+
+fn residue_section(page: &mut String, report: &Report) {
+    let flagged: Vec<_> = report.residues.iter().filter(|r| r.in_negative_density).collect();
+    let unit = unit_symbol(report.peak_search.units);
+    let _ = writeln!(
+        page,
+        "<h2 id=\"residues\">Residues in negative density</h2><p>{} of {} residues have an atom at or below -{:.2} {unit} \
+         (density the model claims and the map lacks).</p>",
+        flagged.len(),
+        report.residues.len(),
+        report.peak_search.threshold
+    );
+    if flagged.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<table id=\"residue-table\"><thead><tr><th>residue</th><th>atoms</th><th>lowest</th><th>mean</th><th>highest</th>\
+         </tr></thead><tbody>\n",
+    );
+    for r in flagged {
+        let label = crate::io::model::residue_label(&r.chain, &r.residue_name, r.residue_number, &r.insertion_code);
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num neg\">{:+.2}</td><td class=\"num\">{:+.2}</td>\
+             <td class=\"num\">{:+.2}</td></tr>",
+            escape_html(&label),
+            r.atoms_scored,
+            r.min,
+            r.mean,
+            r.max
+        );
+    }
+    page.push_str("</tbody></table>\n");
+}
+
+fn placement_and_fit(page: &mut String, report: &Report) {
+    let placement = &report.placement;
+    let fit = &report.fit;
+    let _ = writeln!(
+        page,
+        "<h2 id=\"placement\">Placement check</h2><table><tr><th>atoms</th><td class=\"num\">{}</td></tr>\
+         <tr><th>inside the map box</th><td class=\"num\">{} ({:.1}%)</td></tr>\
+         <tr><th>mean density at the atoms</th><td class=\"num\">{:.2} sd above the map mean</td></tr></table>{}",
+        placement.atoms,
+        placement.atoms_inside,
+        100.0 * placement.fraction_inside(),
+        placement.mean_density_at_atoms_sd,
+        placement.warning.as_ref().map_or(String::new(), |w| format!("<div class=\"warn\">{}</div>", escape_html(w)))
+    );
+    let map = &report.map;
+    let _ = writeln!(
+        page,
+        "<h2 id=\"fit\">Map and fit</h2><table>\
+         <tr><th>map</th><td>{} × {} × {} voxels of {:.3} × {:.3} × {:.3} Å; first voxel at ({:.2}, {:.2}, {:.2}) Å</td></tr>\
+         <tr><th>model</th><td>{} atoms ({} hydrogens), {} residues, {} chain(s)</td></tr>\
+         <tr><th>global fit</th><td>scale {:.4}, offset {:.4}, correlation {:.3}</td></tr>\
+         <tr><th>units</th><td>{} (sigma {:.4} in map units)</td></tr>\
+         <tr><th>envelope voxels</th><td class=\"num\">{}</td></tr><tr><th>model map blur</th><td>{:.1} Å²</td></tr></table>",
+        map.dims[0],
+        map.dims[1],
+        map.dims[2],
+        map.voxel_size[0],
+        map.voxel_size[1],
+        map.voxel_size[2],
+        map.first_voxel_centre[0],
+        map.first_voxel_centre[1],
+        map.first_voxel_centre[2],
+        report.model.atoms,
+        report.model.hydrogens,
+        report.model.residues,
+        report.model.chains,
+        fit.global.scale,
+        fit.global.offset,
+        fit.global.correlation,
+        escape_html(fit.units.label()),
+        fit.sigma,
+        fit.envelope_voxels,
+        fit.model_map_blur
+    );
+    let local = serde_json::to_value(fit.local).unwrap_or_default();
+    if let serde_json::Value::Object(fields) = local {
+        page.push_str("<table><tr><th colspan=\"2\">local fit</th></tr>");
+        for (key, value) in fields {
+            let shown = compact(&value);
+            let _ =
+                write!(page, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", escape_html(&key), escape_html(&shown));
+        }
+        page.push_str("</table>\n");
+    }
+}
+
+/// A JSON value for a table cell: numbers to four significant places, lists joined.
+fn compact(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(x) if x.fract() != 0.0 => format!("{x:.4}"),
+            _ => n.to_string(),
+        },
+        serde_json::Value::Array(items) => items.iter().map(compact).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
+fn file_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &dyn Fn(&Path) -> String) {
+    page.push_str(
+        "<h2 id=\"files\">Files</h2><table><thead><tr><th>input</th><th>bytes</th><th>SHA-256</th></tr></thead><tbody>",
+    );
+    for input in &report.inputs {
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td><code>{}</code></td></tr>",
+            escape_html(&input.path.display().to_string()),
+            input.bytes,
+            escape_html(input.sha256.as_deref().unwrap_or(""))
+        );
+    }
+    page.push_str("</tbody></table><table><thead><tr><th>output</th><th>what</th></tr></thead><tbody>");
+    let mut row = |path: &Path, what: &str| {
+        let _ = write!(page, "<tr><td><a href=\"{0}\">{0}</a></td><td>{1}</td></tr>", link(path), escape_html(what));
+    };
+    for output in &report.outputs {
+        row(&output.path, &format!("{} map", output.kind));
+    }
+    for script in &files.viewer_scripts {
+        let what = if script.extension().is_some_and(|e| e == "cxc") { "ChimeraX script" } else { "Coot script" };
+        row(script, what);
+    }
+    for other in &files.other {
+        row(other, "report");
+    }
+    page.push_str("</tbody></table>\n");
+    let _ = writeln!(
+        page,
+        "<p class=\"muted\">Peak memory {}; stages: {}.</p>",
+        report.peak_memory_mb.map_or("unknown".into(), |m| format!("{m:.0} MiB")),
+        escape_html(&report.timings.iter().map(|(k, s)| format!("{k} {s:.2} s")).collect::<Vec<_>>().join(", "))
+    );
+}
+
+fn parameter_section(page: &mut String, report: &Report) {
+    page.push_str("<h2 id=\"parameters\">Parameters</h2><p><code>");
+    let words = report.parameters.to_arguments();
+    page.push_str(&escape_html(&words.join(" ")));
+    page.push_str("</code></p>\n");
+}
