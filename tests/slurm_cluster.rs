@@ -85,7 +85,9 @@ fn the_workflow_runs_on_a_slurm_cluster_like_the_local_batch() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !plugin {
-        eprintln!("SKIPPED {test}: Snakemake and its Slurm executor plugin are not in .venv-test (scripts/install_test_tools.sh)");
+        eprintln!(
+            "SKIPPED {test}: Snakemake and its Slurm executor plugin are not in .venv-test (scripts/install_test_tools.sh)"
+        );
         return;
     }
     let start = Command::new("bash").args([CLUSTER_SCRIPT, "start"]).output().unwrap();
@@ -156,7 +158,9 @@ fn the_workflow_runs_on_a_slurm_cluster_like_the_local_batch() {
     assert!(!done_first.is_empty() && done_first.len() < good.len(), "half-way: {done_first:?}");
     let stamps_first: Vec<(String, std::time::SystemTime)> = done_first
         .iter()
-        .map(|id| (id.clone(), std::fs::metadata(d.join("slurm").join(id).join("done.json")).unwrap().modified().unwrap()))
+        .map(|id| {
+            (id.clone(), std::fs::metadata(d.join("slurm").join(id).join("done.json")).unwrap().modified().unwrap())
+        })
         .collect();
 
     // The resubmission runs only what is unfinished; the broken entry fails and is reported,
@@ -176,10 +180,8 @@ fn the_workflow_runs_on_a_slurm_cluster_like_the_local_batch() {
     let all_submitted: BTreeSet<String> = submitted(&first_log).into_iter().chain(resubmitted).collect();
     assert_eq!(all_submitted, ids.iter().cloned().collect(), "{first_log}");
     let broken_logs = d.join(".snakemake/slurm_logs/rule_entry/broken");
-    let broken_log: String = std::fs::read_dir(&broken_logs)
-        .unwrap()
-        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
-        .collect();
+    let broken_log: String =
+        std::fs::read_dir(&broken_logs).unwrap().map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap()).collect();
     assert!(broken_log.contains("absent.mrc"), "the job's log says what is wrong: {broken_log}");
 
     // The cluster's maps are the local batch's, byte for byte.
@@ -188,5 +190,36 @@ fn the_workflow_runs_on_a_slurm_cluster_like_the_local_batch() {
         let cluster = std::fs::read(d.join("slurm").join(id).join("difference.ccp4")).unwrap();
         let local = std::fs::read(d.join("local").join(id).join("difference.ccp4")).unwrap();
         assert!(cluster == local, "{id}: the map from the cluster differs from the local batch's");
+    }
+
+    // The other way to use a cluster: a job array, one task per shard of the manifest (the
+    // README's command), then the summary gathered by one more batch run.
+    let wrap = format!(
+        "{} batch manifest.tsv --out-dir array --shard ${{SLURM_ARRAY_TASK_ID}}/3 --no-summary --jobs 1 --threads 1",
+        env!("CARGO_BIN_EXE_real_space_diff_map")
+    );
+    let array = Command::new("sbatch")
+        .current_dir(d)
+        .args(["--wait", "--array=1-3", "--cpus-per-task=1", "--mem=1000", "--output=array_%a.log", "--wrap", &wrap])
+        .output()
+        .unwrap();
+    assert!(!array.status.success(), "the shard holding the broken entry fails");
+    let gather = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(["batch", "manifest.tsv", "--out-dir", "array", "--jobs", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(gather.status.code(), Some(1), "{}", String::from_utf8_lossy(&gather.stdout));
+    let summary = std::fs::read_to_string(d.join("array/summary.tsv")).unwrap();
+    for line in summary.lines().skip(1) {
+        let status = line.split('\t').nth(1).unwrap();
+        // (A missing input is looked for again on every run, so the broken entry fails anew.)
+        let expected: &[&str] = if line.starts_with("broken\t") { &["failed", "failed-earlier"] } else { &["skipped"] };
+        assert!(expected.contains(&status), "every entry ran in its array task: {line}");
+    }
+    for id in &good {
+        let array = std::fs::read(d.join("array").join(id).join("difference.ccp4")).unwrap();
+        let local = std::fs::read(d.join("local").join(id).join("difference.ccp4")).unwrap();
+        assert!(array == local, "{id}: the job array's map differs from the local batch's");
     }
 }
