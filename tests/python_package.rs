@@ -29,6 +29,8 @@ fn installed_wheel() -> &'static Result<String, String> {
         let build = Command::new(python())
             .current_dir(root())
             .env("CARGO_TARGET_DIR", root().join("target"))
+            // The wheel is stripped anyway: no debug information to compile.
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "0")
             .args(["-m", "maturin", "build", "--release", "--out"])
             .arg(&out)
             .arg("--interpreter")

@@ -128,8 +128,10 @@ def difference_map(
 
     ``options`` are the command line's keys (see :func:`option_names`): ``window=20``,
     ``variant="both"``, ``peak_sigma=3.5``, ``spectral_weight="servalcat"``... Files are
-    written only when ``output=`` is given (then ``json=``, ``csv=``, ``scale_map=`` and
-    ``noise_map=`` work as on the command line); otherwise use ``result.write(path)``.
+    written only when ``output=`` is given (then ``json=``, ``csv=``, ``scale_map=``,
+    ``noise_map=``, ``html=``, ``viewer=`` and ``pictures=`` work as on the command line: the
+    viewer scripts and peak pictures are written beside the map by default); otherwise use
+    ``result.write(path)``.
     ``threads`` sets the worker threads for this call (default: all cores); ``verbose=True``
     prints the command line's account of the run.
 
