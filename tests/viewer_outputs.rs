@@ -46,6 +46,16 @@ fn moved(root: &Path) -> PathBuf {
     target
 }
 
+/// A default run in a project folder that is then moved; returns the folder's new place (and
+/// the temporary folder that holds it, to keep it alive) with the run's report.
+fn run_then_move() -> (tempfile::TempDir, PathBuf, Value) {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("project");
+    let (_, report) = run_in(&root, &[]);
+    let root = moved(&root);
+    (temp, root, report)
+}
+
 fn numbers(text: &str) -> Vec<f64> {
     text.split(',').map(|v| v.parse::<f64>().unwrap()).collect()
 }
@@ -88,10 +98,7 @@ fn option<'a>(words: &'a [String], key: &str) -> Option<&'a str> {
 
 #[test]
 fn chimerax_script_opens_the_run_where_it_was_computed() {
-    let temp = tempfile::tempdir().unwrap();
-    let root = temp.path().join("project");
-    let (_, report) = run_in(&root, &[]);
-    let root = moved(&root);
+    let (_temp, root, report) = run_then_move();
     let results = root.join("results");
     let script = std::fs::read_to_string(results.join("diff_chimerax.cxc")).unwrap();
     let threshold = report["peak_search"]["threshold"].as_f64().unwrap();
@@ -160,10 +167,7 @@ fn chimerax_script_opens_the_run_where_it_was_computed() {
 
 #[test]
 fn coot_script_runs_with_coot_functions_and_finds_the_files() {
-    let temp = tempfile::tempdir().unwrap();
-    let root = temp.path().join("project");
-    let (_, report) = run_in(&root, &[]);
-    let root = moved(&root);
+    let (_temp, root, report) = run_then_move();
     let script = root.join("results/diff_coot.py");
     // Stand-ins for Coot's functions record the calls; the script runs as Coot would run it.
     let harness = r#"
@@ -286,10 +290,7 @@ fn switches_turn_the_pictures_and_scripts_off() {
 
 #[test]
 fn html_report_is_self_contained_and_its_links_resolve() {
-    let temp = tempfile::tempdir().unwrap();
-    let root = temp.path().join("project");
-    let (_, report) = run_in(&root, &[]);
-    let root = moved(&root);
+    let (_temp, root, report) = run_then_move();
     let results = root.join("results");
     let page = std::fs::read_to_string(results.join("report.html")).unwrap();
     assert!(!page.contains("http://") && !page.contains("https://"), "no network address in the page");
@@ -309,5 +310,35 @@ fn html_report_is_self_contained_and_its_links_resolve() {
     assert_eq!(page.matches("<tr><td class=\"num\">").count(), listed, "one table row per listed peak");
     for key in ["Placement check", "Residues in negative density", "Parameters", "resolution=3.2"] {
         assert!(page.contains(key), "{key}");
+    }
+}
+
+#[test]
+fn a_run_that_could_not_write_its_extras_fails_before_writing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("diff_pictures"), "a file where the pictures' folder goes").unwrap();
+    let map = common::testdata("emd_21457_seg.mrc");
+    let cases: [&[&str]; 3] = [
+        &["output=diff.ccp4"],
+        &["output=other.ccp4", "html=missing_folder/report.html"],
+        &["output=other.ccp4", &format!("html={}", map.display())],
+    ];
+    let expected = ["diff_pictures: it exists and is not a folder", "missing_folder/report.html", "refusing to write"];
+    for (args, message) in cases.iter().zip(expected) {
+        let output = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+            .current_dir(d)
+            .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
+            .arg(&map)
+            .arg("resolution=3.2")
+            .args(*args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(message) && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        let names: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+        assert_eq!(names, ["diff_pictures"], "{args:?}: nothing is written");
     }
 }

@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use real_space_diff_map::app::args::{parameter_keys, parse_parameters};
 use real_space_diff_map::app::console::Console;
 use real_space_diff_map::app::job::{
-    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, compute_job, take_output_maps,
-    write_outputs,
+    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
+    compute_job, take_output_maps, write_outputs,
 };
 use real_space_diff_map::density::model_map::compute_model_map;
 use real_space_diff_map::io::ccp4::read_map as read_map_file;
@@ -29,7 +29,7 @@ use result::PyDifferenceResult;
 use std::path::PathBuf;
 
 /// Options that make `difference_map` write files, as on the command line.
-const FILE_OPTIONS: [&str; 5] = ["output", "json", "csv", "scale_map", "noise_map"];
+const FILE_OPTIONS: [&str; 6] = ["output", "json", "csv", "scale_map", "noise_map", "html"];
 
 /// A map argument: a file still to read, or a map already in memory. (A handful exist per
 /// call: the size difference of the variants does not matter.)
@@ -207,11 +207,15 @@ fn difference_map(
     let writes_files = FILE_OPTIONS.iter().any(|k| given(k));
     if writes_files && !given("output") {
         return Err(PyValueError::new_err(
-            "json=, csv=, scale_map= and noise_map= write files beside the difference map: give output= too \
+            "json=, csv=, html=, scale_map= and noise_map= write files beside the difference map: give output= too \
              (or call result.write(path) and keep the report from result.report)",
         ));
     }
     check_combinations(&parameters, half_maps.is_some()).map_err(|e| to_py_err(py, e))?;
+    if writes_files {
+        // (Inputs are checked again when each file is written: none is ever replaced.)
+        check_output_locations(&parameters, &[]).map_err(|e| to_py_err(py, e))?;
+    }
     if map.is_none() && half_maps.is_none() {
         return Err(PyValueError::new_err("no map given: give map= or half_maps=(half1, half2)"));
     }

@@ -205,6 +205,51 @@ pub fn check_combinations(parameters: &Parameters, half_maps: bool) -> Result<()
     Ok(())
 }
 
+/// Checks, before any work, that every file the parameters ask for can be written: its folder
+/// exists, it is none of the `inputs`, and the peak pictures' folder is not a file. A run that
+/// would fail only at the end fails here instead, before it has written anything.
+pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Result<()> {
+    let outputs = &parameters.outputs;
+    let files = [Some(&outputs.output), outputs.scale_map.as_ref(), outputs.noise_map.as_ref(), outputs.json.as_ref()]
+        .into_iter()
+        .chain([outputs.csv.as_ref(), outputs.html.as_ref()])
+        .flatten();
+    for file in files {
+        let folder = crate::view::directory_of(file);
+        match std::fs::metadata(&folder) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Invalid(format!(
+                    "cannot write {}: {} is not a folder",
+                    file.display(),
+                    folder.display()
+                )));
+            }
+            Err(e) => return Err(Error::io(file, e)),
+        }
+        if file.is_dir() {
+            return Err(Error::Invalid(format!("cannot write {}: it is a folder", file.display())));
+        }
+        if let Some(input) = inputs.iter().find(|input| crate::io::atomic_file::same_file(file, input)) {
+            return Err(Error::Invalid(format!(
+                "refusing to write {}: it is the input file {}",
+                file.display(),
+                input.display()
+            )));
+        }
+    }
+    if outputs.pictures > 0 {
+        let folder = crate::view::companion_path(&outputs.output, "_pictures");
+        if folder.exists() && !folder.is_dir() {
+            return Err(Error::Invalid(format!(
+                "cannot write the peak pictures into {}: it exists and is not a folder (or give pictures=0)",
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Computes the difference map, finds the peaks and scores the residues, and builds the report.
 /// Nothing is written; see [`write_outputs`].
 pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console) -> Result<Job> {

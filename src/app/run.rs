@@ -4,8 +4,8 @@
 use crate::app::args::RunArgs;
 use crate::app::console::Console;
 use crate::app::job::{
-    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, compute_job, take_output_maps,
-    write_outputs,
+    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
+    compute_job, take_output_maps, write_outputs,
 };
 use crate::error::{Error, Result};
 use crate::io::ccp4::{MapRead, read_map};
@@ -60,6 +60,10 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         .model()
         .ok_or_else(|| Error::Usage("no model given: real_space_diff_map MODEL MAP resolution=R".into()))?;
     check_combinations(&args.parameters, args.half_map_pair()?.is_some())?;
+    let mut inputs = vec![model_path.clone()];
+    inputs.extend(args.map());
+    inputs.extend(args.half_map_pair()?.into_iter().flatten());
+    check_output_locations(&args.parameters, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
     use_threads(args.threads)?;
     let console = Console::new(args.quiet);
     let mut stages = Stages::default();

@@ -130,7 +130,7 @@ function number(value, digits) {
 
 function render() {
   const body = document.getElementById("rows");
-  let shown = rows.filter(r => COLUMNS.every(c => matches(c.key === "map_size" ? r.map_size : r[c.key], c.type, filters[c.key] || "")));
+  let shown = rows.filter(r => COLUMNS.every(c => matches(r[c.key], c.type, filters[c.key] || "")));
   if (sortKey) {
     const column = COLUMNS.find(c => c.key === sortKey);
     shown = shown.slice().sort((a, b) => {

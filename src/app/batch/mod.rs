@@ -17,7 +17,7 @@ pub mod summary;
 use crate::error::{Error, ErrorReport, Result};
 use clap::Parser;
 use manifest::{Entry, read_manifest};
-use scheduler::{MemoryBudget, available_memory, memory_estimate, run_entry};
+use scheduler::{MemoryBudget, available_memory, map_voxels, memory_estimate, memory_for_voxels, run_entry};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
@@ -184,11 +184,9 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
 fn resource_table(entries: &[Entry]) -> String {
     let mut table = String::from("id\tmem_mb\truntime_min\tmap_voxels\n");
     for entry in entries {
-        let bytes = memory_estimate(entry);
-        let mem_mb = bytes.div_ceil(100 << 20) * 100;
-        let voxels = crate::io::ccp4::read_map_header_dims(entry.sizing_map())
-            .map(|d| d.iter().map(|&n| n as u64).product::<u64>())
-            .unwrap_or(0);
+        let voxels = map_voxels(entry);
+        let mem_mb = memory_for_voxels(entry, voxels).div_ceil(100 << 20) * 100;
+        let voxels = voxels.unwrap_or(0);
         let runtime = 10 + voxels.div_ceil(10_000_000);
         table.push_str(&format!("{}\t{mem_mb}\t{runtime}\t{voxels}\n", entry.id));
     }

@@ -25,9 +25,17 @@ pub const HALF_MAP_MEMORY_BYTES_PER_VOXEL: u64 = 6 * 4;
 /// maps) plus a margin, from the map header (decompressed size for .gz, whose header is read
 /// without the data).
 pub(super) fn memory_estimate(entry: &Entry) -> u64 {
-    let map = entry.sizing_map();
+    memory_for_voxels(entry, map_voxels(entry))
+}
+
+/// Voxels of the entry's map, from its header (`None` when the header cannot be read).
+pub(super) fn map_voxels(entry: &Entry) -> Option<u64> {
+    crate::io::ccp4::read_map_header_dims(entry.sizing_map()).map(|d| d.iter().map(|&n| n as u64).product::<u64>())
+}
+
+/// [`memory_estimate`] for an entry whose map has `voxels` voxels (1 GiB when unknown).
+pub(super) fn memory_for_voxels(entry: &Entry, voxels: Option<u64>) -> u64 {
     let per_voxel = if entry.half_maps.is_some() { HALF_MAP_MEMORY_BYTES_PER_VOXEL } else { MEMORY_BYTES_PER_VOXEL };
-    let voxels = crate::io::ccp4::read_map_header_dims(map).map(|d| d.iter().map(|&n| n as u64).product::<u64>());
     voxels.map_or(1 << 30, |v| v * per_voxel + MEMORY_OVERHEAD_BYTES)
 }
 
