@@ -21,7 +21,8 @@ use crate::scaling::noise::{
     SOLVENT_DISTANCE, divide_by_local_noise, far_from_model_statistics, flat_solvent_share, solvent_mask,
 };
 use crate::scaling::spectral::{
-    ExperimentalPower, NoiseSource, Shell, Shells, SpectralWeighting, WeightedDifference, weight_difference,
+    ExperimentalPower, NoiseSource, RawNoisePower, Shell, Shells, SpectralWeighting, WeightedDifference,
+    weight_difference,
 };
 use rayon::prelude::*;
 
@@ -286,6 +287,7 @@ fn weight_by_solvent_noise(
     let weighted = weight_difference(
         difference,
         noise,
+        None,
         power,
         geometry,
         options.d_min,
@@ -488,6 +490,7 @@ impl Laps {
 fn subtract_model(
     model: &Model,
     obs: Vec<f32>,
+    noise: Option<&mut [f32]>,
     geometry: &GridGeometry,
     options: &DifferenceOptions,
     workspace: &mut FourierWorkspace,
@@ -519,9 +522,11 @@ fn subtract_model(
         .collect();
     let (local, local_fields) = subtract_locally_scaled(
         &mut difference,
+        noise,
         &calcs,
         &relative_b,
         geometry,
+        model.centroid(),
         &options.scaling,
         &global,
         Some(&envelope),
@@ -561,7 +566,7 @@ pub fn compute_difference_map(model: &Model, map: Map, options: &DifferenceOptio
         (resolution_limited_in(data, &geometry, options.d_min, options.edge, &mut workspace), None)
     };
     laps.lap("resolution limit of the map");
-    let subtracted = subtract_model(model, obs, &geometry, options, &mut workspace, &mut laps)?;
+    let subtracted = subtract_model(model, obs, None, &geometry, options, &mut workspace, &mut laps)?;
     warnings.extend(subtracted.warnings.iter().cloned());
     let sigma_mask = match options.sigma_scope {
         SigmaScope::Envelope if subtracted.envelope_voxels > 0 => Some(subtracted.envelope.as_slice()),
@@ -709,14 +714,15 @@ pub fn compute_half_map_difference(
         Some(full) => (check_inputs(model, &full, options)?, full.geometry, full.header, full.data, Some(half1.data)),
         None => (check_inputs(model, &half1, options)?, half1.geometry, half1.header, half1.data, None),
     };
-    let noise = half2.data;
+    let mut noise = half2.data;
     let mut warnings: Vec<String> = placement.warning.iter().cloned().collect();
     laps.lap("half-map average and noise");
     let mut workspace = FourierWorkspace::new();
     let (obs, power) = limit_and_measure(obs, average.as_deref(), &geometry, options, &mut workspace);
     drop(average);
     laps.lap("resolution limit of the map");
-    let subtracted = subtract_model(model, obs, &geometry, options, &mut workspace, &mut laps)?;
+    let raw_noise = RawNoisePower::measure(&noise, &power, &geometry, options.d_min, options.edge, &mut workspace);
+    let subtracted = subtract_model(model, obs, Some(&mut noise), &geometry, options, &mut workspace, &mut laps)?;
     warnings.extend(subtracted.warnings.iter().cloned());
     laps.lap("local fit and subtraction");
     let Subtracted {
@@ -745,6 +751,7 @@ pub fn compute_half_map_difference(
     let weighted = weight_difference(
         difference,
         noise,
+        Some(&raw_noise),
         &power,
         &geometry,
         options.d_min,

@@ -63,11 +63,16 @@ pub struct ScalingParameters {
     #[arg(long = "local_b", alias = "local-b", default_value = "false", value_parser = BoolishValueParser::new(),
           value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub local_b: bool,
+    /// Fit twice, leaving out of the second fit the voxels the model does not explain (a
+    /// missing ligand), so that they do not pull the scale and dig false holes beside them.
+    #[arg(long = "robust_fit", alias = "robust-fit", default_value = "true", value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub robust_fit: bool,
 }
 
 impl Default for ScalingParameters {
     fn default() -> Self {
-        ScalingParameters { window: None, offset: true, local_b: false }
+        ScalingParameters { window: None, offset: true, local_b: false, robust_fit: true }
     }
 }
 
@@ -290,7 +295,12 @@ impl Parameters {
         DifferenceOptions {
             d_min,
             variant: self.units.variant,
-            scaling: LocalScalingOptions { window: self.window(), offset: self.scaling.offset, ridge: DEFAULT_RIDGE },
+            scaling: LocalScalingOptions {
+                window: self.window(),
+                offset: self.scaling.offset,
+                ridge: DEFAULT_RIDGE,
+                robust: self.scaling.robust_fit,
+            },
             edge: self.resolution_edge(),
             include_hydrogens: self.model_map.hydrogens,
             sigma_scope: self.units.sigma_scope,

@@ -2,6 +2,7 @@
 //! amplitude-difference variant ([`amplitude`]).
 
 pub mod amplitude;
+pub mod blocks;
 pub mod local;
 pub mod noise;
 pub mod spectral;

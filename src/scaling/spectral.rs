@@ -294,16 +294,58 @@ fn back_to_map<F: Fn(f64) -> f64 + Sync>(
     workspace.lend_spectrum(spectrum);
 }
 
+/// Per shell, the power of the half-map noise as it was read, before the local fit took its
+/// share out of it ([`crate::scaling::local::subtract_locally_scaled`]): the spectral weights
+/// are set from it, as a prior on the noise that the fit's removal of the longest wavelengths
+/// does not lower (with the fitted noise, the weight of the lowest shell grew with an
+/// unmodelled heme's broad tail until the z map far from the model had mean +0.5).
+#[derive(Debug, Clone)]
+pub struct RawNoisePower {
+    sums: Vec<[f64; 3]>,
+}
+
+impl RawNoisePower {
+    /// Measures `noise` (left unchanged; a copy is transformed in the workspace's buffer).
+    pub fn measure(
+        noise: &[f32],
+        experimental: &ExperimentalPower,
+        geometry: &GridGeometry,
+        d_min: f64,
+        edge: ResolutionEdge,
+        workspace: &mut FourierWorkspace,
+    ) -> Self {
+        let padding = MirrorPadding::periodic(geometry);
+        let fft = Fft3d::new(padding.padded_dims);
+        let mut copy = workspace.take_real(noise.len());
+        copy.par_iter_mut().zip(noise.par_iter()).for_each(|(c, n)| *c = *n);
+        let spectrum = spectrum_in_place(&mut copy, &fft, padding.band(d_min), workspace);
+        workspace.give_back_real(copy);
+        let s_max = 1.0 / d_min;
+        let ratios = experimental.ratios();
+        let shells = experimental.shells;
+        let sums = shell_sums(&fft, padding.voxel_size, shells, s_max, |i, s| {
+            let e2 = edge.weight(s, s_max).powi(2);
+            let r = shells.interpolate(&ratios, s);
+            let n2 = power(spectrum[i]);
+            [e2, n2, e2 * r * r * n2]
+        });
+        workspace.lend_spectrum(spectrum);
+        RawNoisePower { sums }
+    }
+}
+
 /// Weights `difference` (the locally fitted difference, resolution-limited with `edge`) by
 /// resolution shell, and puts the half-map noise `noise` through the same resolution limit,
 /// noise transfer and weight.
 ///
 /// `experimental` is what the experimental map's filter measured (see [`ExperimentalPower`]).
-/// Memory: two half spectra of the box.
+/// With `raw_noise`, the weights are set from it (see [`RawNoisePower`]) and `noise` is only
+/// put through them. Memory: two half spectra of the box.
 #[allow(clippy::too_many_arguments)]
 pub fn weight_difference(
     mut difference: Vec<f32>,
     mut noise: Vec<f32>,
+    raw_noise: Option<&RawNoisePower>,
     experimental: &ExperimentalPower,
     geometry: &GridGeometry,
     d_min: f64,
@@ -334,12 +376,17 @@ pub fn weight_difference(
     // cut from the difference itself, so it has the edge already (applying it twice would
     // understate the noise within the edge, and through the pooling, the weights next to it).
     let noise_edge = |s: f64| if source == NoiseSource::HalfMaps { edge_at(s) } else { 1.0 };
-    let sums = shell_sums(&fft, padding.voxel_size, shells, s_max, |i, s| {
+    let mut sums = shell_sums(&fft, padding.voxel_size, shells, s_max, |i, s| {
         let e2 = edge_at(s).powi(2);
         let r = shells.interpolate(&ratios, s);
         let n2 = power(noise_spectrum[i]);
         [e2, n2, noise_edge(s).powi(2) * r * r * n2, power(difference_spectrum[i])]
     });
+    if let Some(raw) = raw_noise {
+        for (row, raw) in sums.iter_mut().zip(&raw.sums) {
+            row[..3].copy_from_slice(raw);
+        }
+    }
     let mut table = shell_table(&sums, &experimental.sums, shells, weighting, experimental.full_map);
     check_noise(&table, source)?;
     hold_weight_through_edge(&mut table, shells, edge, s_max);

@@ -110,6 +110,20 @@ impl Model {
         self.residues.iter().map(|r| r.chain.as_str()).collect::<std::collections::HashSet<_>>().len()
     }
 
+    /// Mean position of the atoms (Å); the origin for a model without atoms.
+    pub fn centroid(&self) -> [f64; 3] {
+        let n = self.atoms.len().max(1) as f64;
+        let mut sum = [0.0f64; 3];
+        for atom in &self.atoms {
+            for (s, p) in sum.iter_mut().zip(atom.position) {
+                *s += p;
+            }
+        }
+        let centroid = sum.map(|s| s / n);
+        // No atoms, or coordinates that overflow: the frame's origin.
+        if centroid.iter().all(|c| c.is_finite()) { centroid } else { [0.0; 3] }
+    }
+
     /// The residue an atom belongs to.
     pub fn residue_of(&self, atom: &Atom) -> &Residue {
         &self.residues[atom.residue]
