@@ -84,7 +84,7 @@ fn peak_search_seconds(map: &Map, model: &real_space_diff_map::io::model::Model,
     let noisy = map.with_data(data);
     let start = Instant::now();
     let peaks = find_peaks(&noisy, 3.0, Some(model));
-    let residues = score_residues(&noisy, model, 3.0);
+    let residues = score_residues(&noisy, model, real_space_diff_map::analysis::peaks::FlagRule::Sigma(3.0));
     let seconds = start.elapsed().as_secs_f64();
     assert_eq!(peaks.len(), placed);
     assert!(!residues.is_empty());

@@ -122,6 +122,58 @@ impl Default for NoiseParameters {
     }
 }
 
+/// How far from the model the peak search looks: a distance in Å, or the whole box (`none`).
+/// Written as a number, or the word `none`, in reports and stamps alike.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchRadius(pub Option<f64>);
+
+impl std::str::FromStr for SearchRadius {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "none" | "box" | "all" => Ok(SearchRadius(None)),
+            number => number
+                .parse::<f64>()
+                .map(|r| SearchRadius(Some(r)))
+                .map_err(|_| format!("'{text}' is neither a distance in Å nor 'none'")),
+        }
+    }
+}
+
+impl std::fmt::Display for SearchRadius {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(r) => write!(f, "{r}"),
+            None => write!(f, "none"),
+        }
+    }
+}
+
+impl serde::Serialize for SearchRadius {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(r) => serializer.serialize_f64(r),
+            None => serializer.serialize_str("none"),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SearchRadius {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Number(f64),
+            Text(String),
+        }
+        match Form::deserialize(deserializer)? {
+            Form::Number(r) => Ok(SearchRadius(Some(r))),
+            Form::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// The peak search and its listing.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
 #[serde(default, deny_unknown_fields)]
@@ -130,9 +182,22 @@ pub struct PeakParameters {
     #[arg(long = "peak_sigma", alias = "peak-sigma", default_value_t = DEFAULT_PEAK_SIGMA, value_name = "SIGMA")]
     pub peak_sigma: f64,
     /// With half maps: threshold the peaks by false discovery rate instead of peak_sigma (for
-    /// example 0.01: at most about 1% of the voxels beyond the threshold are noise).
+    /// example 0.01: at most about 1% of the voxels beyond the threshold are noise), and flag
+    /// residues in negative density at this rate (0.01 when not given).
     #[arg(long, value_name = "RATE")]
     pub fdr: Option<f64>,
+    /// List only blobs whose maximum is within this many Å of an atom (`none`: the whole box,
+    /// where an unmasked map's noise and unmodelled molecules are).
+    #[arg(long = "search_radius", alias = "search-radius", default_value_t = SearchRadius(Some(DEFAULT_SEARCH_RADIUS)),
+          value_name = "ANGSTROM|none")]
+    pub search_radius: SearchRadius,
+    /// List only blobs whose maximum lies where this map (on the same grid as the difference
+    /// map, for example the deposited EMDB mask) is above 0.5.
+    #[arg(long, value_name = "FILE")]
+    pub mask: Option<PathBuf>,
+    /// List only blobs of at least this volume (Å³).
+    #[arg(long = "min_volume", alias = "min-volume", default_value_t = DEFAULT_MIN_VOLUME, value_name = "A3")]
+    pub min_volume: f64,
     /// How many of the strongest peaks to print.
     #[arg(long = "peaks_shown", alias = "peaks-shown", default_value_t = DEFAULT_PEAKS_SHOWN, value_name = "N")]
     pub peaks_shown: usize,
@@ -146,6 +211,9 @@ impl Default for PeakParameters {
         PeakParameters {
             peak_sigma: DEFAULT_PEAK_SIGMA,
             fdr: None,
+            search_radius: SearchRadius(Some(DEFAULT_SEARCH_RADIUS)),
+            mask: None,
+            min_volume: DEFAULT_MIN_VOLUME,
             peaks_shown: DEFAULT_PEAKS_SHOWN,
             max_peaks: DEFAULT_MAX_PEAKS,
         }
@@ -245,6 +313,15 @@ impl Parameters {
             positive(window, "window", " of Ångström")?;
         }
         positive(self.peaks.peak_sigma, "peak_sigma", "")?;
+        if let Some(radius) = self.peaks.search_radius.0 {
+            positive(radius, "search_radius", " of Ångström (or none)")?;
+        }
+        if !(self.peaks.min_volume.is_finite() && self.peaks.min_volume >= 0.0) {
+            return Err(Error::Usage(format!(
+                "min_volume must be zero or a positive number of Å³, got {}",
+                self.peaks.min_volume
+            )));
+        }
         positive(self.noise.noise_window, "noise_window", " of Ångström")?;
         if let Some(rate) = self.peaks.fdr
             && !(rate > 0.0 && rate < 1.0)

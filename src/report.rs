@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Version of the report layout; bumped when a field changes meaning or disappears.
-pub const REPORT_SCHEMA_VERSION: u32 = 3;
+pub const REPORT_SCHEMA_VERSION: u32 = 4;
 
 /// An input file, identified by content.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -159,6 +159,68 @@ pub struct PeakSummary {
     pub negative: usize,
     /// How many are listed (the strongest first).
     pub listed: usize,
+    /// Blobs are listed when their maximum has an atom within this many Å (`none`: anywhere).
+    pub search_radius: crate::parameters::SearchRadius,
+    /// The mask (`mask=`) the search was limited to, if any.
+    pub mask: Option<PathBuf>,
+    /// Smallest blob listed, Å³.
+    pub min_volume: f64,
+    /// Voxels searched (inside the mask and within the radius of an atom): the family of the
+    /// false discovery rate.
+    pub searched_voxels: usize,
+    /// Blobs beyond the threshold that were not listed, by reason.
+    pub not_listed: crate::analysis::peaks::NotListed,
+}
+
+/// A number that JSON wrote as null because it was not a number (serde_json writes NaN as
+/// null): read back as NaN, so that every report reads back.
+pub fn number_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+/// How residues were flagged as in negative density, and how many.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ResidueFlags {
+    /// `fdr` (half maps: q-value of each residue's lowest z, Benjamini-Hochberg over the residues
+    /// scored) or `sigma` (a fixed cut at minus the peak threshold).
+    pub rule: String,
+    /// The false discovery rate of the flags (`fdr` rule).
+    pub fdr: Option<f64>,
+    /// The cut, in sigma (`sigma` rule).
+    pub threshold: Option<f64>,
+    /// Whether the flags control how many of them are chance (only with half maps).
+    pub significance_controlled: bool,
+    /// Residues with at least one atom in the map box.
+    pub scored: usize,
+    /// Residues flagged.
+    pub flagged: usize,
+}
+
+impl ResidueFlags {
+    /// The summary of `residues` flagged by `rule`.
+    pub fn of(rule: crate::analysis::peaks::FlagRule, residues: &[ResidueScore]) -> Self {
+        use crate::analysis::peaks::FlagRule;
+        let scored = residues.iter().filter(|r| r.atoms_scored > 0).count();
+        let flagged = residues.iter().filter(|r| r.in_negative_density).count();
+        match rule {
+            FlagRule::FalseDiscoveryRate(rate) => ResidueFlags {
+                rule: "fdr".into(),
+                fdr: Some(rate),
+                threshold: None,
+                significance_controlled: true,
+                scored,
+                flagged,
+            },
+            FlagRule::Sigma(threshold) => ResidueFlags {
+                rule: "sigma".into(),
+                fdr: None,
+                threshold: Some(threshold),
+                significance_controlled: false,
+                scored,
+                flagged,
+            },
+        }
+    }
 }
 
 /// Everything a run produced, as written to `json=`.
@@ -188,6 +250,8 @@ pub struct Report {
     pub peak_search: PeakSummary,
     /// Blobs, strongest first.
     pub peaks: Vec<Peak>,
+    /// How residues were flagged as in negative density.
+    pub residue_flags: ResidueFlags,
     /// Per-residue scores, in model order.
     pub residues: Vec<ResidueScore>,
     /// Warnings raised on the way.
@@ -291,12 +355,12 @@ pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], input
     write_atomically(&residues_path, inputs, |w| {
         writeln!(
             w,
-            "chain,residue_name,residue_number,insertion_code,atoms_scored,mean_sigma,min_sigma,max_sigma,in_negative_density"
+            "chain,residue_name,residue_number,insertion_code,atoms_scored,mean_sigma,min_sigma,max_sigma,q_value,in_negative_density"
         )?;
         for r in residues {
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{}",
                 csv_field(&r.chain),
                 csv_field(&r.residue_name),
                 r.residue_number,
@@ -305,6 +369,7 @@ pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], input
                 number(r.mean),
                 number(r.min),
                 number(r.max),
+                r.q_value.map_or(String::new(), |q| format!("{q:.3e}")),
                 r.in_negative_density
             )?;
         }

@@ -4,7 +4,7 @@
 mod common;
 
 use real_space_diff_map::Map;
-use real_space_diff_map::analysis::peaks::{Peak, find_blobs, score_residues};
+use real_space_diff_map::analysis::peaks::{FlagRule, Peak, find_blobs, score_residues};
 use real_space_diff_map::difference::{DifferenceOptions, compute_difference_map};
 use real_space_diff_map::io::ccp4::read_map;
 use real_space_diff_map::io::model::read_model;
@@ -192,7 +192,7 @@ fn residue_scores_flag_a_misplaced_side_chain() {
         }
     }
     let difference = compute_difference_map(&model, map, &DifferenceOptions::new(2.9)).unwrap().complex.unwrap();
-    let scores = score_residues(&difference, &model, 3.0);
+    let scores = score_residues(&difference, &model, FlagRule::Sigma(3.0));
     let moved = &scores[target];
     eprintln!("moved TRP 363: mean {:.2}, min {:.2}, max {:.2} sigma", moved.mean, moved.min, moved.max);
     assert!(moved.in_negative_density);

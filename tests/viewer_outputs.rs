@@ -251,9 +251,9 @@ fn near_first_panel_centre(image: &(u32, u32, Vec<u8>), radius: i64, colour: [u8
 #[test]
 fn peak_pictures_show_contours_around_each_peak() {
     let temp = tempfile::tempdir().unwrap();
-    let (results, report) = run_in(temp.path(), &["peak_sigma=2.5", "pictures=55"]);
+    let (results, report) = run_in(temp.path(), &["peak_sigma=2.5", "pictures=60"]);
     let peaks = report["peaks"].as_array().unwrap();
-    let drawn = peaks.len().min(55);
+    let drawn = peaks.len().min(60);
     let negative = peaks[..drawn].iter().position(|p| p["height"].as_f64().unwrap() < 0.0);
     assert!(negative.is_some(), "the test needs a negative peak among those drawn");
     for (index, peak) in peaks[..drawn].iter().enumerate() {

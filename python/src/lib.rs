@@ -240,7 +240,16 @@ fn difference_map(
             let experimental = ExperimentalInputs::assemble(full, halves)?;
             let (model, model_source) = model.load()?;
             let console = Console::new(!verbose);
-            let mut job = compute_job(JobInputs { model, model_source, experimental, stages }, &parameters, &console)?;
+            // mask= is a path, read as the command line reads it.
+            let search_mask = match &parameters.peaks.mask {
+                Some(path) => {
+                    let read = real_space_diff_map::io::ccp4::read_map(path)?;
+                    Some(LoadedMap { map: read.map, source: InputSource::File(path.clone()), warnings: read.warnings })
+                }
+                None => None,
+            };
+            let inputs = JobInputs { model, model_source, experimental, search_mask, stages };
+            let mut job = compute_job(inputs, &parameters, &console)?;
             let maps = take_output_maps(&mut job);
             let outputs = if writes_files { write_outputs(&mut job, &maps)? } else { Vec::new() };
             console.finish();

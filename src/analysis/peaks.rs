@@ -71,14 +71,34 @@ pub struct ResidueScore {
     pub insertion_code: String,
     /// Atoms of the residue inside the map box (the others are not scored).
     pub atoms_scored: usize,
-    /// Mean value at the atoms (sigma).
+    /// Mean value at the atoms (sigma; NaN, written as null, when no atom is in the box).
+    #[serde(deserialize_with = "crate::report::number_or_nan")]
     pub mean: f64,
     /// Lowest value at an atom (sigma).
+    #[serde(deserialize_with = "crate::report::number_or_nan")]
     pub min: f64,
     /// Highest value at an atom (sigma).
+    #[serde(deserialize_with = "crate::report::number_or_nan")]
     pub max: f64,
-    /// Some atom sits at or below minus the threshold: density the model claims and the map lacks.
+    /// With half maps (z units): the false-discovery q-value of the residue's lowest z
+    /// (see [`FlagRule::FalseDiscoveryRate`]); `None` in sigma units.
+    pub q_value: Option<f64>,
+    /// Density the model claims and the map lacks: with half maps, `q_value` at or below the
+    /// false discovery rate; in sigma units, some atom at or below minus the threshold.
     pub in_negative_density: bool,
+}
+
+/// When a residue is flagged as in negative density.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FlagRule {
+    /// Some atom at or below minus this many sigma: a fixed cut, the same for every residue,
+    /// that does not control how many of the flags are chance (a map in sigma units has no
+    /// calibrated noise to control it with).
+    Sigma(f64),
+    /// z units: each residue's lowest z as a p-value ([`crate::analysis::significance::residue_p`]),
+    /// Benjamini-Hochberg over the residues scored, flagged at q <= this rate: at most about
+    /// that share of the flags are chance.
+    FalseDiscoveryRate(f64),
 }
 
 /// How far from the model a peak may be and still be attributed to its nearest atom (Å). A
@@ -139,6 +159,56 @@ impl<'a> AtomIndex<'a> {
 /// Blobs beyond `threshold` sigma (positive and negative), sorted by |height|, strongest first.
 pub fn find_peaks(map: &Map, threshold: f64, model: Option<&Model>) -> Vec<Peak> {
     blob_search(map, threshold, model, false).0
+}
+
+/// Where the peak search looks and what it lists.
+#[derive(Debug, Clone, Copy)]
+pub struct PeakSearch<'a> {
+    /// Blobs beyond this |value|.
+    pub threshold: f64,
+    /// Listed only when the blob's maximum has an atom within this many Å (`None`: anywhere).
+    pub radius: Option<f64>,
+    /// Listed only when the blob's maximum voxel is marked here (one flag per voxel).
+    pub mask: Option<&'a [bool]>,
+    /// Listed only when the blob is at least this big (Å³).
+    pub min_volume: f64,
+}
+
+/// How many blobs beyond the threshold a search did not list, and why (the first reason that
+/// applies, in this order).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NotListed {
+    /// Maximum outside the mask.
+    pub outside_mask: usize,
+    /// Maximum farther than the search radius from every atom.
+    pub beyond_radius: usize,
+    /// Smaller than the minimum volume.
+    pub too_small: usize,
+}
+
+/// The blobs that `search` lists (sorted by |height|, strongest first), and the counts of those
+/// it leaves out.
+pub fn find_peaks_searched(map: &Map, search: &PeakSearch, model: Option<&Model>) -> (Vec<Peak>, NotListed) {
+    let peaks = blob_search(map, search.threshold, model, false).0;
+    let index = model.filter(|_| search.radius.is_some()).map(AtomIndex::new);
+    let mut not_listed = NotListed::default();
+    let mut listed = Vec::with_capacity(peaks.len());
+    for peak in peaks {
+        let g = map.geometry;
+        let voxel = g.index(peak.voxel[0], peak.voxel[1], peak.voxel[2]);
+        if search.mask.is_some_and(|m| !m[voxel]) {
+            not_listed.outside_mask += 1;
+        } else if let (Some(radius), Some(index)) = (search.radius, &index)
+            && index.nearest_within(peak.position, radius).is_none()
+        {
+            not_listed.beyond_radius += 1;
+        } else if peak.volume < search.min_volume {
+            not_listed.too_small += 1;
+        } else {
+            listed.push(peak);
+        }
+    }
+    (listed, not_listed)
 }
 
 /// As [`find_peaks`], with a label per voxel: 0 outside every blob, else 1 + the blob's index in
@@ -315,15 +385,16 @@ fn refine(map: &Map, voxel: [usize; 3]) -> [f64; 3] {
     })
 }
 
-/// Scores every residue of `model` on the difference map `map` (sigma units).
-pub fn score_residues(map: &Map, model: &Model, threshold: f64) -> Vec<ResidueScore> {
+/// Scores every residue of `model` on the difference map `map` and flags those in negative
+/// density by `rule`.
+pub fn score_residues(map: &Map, model: &Model, rule: FlagRule) -> Vec<ResidueScore> {
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); model.residues.len()];
     for atom in &model.atoms {
         if let Some(v) = map.interpolate(atom.position) {
             values[atom.residue].push(v);
         }
     }
-    model
+    let mut scores: Vec<ResidueScore> = model
         .residues
         .iter()
         .zip(values)
@@ -347,10 +418,28 @@ pub fn score_residues(map: &Map, model: &Model, threshold: f64) -> Vec<ResidueSc
                 mean,
                 min,
                 max,
-                in_negative_density: n > 0 && min <= -threshold,
+                q_value: None,
+                in_negative_density: false,
             }
         })
-        .collect()
+        .collect();
+    match rule {
+        FlagRule::Sigma(threshold) => {
+            scores.iter_mut().for_each(|r| r.in_negative_density = r.atoms_scored > 0 && r.min <= -threshold);
+        }
+        FlagRule::FalseDiscoveryRate(rate) => {
+            let scored: Vec<usize> = (0..scores.len()).filter(|&i| scores[i].atoms_scored > 0).collect();
+            let p: Vec<f64> = scored
+                .iter()
+                .map(|&i| crate::analysis::significance::residue_p(scores[i].min, scores[i].atoms_scored))
+                .collect();
+            for (&i, q) in scored.iter().zip(crate::analysis::significance::benjamini_hochberg(&p)) {
+                scores[i].q_value = Some(q);
+                scores[i].in_negative_density = q <= rate;
+            }
+        }
+    }
+    scores
 }
 
 #[cfg(test)]

@@ -25,6 +25,38 @@ pub fn two_sided_p(z: f64) -> f64 {
     libm::erfc(z.abs() / std::f64::consts::SQRT_2)
 }
 
+/// Lower tail probability of the standard normal distribution, `P(Z <= z)`.
+pub fn lower_tail_p(z: f64) -> f64 {
+    0.5 * libm::erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// How surprising a residue's lowest z is, as a p-value: the chance that the lowest of its
+/// `atoms` values is at or below `lowest_z` when all of them are noise, counting the atoms as
+/// independent (Šidák: `1 - (1 - P(Z <= z))^n`). Neighbouring atoms' values are positively
+/// correlated, so this overstates the chance and the test is conservative; taking the lowest
+/// z against the normal tail alone would understate it by up to the atom count.
+pub fn residue_p(lowest_z: f64, atoms: usize) -> f64 {
+    let p = lower_tail_p(lowest_z);
+    // 1 - (1 - p)^n, without losing the digits of a tiny p.
+    (-(atoms.max(1) as f64 * (-p).ln_1p()).exp_m1()).clamp(0.0, 1.0)
+}
+
+/// Benjamini-Hochberg q-values of `p_values` (each the smallest false discovery rate at which
+/// it would be called), in the same order.
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut q = vec![1.0; m];
+    let mut running = 1.0f64;
+    for rank in (1..=m).rev() {
+        let i = order[rank - 1];
+        running = running.min(m as f64 * p_values[i] / rank as f64);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
 /// False-discovery q-values of the voxels of a z map.
 #[derive(Debug, Clone)]
 pub struct Significance {
@@ -39,14 +71,24 @@ pub struct Significance {
 impl Significance {
     /// The q-values of `values` (a z map; non-finite values are not counted).
     pub fn of(values: &[f32]) -> Self {
+        Self::of_searched(values, None)
+    }
+
+    /// The q-values of the voxels of `values` that `searched` marks (all without it): the
+    /// family the false discovery rate is controlled over is the voxels searched.
+    pub fn of_searched(values: &[f32], searched: Option<&[bool]>) -> Self {
         let bins = (LARGEST_Z / BIN_WIDTH) as usize + 1;
         let counts = values
             .par_chunks(crate::grid::SUM_CHUNK)
+            .enumerate()
             .fold(
                 || vec![0u64; bins],
-                |mut counts, chunk| {
-                    for v in chunk.iter().filter(|v| v.is_finite()) {
-                        counts[((v.abs() as f64 / BIN_WIDTH) as usize).min(bins - 1)] += 1;
+                |mut counts, (c, chunk)| {
+                    let start = c * crate::grid::SUM_CHUNK;
+                    for (i, v) in chunk.iter().enumerate() {
+                        if v.is_finite() && searched.is_none_or(|s| s[start + i]) {
+                            counts[((v.abs() as f64 / BIN_WIDTH) as usize).min(bins - 1)] += 1;
+                        }
                     }
                     counts
                 },
@@ -127,6 +169,23 @@ mod tests {
             q[i] = running;
         }
         q
+    }
+
+    #[test]
+    fn residue_p_values_and_their_q_values() {
+        assert!((lower_tail_p(-1.959963984540054) - 0.025).abs() < 1e-12);
+        // One atom: the normal tail; several: about n times it while small.
+        assert!((residue_p(-4.0, 1) - lower_tail_p(-4.0)).abs() < 1e-18);
+        let p8 = residue_p(-5.0, 8);
+        assert!((p8 / (8.0 * lower_tail_p(-5.0)) - 1.0).abs() < 1e-5, "{p8}");
+        assert!(residue_p(3.0, 10) > 0.999 && residue_p(-40.0, 5) >= 0.0);
+        // Benjamini-Hochberg against the textbook example's step-up by hand.
+        let p = [0.01, 0.04, 0.03, 0.005, 0.5];
+        let q = benjamini_hochberg(&p);
+        let expected = [0.025, 0.05, 0.05, 0.025, 0.5];
+        for (got, want) in q.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-12, "{q:?}");
+        }
     }
 
     #[test]

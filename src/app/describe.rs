@@ -1,10 +1,10 @@
 //! What a run says about its fit, its noise and its peaks, in words, on the [`Console`].
 
-use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};
+use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak};
 use crate::app::console::Console;
 use crate::difference::{DifferenceMaps, SigmaScope, Units};
 use crate::parameters::Parameters;
-use crate::report::peak_table;
+use crate::report::{PeakSummary, ResidueFlags, peak_table};
 
 /// Says how the model sits in the map and what the fit found, in words.
 pub fn describe_fit(console: &Console, parameters: &Parameters, resolution: f64, result: &DifferenceMaps) {
@@ -105,27 +105,70 @@ fn describe_noise(console: &Console, result: &DifferenceMaps, noise: &crate::dif
     let _ = result;
 }
 
-/// Says how many blobs there are, where, and lists the strongest.
+/// Says what was searched, how many blobs there are and where, how residues were flagged,
+/// and lists the strongest peaks.
 pub fn describe_peaks(
     console: &Console,
     parameters: &Parameters,
-    threshold: f64,
-    units: Units,
+    search: &PeakSummary,
+    flags: &ResidueFlags,
     peaks: &[Peak],
-    residues: &[ResidueScore],
 ) {
-    let positive = peaks.iter().filter(|p| p.height > 0.0).count();
-    let near_model = peaks.iter().filter(|p| p.nearest_atom.is_some()).count();
-    let flagged = residues.iter().filter(|r| r.in_negative_density).count();
-    let unit = if units == Units::HalfMapZ { "z" } else { "sigma" };
+    let unit = if search.units == Units::HalfMapZ { "z" } else { "sigma" };
+    let threshold = search.threshold;
+    let mut region = Vec::new();
+    if let Some(radius) = search.search_radius.0 {
+        region.push(format!("within {radius} Å of the model"));
+    }
+    if let Some(mask) = &search.mask {
+        region.push(format!("inside the mask {}", mask.display()));
+    }
+    let region = if region.is_empty() { "the whole box".to_string() } else { region.join(", ") };
     console.say(format!(
-        "peaks beyond {threshold:.2} {unit}: {positive} positive, {} negative; {near_model} of them within \
-         {NEAREST_ATOM_RADIUS} Å of an atom, {} farther away; {flagged} residues with an atom at or below \
-         -{threshold:.2} {unit}",
-        peaks.len() - positive,
-        peaks.len() - near_model,
+        "peaks beyond {threshold:.2} {unit} with their maximum {region}{}: {} positive, {} negative",
+        if search.min_volume > 0.0 { format!(", at least {} Å³", search.min_volume) } else { String::new() },
+        search.positive,
+        search.negative
     ));
+    let n = &search.not_listed;
+    let mut left_out = Vec::new();
+    if n.outside_mask > 0 {
+        left_out.push(format!("{} outside the mask", n.outside_mask));
+    }
+    if n.beyond_radius > 0 {
+        left_out.push(format!(
+            "{} farther than {} Å from every atom (unmodelled density or noise: search_radius=none lists them)",
+            n.beyond_radius, search.search_radius
+        ));
+    }
+    if n.too_small > 0 {
+        left_out.push(format!("{} smaller than {} Å³", n.too_small, search.min_volume));
+    }
+    if !left_out.is_empty() {
+        console.say(format!("    not listed: {}", left_out.join("; ")));
+    }
+    let near_model = peaks.iter().filter(|p| p.nearest_atom.is_some()).count();
+    if near_model < peaks.len() {
+        console.say(format!(
+            "    {} of the listed peaks have no atom within {NEAREST_ATOM_RADIUS} Å",
+            peaks.len() - near_model
+        ));
+    }
+    console.say(match flags.rule.as_str() {
+        "fdr" => format!(
+            "{} of {} residues in negative density at a false discovery rate of {} (each residue's lowest z at its \
+             atoms, Benjamini-Hochberg over the residues)",
+            flags.flagged,
+            flags.scored,
+            flags.fdr.unwrap_or(f64::NAN)
+        ),
+        _ => format!(
+            "{} of {} residues with an atom at or below -{threshold:.2} {unit}: a fixed cut, not controlled for \
+             the number of residues tested (with half maps the flags get q-values)",
+            flags.flagged, flags.scored
+        ),
+    });
     if !peaks.is_empty() && parameters.peaks.peaks_shown > 0 {
-        console.say(peak_table(peaks, parameters.peaks.peaks_shown, units));
+        console.say(peak_table(peaks, parameters.peaks.peaks_shown, search.units));
     }
 }

@@ -3,7 +3,7 @@
 //! report exactly the same way. Reading the inputs (files, or a caller's arrays) is the
 //! caller's; what is said on the way goes to a [`Console`] (quiet for library callers).
 
-use crate::analysis::peaks::{Peak, find_peaks, score_residues};
+use crate::analysis::peaks::{FlagRule, NotListed, Peak, PeakSearch, find_peaks_searched, score_residues};
 use crate::analysis::significance::Significance;
 use crate::app::console::Console;
 use crate::app::describe::{describe_fit, describe_peaks};
@@ -14,8 +14,8 @@ use crate::io::ccp4::write_map;
 use crate::io::model::Model;
 use crate::parameters::Parameters;
 use crate::report::{
-    FileInfo, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report, file_info,
-    stage_key, write_csv, write_json,
+    FileInfo, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report, ResidueFlags,
+    file_info, stage_key, write_csv, write_json,
 };
 use crate::view::html::{LinkedFiles, write_run_report};
 use crate::view::pictures::{PictureScene, write_peak_pictures};
@@ -154,6 +154,8 @@ pub struct JobInputs {
     pub model_source: InputSource,
     /// The experimental map(s).
     pub experimental: ExperimentalInputs,
+    /// The map that limits the peak search (`mask=`), when given.
+    pub search_mask: Option<LoadedMap>,
     /// Time spent reading, per stage.
     pub stages: Stages,
 }
@@ -253,7 +255,7 @@ pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Resu
 /// Computes the difference map, finds the peaks and scores the residues, and builds the report.
 /// Nothing is written; see [`write_outputs`].
 pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console) -> Result<Job> {
-    let JobInputs { model, model_source, experimental, mut stages } = inputs;
+    let JobInputs { model, model_source, experimental, search_mask, mut stages } = inputs;
     check_combinations(parameters, experimental.has_half_maps())?;
     let resolution = settle_resolution(parameters, &model, &model_source, console)?;
     let shortest_edge = (0..3)
@@ -276,19 +278,44 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
         (None, None) => return Err(Error::Invalid("no difference map was computed".into())),
     };
     let clock = Instant::now();
-    let significance = (units == Units::HalfMapZ).then(|| Significance::of(&peak_map.data));
+    let mask = search_mask.as_ref().map(|m| mask_voxels(m, peak_map)).transpose()?;
+    let radius = parameters.peaks.search_radius.0;
+    // The voxels searched: the family over which the false discovery rate is controlled.
+    let searched = searched_voxels(mask.as_deref(), radius, &model, &peak_map.geometry);
+    let significance =
+        (units == Units::HalfMapZ).then(|| Significance::of_searched(&peak_map.data, searched.as_deref()));
     let threshold = peak_threshold(&parameters, significance.as_ref(), console);
-    let mut peaks = find_peaks(peak_map, threshold, Some(&model));
+    let search = PeakSearch { threshold, radius, mask: mask.as_deref(), min_volume: parameters.peaks.min_volume };
+    let (mut peaks, not_listed) = find_peaks_searched(peak_map, &search, Some(&model));
     if let Some(significance) = &significance {
         peaks.iter_mut().for_each(|p| p.q_value = Some(significance.q_value(p.height)));
     }
-    let residues = score_residues(peak_map, &model, threshold);
+    let rule = match units {
+        Units::HalfMapZ => {
+            FlagRule::FalseDiscoveryRate(parameters.peaks.fdr.unwrap_or(crate::defaults::DEFAULT_RESIDUE_FDR))
+        }
+        _ => FlagRule::Sigma(threshold),
+    };
+    let residues = score_residues(peak_map, &model, rule);
     stages.add("peaks and residues", clock);
-    describe_peaks(console, &parameters, threshold, units, &peaks, &residues);
+    let searched_count = searched.as_ref().map_or(peak_map.data.len(), |s| s.iter().filter(|v| **v).count());
+    let peak_search = PeakSummary {
+        searched_voxels: searched_count,
+        search_radius: parameters.peaks.search_radius,
+        mask: search_mask.as_ref().and_then(|m| m.source.path().map(Path::to_path_buf)),
+        min_volume: parameters.peaks.min_volume,
+        not_listed,
+        ..peak_summary(&parameters, peak_map_kind, units, threshold, &peaks)
+    };
+    let residue_flags = ResidueFlags::of(rule, &residues);
+    describe_peaks(console, &parameters, &peak_search, &residue_flags, &peaks);
 
     let mut report_inputs = vec![input_info(&parameters, &model_source, None)?];
     for source in &sources {
         report_inputs.push(input_info(&parameters, source, Some(map_summary.dims))?);
+    }
+    if let Some(mask) = &search_mask {
+        report_inputs.push(input_info(&parameters, &mask.source, Some(map_summary.dims))?);
     }
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -301,15 +328,19 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
         placement: result.placement.clone(),
         fit: Report::fit_of(&result),
         outputs: Vec::new(),
-        peak_search: peak_summary(&parameters, peak_map_kind, units, threshold, &peaks),
+        peak_search,
+        residue_flags,
         peaks: peaks[..peaks.len().min(parameters.peaks.max_peaks)].to_vec(),
         residues,
         warnings: model.warnings.iter().chain(&map_warnings).chain(&result.warnings).cloned().collect(),
         timings: stages.0.iter().map(|(name, seconds)| (stage_key(name), *seconds)).collect(),
         peak_memory_mb: crate::report::peak_memory_mb(),
     };
-    let input_paths =
-        std::iter::once(&model_source).chain(&sources).filter_map(|s| s.path().map(Path::to_path_buf)).collect();
+    let input_paths = std::iter::once(&model_source)
+        .chain(&sources)
+        .chain(search_mask.as_ref().map(|m| &m.source))
+        .filter_map(|s| s.path().map(Path::to_path_buf))
+        .collect();
     Ok(Job {
         result,
         header,
@@ -537,6 +568,44 @@ fn peak_summary(parameters: &Parameters, map: &str, units: Units, threshold: f64
         positive,
         negative: peaks.len() - positive,
         listed: peaks.len().min(parameters.peaks.max_peaks),
+        search_radius: parameters.peaks.search_radius,
+        mask: None,
+        min_volume: parameters.peaks.min_volume,
+        searched_voxels: 0,
+        not_listed: NotListed::default(),
+    }
+}
+
+/// The voxels of `map` where `mask` is above 0.5, after checking that the mask shares the
+/// map's grid and placement (a mask of another entry, or cropped differently, is refused).
+fn mask_voxels(mask: &LoadedMap, map: &Map) -> Result<Vec<bool>> {
+    if let Some(why) = frame_mismatch(&mask.map, map) {
+        let message = format!("the mask (mask=) does not share the difference map's frame: {why}");
+        return Err(match mask.source.path() {
+            Some(path) => Error::map(path, message),
+            None => Error::Invalid(message),
+        });
+    }
+    Ok(mask.map.data.iter().map(|v| *v > 0.5).collect())
+}
+
+/// The voxels the peak search covers: inside the mask and within `radius` of an atom; `None`
+/// for the whole box.
+fn searched_voxels(
+    mask: Option<&[bool]>,
+    radius: Option<f64>,
+    model: &Model,
+    geometry: &crate::grid::GridGeometry,
+) -> Option<Vec<bool>> {
+    let near = radius.map(|r| crate::density::mask::envelope_mask(model, geometry, r));
+    match (mask, near) {
+        (None, None) => None,
+        (Some(mask), None) => Some(mask.to_vec()),
+        (None, Some(near)) => Some(near),
+        (Some(mask), Some(mut near)) => {
+            near.iter_mut().zip(mask).for_each(|(n, m)| *n &= *m);
+            Some(near)
+        }
     }
 }
 

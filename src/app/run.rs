@@ -62,6 +62,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     check_combinations(&args.parameters, args.half_map_pair()?.is_some())?;
     let mut inputs = vec![model_path.clone()];
     inputs.extend(args.map());
+    inputs.extend(args.parameters.peaks.mask.clone());
     inputs.extend(args.half_map_pair()?.into_iter().flatten());
     check_output_locations(&args.parameters, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
     use_threads(args.threads)?;
@@ -69,7 +70,11 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let mut stages = Stages::default();
     let experimental = read_experimental(args, &console, &mut stages)?;
     let model = read_model_stage(&model_path, &console, &mut stages)?;
-    let inputs = JobInputs { model, model_source: InputSource::File(model_path), experimental, stages };
+    let search_mask = match &args.parameters.peaks.mask {
+        Some(path) => Some(read_map_stage(path, "mask", &console, &mut stages)?),
+        None => None,
+    };
+    let inputs = JobInputs { model, model_source: InputSource::File(model_path), experimental, search_mask, stages };
     let mut job = compute_job(inputs, &args.parameters, &console)?;
     console.stage("writing");
     let maps = take_output_maps(&mut job);

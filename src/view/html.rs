@@ -114,15 +114,31 @@ fn summary_cards(page: &mut String, report: &Report) {
 fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &dyn Fn(&Path) -> String) {
     let unit = unit_symbol(report.peak_search.units);
     let shown = report.peaks.len().min(HTML_PEAK_ROWS);
+    let search = &report.peak_search;
+    let mut region = Vec::new();
+    if let Some(radius) = search.search_radius.0 {
+        region.push(format!("within {radius} Å of the model"));
+    }
+    if let Some(mask) = &search.mask {
+        region.push(format!("inside the mask {}", file_name(mask)));
+    }
+    let region = if region.is_empty() { "anywhere in the box".to_string() } else { region.join(", ") };
+    let not_listed = search.not_listed.outside_mask + search.not_listed.beyond_radius + search.not_listed.too_small;
     let _ = writeln!(
         page,
-        "<h2 id=\"peaks\">Peaks</h2><p>Blobs beyond ±{:.2} {unit} in the {} difference map, strongest first: {} of {} \
-         listed here{}.</p>",
-        report.peak_search.threshold,
-        escape_html(&report.peak_search.map),
+        "<h2 id=\"peaks\">Peaks</h2><p>Blobs beyond ±{:.2} {unit} in the {} difference map with their maximum {}, \
+         strongest first: {} of {} listed here{}.{}</p>",
+        search.threshold,
+        escape_html(&search.map),
+        escape_html(&region),
         shown,
-        report.peak_search.positive + report.peak_search.negative,
-        if shown < report.peaks.len() { " (the JSON report and CSV list more)" } else { "" }
+        search.positive + search.negative,
+        if shown < report.peaks.len() { " (the JSON report and CSV list more)" } else { "" },
+        if not_listed > 0 {
+            format!(" {not_listed} more blobs beyond the threshold lie outside that region and are not listed.")
+        } else {
+            String::new()
+        }
     );
     if shown > 0 {
         page.push_str(
@@ -178,32 +194,46 @@ fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &
 fn residue_section(page: &mut String, report: &Report) {
     let flagged: Vec<_> = report.residues.iter().filter(|r| r.in_negative_density).collect();
     let unit = unit_symbol(report.peak_search.units);
+    let flags = &report.residue_flags;
+    let rule = match (flags.rule.as_str(), flags.fdr, flags.threshold) {
+        ("fdr", Some(rate), _) => format!(
+            "flagged at a false discovery rate of {rate}: each residue's lowest z at its atoms as a p-value, \
+             Benjamini-Hochberg over the {} residues scored",
+            flags.scored
+        ),
+        (_, _, Some(threshold)) => format!(
+            "with an atom at or below -{threshold:.2} {unit}: a fixed cut over the {} residues scored, not controlled \
+             for how many are chance (half maps give each residue a q-value)",
+            flags.scored
+        ),
+        _ => String::new(),
+    };
     let _ = writeln!(
         page,
-        "<h2 id=\"residues\">Residues in negative density</h2><p>{} of {} residues have an atom at or below -{:.2} {unit} \
-         (density the model claims and the map lacks).</p>",
+        "<h2 id=\"residues\">Residues in negative density</h2><p>{} residues {} (density the model claims and the \
+         map lacks).</p>",
         flagged.len(),
-        report.residues.len(),
-        report.peak_search.threshold
+        escape_html(&rule)
     );
     if flagged.is_empty() {
         return;
     }
     page.push_str(
         "<table id=\"residue-table\"><thead><tr><th>residue</th><th>atoms</th><th>lowest</th><th>mean</th><th>highest</th>\
-         </tr></thead><tbody>\n",
+         <th>q</th></tr></thead><tbody>\n",
     );
     for r in flagged {
         let label = crate::io::model::residue_label(&r.chain, &r.residue_name, r.residue_number, &r.insertion_code);
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num neg\">{:+.2}</td><td class=\"num\">{:+.2}</td>\
-             <td class=\"num\">{:+.2}</td></tr>",
+             <td class=\"num\">{:+.2}</td><td class=\"num\">{}</td></tr>",
             escape_html(&label),
             r.atoms_scored,
             r.min,
             r.mean,
-            r.max
+            r.max,
+            r.q_value.map_or(String::new(), |q| format!("{q:.1e}"))
         );
     }
     page.push_str("</tbody></table>\n");

@@ -50,11 +50,12 @@ fn split_line(line: &str, separator: char) -> Vec<String> {
 }
 
 impl Entry {
-    /// The entry's input files: the model, then the map, then the half maps.
+    /// The entry's input files: the model, then the map, then the half maps, then the mask.
     pub fn input_files(&self) -> Vec<&Path> {
         let mut files = vec![self.model.as_path()];
         files.extend(self.map.as_deref());
         files.extend(self.half_maps.iter().flatten().map(PathBuf::as_path));
+        files.extend(self.parameters.peaks.mask.as_deref());
         files
     }
 
@@ -134,8 +135,10 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
                 options.push(format!("{c}={value}"));
             }
         }
-        let parameters =
+        let mut parameters =
             parse_parameters(&options).map_err(|message| bad(n + 1, format!("entry '{id}': {message}")))?;
+        // The mask is an input like the maps: relative to the manifest.
+        parameters.peaks.mask = parameters.peaks.mask.map(|m| base.join(m));
         parameters.validate().map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
         let map = Some(get(map_col)).filter(|m| !m.is_empty()).map(|m| base.join(m));
         entries.push(Entry { id, model: base.join(get(model_col)), map, half_maps, parameters });
