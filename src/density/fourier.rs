@@ -114,6 +114,13 @@ impl FourierWorkspace {
         self.spectrum = Vec::new();
     }
 
+    /// Frees both buffers: the next transform maps fresh memory (a step between transforms
+    /// that needs the memory more than the next transform needs the speed).
+    pub fn release(&mut self) {
+        self.real = Vec::new();
+        self.spectrum = Vec::new();
+    }
+
     fn spectrum_of_len(&mut self, len: usize) -> &mut Vec<Complex32> {
         if self.spectrum.capacity() < len {
             self.spectrum = filled(len, Complex32::new(0.0, 0.0));

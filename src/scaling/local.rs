@@ -380,7 +380,18 @@ impl Moments {
     /// Turns block sums into window means (boxes of `2h+1` blocks, clipped at the faces). Only
     /// ratios of the fields are used, so the clipped windows' counts cancel.
     fn window_means(&mut self, grid: &BlockGrid, half: [usize; 3]) {
-        self.fields.par_iter_mut().for_each(|field| box_mean_in_place(field, grid.blocks, half));
+        self.weighted_window_means(None, grid, half);
+    }
+
+    /// [`Moments::window_means`] of the block sums times `weights` (one per block), each field
+    /// weighted in the same task that box-sums it.
+    fn weighted_window_means(&mut self, weights: Option<&[f32]>, grid: &BlockGrid, half: [usize; 3]) {
+        self.fields.par_iter_mut().for_each(|field| {
+            if let Some(weights) = weights {
+                field.iter_mut().zip(weights).for_each(|(v, w)| *v *= w);
+            }
+            box_mean_in_place(field, grid.blocks, half);
+        });
     }
 }
 
@@ -681,14 +692,10 @@ pub fn subtract_locally_scaled(
     let solver = Solver { ridge: options.ridge * moments.calc_variance(reference), ..solver };
     let robust = options.robust.then(|| {
         let in_mask = report_mask.map(|m| block_counts(m, &grid));
-        let marked =
-            unexplained_blocks(&moments, geometry, &grid, reference, &solver, options.window, in_mask.as_deref());
-        for field in moments.fields.iter_mut() {
-            field.par_iter_mut().zip(&marked.weights).for_each(|(v, w)| *v *= w);
-        }
-        marked.summary
+        unexplained_blocks(&moments, geometry, &grid, reference, &solver, options.window, in_mask.as_deref())
     });
-    moments.window_means(&grid, half);
+    moments.weighted_window_means(robust.as_ref().map(|m| m.weights.as_slice()), &grid, half);
+    let robust = robust.map(|m| m.summary);
     let fits = solver.solve_all(&moments, &grid);
     drop(moments);
     let subtracted = subtract_fit(obs, noise, calcs, &grid, &fits, report_mask, keep_fields);
