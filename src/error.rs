@@ -36,6 +36,15 @@ pub enum Error {
     /// The inputs are individually valid but cannot be used together.
     #[error("{0}")]
     Invalid(String),
+    /// An input asks for more than the limits allow (memory, grid size), or is not a file to
+    /// read ([`crate::limits`]).
+    #[error("{}{message}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    Limit {
+        /// The file whose size is at fault, when one is.
+        path: Option<PathBuf>,
+        /// What it would need, and the limit.
+        message: String,
+    },
 }
 
 impl Error {
@@ -50,6 +59,10 @@ impl Error {
     /// A model-format error on `path`.
     pub fn model(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Model { path: path.into(), message: message.into() }
+    }
+    /// A limit that `path` (if any) would exceed.
+    pub fn limit(path: Option<&std::path::Path>, message: impl Into<String>) -> Self {
+        Error::Limit { path: path.map(|p| p.to_path_buf()), message: message.into() }
     }
 }
 
@@ -67,6 +80,8 @@ pub enum ErrorKind {
     Usage,
     /// The inputs cannot be used together.
     Invalid,
+    /// An input asks for more than the limits allow, or is not a regular file.
+    Limit,
     /// The process ended without saying why (killed, out of memory, a bug).
     Crash,
 }
@@ -90,6 +105,7 @@ impl From<&Error> for ErrorReport {
             Error::Model { path, message } => (ErrorKind::Model, Some(path.clone()), message.clone()),
             Error::Usage(message) => (ErrorKind::Usage, None, message.clone()),
             Error::Invalid(message) => (ErrorKind::Invalid, None, message.clone()),
+            Error::Limit { path, message } => (ErrorKind::Limit, path.clone(), message.clone()),
         };
         ErrorReport { kind, file, message }
     }

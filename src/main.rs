@@ -13,6 +13,7 @@ fn main() {
             .unwrap_or_else(|| "unknown cause".into());
         let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("error: internal error ({message}{place}); please report it with the input files");
+        real_space_diff_map::app::remember_panic(format!("{message}{place}"));
     }));
     let code =
         std::panic::catch_unwind(|| real_space_diff_map::app::main_with_args(std::env::args().collect())).unwrap_or(1);

@@ -6,7 +6,7 @@ use crate::analysis::placement::PlacementReport;
 use crate::difference::{DifferenceMaps, NoiseSummary, Units};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapStatistics};
-use crate::io::atomic_file::write_atomically;
+use crate::io::atomic_file::Transaction;
 use crate::io::model::Model;
 use crate::scaling::local::{GlobalFit, LocalFitSummary};
 use sha2::{Digest, Sha256};
@@ -300,14 +300,14 @@ impl Report {
 }
 
 /// Writes the report as pretty JSON, atomically.
-pub fn write_json(path: &Path, report: &Report, inputs: &[&Path]) -> Result<()> {
+pub fn write_json(out: &Transaction, path: &Path, report: &Report, inputs: &[&Path]) -> Result<()> {
     let text =
         serde_json::to_string_pretty(report).map_err(|e| Error::Invalid(format!("cannot encode the report: {e}")))?;
-    write_atomically(path, inputs, |w| w.write_all(text.as_bytes()))
+    out.write(path, inputs, |w| w.write_all(text.as_bytes()))
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    crate::escape::csv_cell(text)
 }
 
 fn number(v: f64) -> String {
@@ -315,14 +315,20 @@ fn number(v: f64) -> String {
 }
 
 /// Writes `PREFIX_peaks.csv` and `PREFIX_residues.csv`, atomically; returns their paths.
-pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], inputs: &[&Path]) -> Result<Vec<PathBuf>> {
+pub fn write_csv(
+    out: &Transaction,
+    prefix: &Path,
+    peaks: &[Peak],
+    residues: &[ResidueScore],
+    inputs: &[&Path],
+) -> Result<Vec<PathBuf>> {
     let with_suffix = |suffix: &str| {
         let mut name = prefix.file_name().map(|n| n.to_os_string()).unwrap_or_default();
         name.push(suffix);
         prefix.with_file_name(name)
     };
     let peaks_path = with_suffix("_peaks.csv");
-    write_atomically(&peaks_path, inputs, |w| {
+    out.write(&peaks_path, inputs, |w| {
         writeln!(
             w,
             "rank,height_sigma,x,y,z,voxels,volume_A3,integrated_sigma_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A,q_value"
@@ -352,7 +358,7 @@ pub fn write_csv(prefix: &Path, peaks: &[Peak], residues: &[ResidueScore], input
         Ok(())
     })?;
     let residues_path = with_suffix("_residues.csv");
-    write_atomically(&residues_path, inputs, |w| {
+    out.write(&residues_path, inputs, |w| {
         writeln!(
             w,
             "chain,residue_name,residue_number,insertion_code,atoms_scored,mean_sigma,min_sigma,max_sigma,q_value,in_negative_density"

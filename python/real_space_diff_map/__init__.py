@@ -32,6 +32,7 @@ from ._core import DifferenceResult, Map, Model, read_map, read_model
 from .errors import (
     FileError,
     FilePermissionError,
+    LimitError,
     MapFileError,
     MissingFileError,
     ModelFileError,
@@ -44,6 +45,7 @@ __all__ = [
     "DifferenceResult",
     "FileError",
     "FilePermissionError",
+    "LimitError",
     "Map",
     "MapFileError",
     "MissingFileError",

@@ -33,6 +33,11 @@ class ModelFileError(FileError):
     """A model file is malformed or unusable (no atoms, broken records)."""
 
 
+class LimitError(FileError):
+    """A file asks for more than the limits allow (its map or grid would not fit in ``max_memory``),
+    or is not a regular file (a FIFO, a device)."""
+
+
 class MissingFileError(FileError, FileNotFoundError):
     """An input file does not exist."""
 
@@ -58,4 +63,6 @@ def _file_error(kind: str, message: str, filename: str, errno: Optional[int]) ->
         return MapFileError(message, filename)
     if kind == "model":
         return ModelFileError(message, filename)
+    if kind == "limit":
+        return LimitError(message, filename)
     return _BY_ERRNO.get(errno, FileError)(message, filename, errno)

@@ -17,6 +17,8 @@ pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
         Error::Io { path, source } => ("io", path, source.raw_os_error()),
         Error::Map { path, .. } => ("map", path, None),
         Error::Model { path, .. } => ("model", path, None),
+        Error::Limit { path: Some(path), .. } => ("limit", path, None),
+        Error::Limit { path: None, .. } => return PyValueError::new_err(message),
     };
     let made = py.import("real_space_diff_map.errors").and_then(|errors| {
         errors.getattr("_file_error")?.call1((kind, message.clone(), path.display().to_string(), errno))

@@ -51,6 +51,7 @@ impl MapArgument {
                 map: map.to_map(py)?,
                 source,
                 warnings: map.warnings().to_vec(),
+                digest: None,
             }));
         }
         value.extract::<PathBuf>().map(MapArgument::File).map_err(|_| {
@@ -66,7 +67,12 @@ impl MapArgument {
             MapArgument::Loaded(loaded) => Ok(loaded),
             MapArgument::File(path) => {
                 let read = read_map_file(&path)?;
-                Ok(LoadedMap { map: read.map, source: InputSource::File(path), warnings: read.warnings })
+                Ok(LoadedMap {
+                    map: read.map,
+                    source: InputSource::File(path),
+                    warnings: read.warnings,
+                    digest: read.digest,
+                })
             }
         }
     }
@@ -244,11 +250,16 @@ fn difference_map(
             let search_mask = match &parameters.peaks.mask {
                 Some(path) => {
                     let read = real_space_diff_map::io::ccp4::read_map(path)?;
-                    Some(LoadedMap { map: read.map, source: InputSource::File(path.clone()), warnings: read.warnings })
+                    Some(LoadedMap {
+                        map: read.map,
+                        source: InputSource::File(path.clone()),
+                        warnings: read.warnings,
+                        digest: read.digest,
+                    })
                 }
                 None => None,
             };
-            let inputs = JobInputs { model, model_source, experimental, search_mask, stages };
+            let inputs = JobInputs { model, model_source, model_digest: None, experimental, search_mask, stages };
             let mut job = compute_job(inputs, &parameters, &console)?;
             let maps = take_output_maps(&mut job);
             let outputs = if writes_files { write_outputs(&mut job, &maps)? } else { Vec::new() };

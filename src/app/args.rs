@@ -43,9 +43,17 @@ pub struct RunArgs {
     /// Everything that decides what is computed and written.
     #[command(flatten)]
     pub parameters: Parameters,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; more than the cores only with force_threads=true).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Allow threads= beyond the machine's cores.
+    #[arg(long = "force_threads", alias = "force-threads", default_value = "false", value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub force_threads: bool,
+    /// The most memory a run may ask for (8G, 800M; default: 90% of the memory available): maps,
+    /// grids and models whose sizes would need more are refused before anything is allocated.
+    #[arg(long = "max_memory", alias = "max-memory", value_name = "SIZE", value_parser = crate::limits::parse_memory)]
+    pub max_memory: Option<u64>,
     /// Print only errors.
     #[arg(long, default_value = "false", value_parser = BoolishValueParser::new(), value_name = "BOOL",
           action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]

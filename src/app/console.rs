@@ -1,5 +1,13 @@
 //! What a run prints: plain lines on stdout, warnings and errors on stderr, a spinner only on a
-//! terminal. `quiet=true` leaves errors only, as `--help` promises.
+//! terminal. `quiet=true` leaves errors only, as `--help` promises. Everything printed goes
+//! through [`printable`]: names from files (chain IDs, residue names, paths) cannot send escape
+//! sequences to a terminal or a log.
+
+/// `text` with control characters shown escaped, except the newlines and tabs of the program's
+/// own layout ([`crate::escape::terminal`]).
+pub fn printable(text: &str) -> String {
+    crate::escape::terminal(text)
+}
 
 /// The run's voice.
 pub struct Console {
@@ -24,14 +32,14 @@ impl Console {
     /// A line of the run's account.
     pub fn say(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            self.progress.suspend(|| println!("{}", text.as_ref()));
+            self.progress.suspend(|| println!("{}", printable(text.as_ref())));
         }
     }
 
     /// A warning, on stderr.
     pub fn warn(&self, text: impl AsRef<str>) {
         if !self.quiet {
-            self.progress.suspend(|| eprintln!("warning: {}", text.as_ref()));
+            self.progress.suspend(|| eprintln!("warning: {}", printable(text.as_ref())));
         }
     }
 
@@ -43,5 +51,16 @@ impl Console {
     /// Removes the spinner.
     pub fn finish(&self) {
         self.progress.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(printable("A/ASN14\tok\n"), "A/ASN14\tok\n");
+        assert_eq!(printable("\x1b[2Jchain\rX\u{7}"), "\\x1b[2Jchain\\rX\\x07");
     }
 }

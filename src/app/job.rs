@@ -10,7 +10,9 @@ use crate::app::describe::{describe_fit, describe_peaks};
 use crate::difference::{DifferenceMaps, Experimental, Units, compute_difference, frame_mismatch};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapHeader};
-use crate::io::ccp4::write_map;
+use crate::io::atomic_file::Transaction;
+use crate::io::gz::Digest;
+use crate::io::ccp4::write_map_in;
 use crate::io::model::Model;
 use crate::parameters::Parameters;
 use crate::report::{
@@ -20,6 +22,7 @@ use crate::report::{
 use crate::view::html::{LinkedFiles, write_run_report};
 use crate::view::pictures::{PictureScene, write_peak_pictures};
 use crate::view::scripts::{SceneMap, ViewerScene, write_viewer_scripts};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -74,17 +77,26 @@ pub struct ExperimentalInputs {
     pub warnings: Vec<String>,
     /// Where each map came from: the full map first when there is one, then the half maps.
     pub sources: Vec<InputSource>,
+    /// What was read of each (aligned with `sources`; none for maps in memory).
+    pub digests: Vec<Option<Digest>>,
 }
 
 impl ExperimentalInputs {
     /// A single map that needs no reading (an in-memory map, or one the caller read).
     pub fn single(map: Map, source: InputSource, warnings: Vec<String>) -> Self {
+        Self::single_read(LoadedMap { map, source, warnings, digest: None })
+    }
+
+    /// A single map as read.
+    pub fn single_read(loaded: LoadedMap) -> Self {
+        let LoadedMap { map, source, warnings, digest } = loaded;
         ExperimentalInputs {
             summary: MapSummary::of(&map),
             header: map.header.clone(),
             data: Experimental::Map(map),
             warnings,
             sources: vec![source],
+            digests: vec![digest],
         }
     }
 
@@ -98,7 +110,7 @@ impl ExperimentalInputs {
                     "no map given: real_space_diff_map MODEL MAP resolution=R (or half_map=H1 half_map=H2)".into(),
                 )
             })?;
-            return Ok(ExperimentalInputs::single(full.map, full.source, full.warnings));
+            return Ok(ExperimentalInputs::single_read(full));
         };
         let mismatch = |map: &LoadedMap, other: &LoadedMap, what: &str| -> Result<()> {
             let Some(why) = frame_mismatch(&map.map, &other.map) else { return Ok(()) };
@@ -113,19 +125,21 @@ impl ExperimentalInputs {
             mismatch(full, &half1, "half map")?;
         }
         let mut warnings: Vec<String> = half1.warnings.iter().chain(&half2.warnings).cloned().collect();
-        let mut sources = Vec::new();
+        let (mut sources, mut digests) = (Vec::new(), Vec::new());
         let (full, summary, header) = match full {
             Some(full) => {
                 warnings.extend(full.warnings);
                 sources.push(full.source);
+                digests.push(full.digest);
                 let (summary, header) = (MapSummary::of(&full.map), full.map.header.clone());
                 (Some(full.map), summary, header)
             }
             None => (None, MapSummary::of(&half1.map), half1.map.header.clone()),
         };
         sources.extend([half1.source, half2.source]);
+        digests.extend([half1.digest, half2.digest]);
         let data = Experimental::HalfMaps { half1: half1.map, half2: half2.map, full };
-        Ok(ExperimentalInputs { data, summary, header, warnings, sources })
+        Ok(ExperimentalInputs { data, summary, header, warnings, sources, digests })
     }
 
     /// True when the data include half maps.
@@ -143,6 +157,8 @@ pub struct LoadedMap {
     pub source: InputSource,
     /// The reader's warnings.
     pub warnings: Vec<String>,
+    /// What was read of its file (none for a map in memory).
+    pub digest: Option<Digest>,
 }
 
 /// Everything a job needs, read.
@@ -152,6 +168,8 @@ pub struct JobInputs {
     pub model: Model,
     /// Where the model came from.
     pub model_source: InputSource,
+    /// What was read of the model's file (none for a model in memory).
+    pub model_digest: Option<Digest>,
     /// The experimental map(s).
     pub experimental: ExperimentalInputs,
     /// The map that limits the peak search (`mask=`), when given.
@@ -182,6 +200,8 @@ pub struct Job {
     pub map_sources: Vec<InputSource>,
     /// Whether a full map was given (else only half maps).
     pub has_full_map: bool,
+    /// The experimental map for the pictures' grey (see [`picture_background`]).
+    pub picture_background: Option<Map>,
     /// Wall time of each stage so far, in order.
     pub stages: Stages,
 }
@@ -255,7 +275,7 @@ pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Resu
 /// Computes the difference map, finds the peaks and scores the residues, and builds the report.
 /// Nothing is written; see [`write_outputs`].
 pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console) -> Result<Job> {
-    let JobInputs { model, model_source, experimental, search_mask, mut stages } = inputs;
+    let JobInputs { model, model_source, model_digest, experimental, search_mask, mut stages } = inputs;
     check_combinations(parameters, experimental.has_half_maps())?;
     let resolution = settle_resolution(parameters, &model, &model_source, console)?;
     let shortest_edge = (0..3)
@@ -265,7 +285,9 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
     let options = parameters.difference_options(resolution);
     console.stage("computing the model map and the local fit");
     let has_full_map = !matches!(experimental.data, Experimental::HalfMaps { full: None, .. });
-    let ExperimentalInputs { data, summary: map_summary, header, warnings: map_warnings, sources } = experimental;
+    let background = (parameters.outputs.pictures > 0).then(|| picture_background(&experimental.data));
+    let ExperimentalInputs { data, summary: map_summary, header, warnings: map_warnings, sources, digests } =
+        experimental;
     // The map moves in: its buffer becomes the difference map.
     let result = compute_difference(&model, data, &options)?;
     stages.0.extend(result.timings.iter().map(|(n, s)| (n.to_string(), *s)));
@@ -310,12 +332,12 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
     let residue_flags = ResidueFlags::of(rule, &residues);
     describe_peaks(console, &parameters, &peak_search, &residue_flags, &peaks);
 
-    let mut report_inputs = vec![input_info(&parameters, &model_source, None)?];
-    for source in &sources {
-        report_inputs.push(input_info(&parameters, source, Some(map_summary.dims))?);
+    let mut report_inputs = vec![input_info(&parameters, &model_source, model_digest.as_ref(), None)?];
+    for (source, digest) in sources.iter().zip(&digests) {
+        report_inputs.push(input_info(&parameters, source, digest.as_ref(), Some(map_summary.dims))?);
     }
     if let Some(mask) = &search_mask {
-        report_inputs.push(input_info(&parameters, &mask.source, Some(map_summary.dims))?);
+        report_inputs.push(input_info(&parameters, &mask.source, mask.digest.as_ref(), Some(map_summary.dims))?);
     }
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -352,6 +374,7 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
         model_source,
         map_sources: sources,
         has_full_map,
+        picture_background: background,
     })
 }
 
@@ -418,10 +441,13 @@ pub fn take_output_maps(job: &mut Job) -> Vec<OutputMap> {
 pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> {
     let input_paths = job.input_paths.clone();
     let inputs: Vec<&Path> = input_paths.iter().map(PathBuf::as_path).collect();
+    // Every file of the run is staged and renamed into place at the end, together: a run that
+    // fails half-way (a full disk, a name taken) leaves none of them.
+    let out = Transaction::new();
     let clock = Instant::now();
     let mut written = Vec::new();
     for output in maps {
-        write_map(&output.path, &output.map, &output.label, &inputs)?;
+        write_map_in(&out, &output.path, &output.map, &output.label, &inputs)?;
         written.push(OutputSummary {
             kind: output.kind.into(),
             path: output.path.clone(),
@@ -432,32 +458,33 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
     let mut outputs: Vec<PathBuf> = written.iter().map(|w| w.path.clone()).collect();
     job.report.outputs = written;
     if let Some(prefix) = &job.parameters.outputs.csv {
-        outputs.extend(write_csv(prefix, &job.report.peaks, &job.report.residues, &inputs)?);
+        outputs.extend(write_csv(&out, prefix, &job.report.peaks, &job.report.residues, &inputs)?);
     }
     let mut linked = LinkedFiles::default();
     if let Some(primary) = maps.iter().find(|m| m.kind == "complex" || m.kind == "amplitude") {
         let clock = Instant::now();
-        linked = write_views(job, primary, &inputs)?;
+        linked = write_views(&out, job, primary, &inputs)?;
         job.stages.add("pictures and viewer scripts", clock);
         outputs.extend(linked.viewer_scripts.iter().chain(&linked.pictures).cloned());
     }
     job.report.timings = job.stages.0.iter().map(|(name, seconds)| (stage_key(name), *seconds)).collect();
     job.report.peak_memory_mb = crate::report::peak_memory_mb();
     if let Some(path) = &job.parameters.outputs.json {
-        write_json(path, &job.report, &inputs)?;
+        write_json(&out, path, &job.report, &inputs)?;
         outputs.push(path.clone());
         linked.other.push(path.clone());
     }
     if let Some(path) = &job.parameters.outputs.html {
-        write_run_report(&job.report, path, &linked, &inputs)?;
+        write_run_report(&out, &job.report, path, &linked, &inputs)?;
         outputs.push(path.clone());
     }
+    out.commit()?;
     Ok(outputs)
 }
 
 /// The viewer scripts and the peak pictures for the difference map `primary`, as the
 /// parameters ask.
-fn write_views(job: &mut Job, primary: &OutputMap, inputs: &[&Path]) -> Result<LinkedFiles> {
+fn write_views(out: &Transaction, job: &mut Job, primary: &OutputMap, inputs: &[&Path]) -> Result<LinkedFiles> {
     let mut linked = LinkedFiles::default();
     let units = job.report.peak_search.units;
     let threshold = job.report.peak_search.threshold;
@@ -479,11 +506,11 @@ fn write_views(job: &mut Job, primary: &OutputMap, inputs: &[&Path]) -> Result<L
             units,
             peaks: &job.report.peaks,
         };
-        linked.viewer_scripts = write_viewer_scripts(&scene, inputs)?;
+        linked.viewer_scripts = write_viewer_scripts(out, &scene, inputs)?;
     }
     let count = job.parameters.outputs.pictures.min(job.report.peaks.len());
     if count > 0 {
-        let experimental = experimental_for_pictures(job);
+        let experimental = job.picture_background.take();
         let scene = PictureScene {
             experimental: experimental.as_ref(),
             difference: &primary.map,
@@ -491,34 +518,45 @@ fn write_views(job: &mut Job, primary: &OutputMap, inputs: &[&Path]) -> Result<L
             contour: threshold,
             units,
         };
-        linked.pictures = write_peak_pictures(&scene, &job.report.peaks, count, &primary.path, inputs)?;
+        linked.pictures = write_peak_pictures(out, &scene, &job.report.peaks, count, &primary.path, inputs)?;
     }
     Ok(linked)
 }
 
-/// The experimental map again, for the pictures' grey: the job's own buffer became the
-/// difference map, and by now the computation's buffers are gone, so reading it costs time but
-/// no peak memory. The full map, else the mean of the half maps; none for in-memory inputs (or
-/// a file that can no longer be read: the pictures then go without the grey).
-fn experimental_for_pictures(job: &mut Job) -> Option<Map> {
-    let paths: Vec<PathBuf> = job.map_sources.iter().filter_map(|s| s.path().map(Path::to_path_buf)).collect();
-    if paths.len() != job.map_sources.len() || paths.is_empty() {
-        return None;
-    }
-    let mut read = |path: &Path| match crate::io::ccp4::read_map(path) {
-        Ok(read) => Some(read.map),
-        Err(e) => {
-            job.report.warnings.push(format!("the peak pictures have no experimental map: {e}"));
-            None
-        }
+/// The experimental map for the pictures' grey, from the data the job computed with (never
+/// the file again: it may have changed since): the full map, else the mean of the half maps,
+/// averaged over blocks of 2 x 2 x 2 voxels, an eighth of a map of memory. The job's own buffer
+/// becomes the difference map, so this copy is made before the computation.
+fn picture_background(data: &Experimental) -> Map {
+    let (map, other) = match data {
+        Experimental::Map(map) => (map, None),
+        Experimental::HalfMaps { full: Some(full), .. } => (full, None),
+        Experimental::HalfMaps { half1, half2, full: None } => (half1, Some(half2)),
     };
-    if job.has_full_map {
-        return read(&paths[0]);
-    }
-    let mut half1 = read(&paths[0])?;
-    let half2 = read(&paths[1])?;
-    half1.data.iter_mut().zip(&half2.data).for_each(|(a, b)| *a = 0.5 * (*a + b));
-    Some(half1)
+    let g = map.geometry;
+    let dims = g.dims.map(|n| n.div_ceil(2));
+    let geometry = crate::grid::GridGeometry {
+        dims,
+        voxel_size: g.voxel_size.map(|v| 2.0 * v),
+        first_voxel_centre: std::array::from_fn(|a| g.first_voxel_centre[a] + 0.5 * g.voxel_size[a]),
+    };
+    let mut data = vec![0f32; geometry.len()];
+    data.par_chunks_mut((dims[0] * dims[1]).max(1)).enumerate().for_each(|(kz, plane)| {
+        let mut counts = vec![0u32; plane.len()];
+        for z in 2 * kz..(2 * kz + 2).min(g.dims[2]) {
+            for y in 0..g.dims[1] {
+                for x in 0..g.dims[0] {
+                    let i = g.index(x, y, z);
+                    let value = other.map_or(map.data[i], |o| 0.5 * (map.data[i] + o.data[i]));
+                    let c = x / 2 + dims[0] * (y / 2);
+                    plane[c] += value;
+                    counts[c] += 1;
+                }
+            }
+        }
+        plane.iter_mut().zip(&counts).for_each(|(v, c)| *v /= (*c).max(1) as f32);
+    });
+    Map { geometry, data, header: crate::grid::MapHeader::for_geometry(&geometry) }
 }
 
 /// The resolution: as given, else as the model file records it.
@@ -609,16 +647,25 @@ fn searched_voxels(
     }
 }
 
-/// An input's size, and its checksum when a JSON report will record it. An in-memory map
-/// counts its values' bytes (`dims`); an in-memory model counts none.
-fn input_info(parameters: &Parameters, source: &InputSource, dims: Option<[usize; 3]>) -> Result<FileInfo> {
-    match source {
-        InputSource::File(path) if parameters.outputs.json.is_some() => file_info(path),
-        InputSource::File(path) => {
+/// An input's size, and its checksum when a JSON report will record it: of the bytes read
+/// (`digest`), else of the file as it is now. An in-memory map counts its values' bytes
+/// (`dims`); an in-memory model counts none.
+fn input_info(
+    parameters: &Parameters,
+    source: &InputSource,
+    digest: Option<&Digest>,
+    dims: Option<[usize; 3]>,
+) -> Result<FileInfo> {
+    match (source, digest) {
+        (InputSource::File(path), Some(d)) => {
+            Ok(FileInfo { path: path.clone(), bytes: d.bytes, sha256: Some(d.sha256.clone()) })
+        }
+        (InputSource::File(path), None) if parameters.outputs.json.is_some() => file_info(path),
+        (InputSource::File(path), None) => {
             let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
             Ok(FileInfo { path: path.clone(), bytes, sha256: None })
         }
-        InputSource::Memory(_) => Ok(FileInfo {
+        (InputSource::Memory(_), _) => Ok(FileInfo {
             path: PathBuf::from(source.describe()),
             bytes: dims.map_or(0, |d| (d.iter().product::<usize>() * std::mem::size_of::<f32>()) as u64),
             sha256: None,

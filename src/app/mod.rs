@@ -15,9 +15,26 @@ use crate::error::{Error, ErrorReport};
 /// Entry point of the binary: returns the process exit code (0 success, 1 failure, 2 usage;
 /// the batch command returns the number of failed entries).
 pub fn main_with_args(args: Vec<String>) -> i32 {
+    install_signal_cleanup();
     if args.get(1).map(String::as_str) == Some("batch") {
         let rest = std::iter::once("real_space_diff_map batch".to_string()).chain(args.into_iter().skip(2)).collect();
         return batch::main_with_args(rest);
+    }
+    if args.get(1).map(String::as_str) == Some(batch::entry::ENTRY_COMMAND) {
+        let Some(path) = args.get(2) else {
+            eprintln!("error: {} needs the entry's spec file", batch::entry::ENTRY_COMMAND);
+            return 2;
+        };
+        return match batch::entry::read_spec(std::path::Path::new(path)) {
+            Ok(spec) => {
+                batch::entry::exit_when_parent_goes();
+                run_and_report(&spec.run_args())
+            }
+            Err(error) => {
+                eprintln!("error: {}", console::printable(&error.to_string()));
+                1
+            }
+        };
     }
     let parsed = match args::parse_run_args(args) {
         Ok(parsed) => parsed,
@@ -25,23 +42,62 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             if code == 0 {
                 print!("{text}");
             } else {
-                eprint!("{text}");
+                eprint!("{}", console::printable(&text));
             }
             return code;
         }
     };
-    match run::run(&parsed) {
-        Ok(_) => 0,
-        Err(error) => {
-            eprintln!("error: {error}");
-            if let Some(path) = &parsed.error_json {
-                let text = serde_json::to_string_pretty(&ErrorReport::from(&error)).unwrap_or_default();
-                // The entry's failure is already on stderr; this copy is for the batch.
-                let _ = crate::io::atomic_file::write_atomically(path, &[], |w| w.write_all(text.as_bytes()));
-            }
-            if matches!(error, Error::Usage(_)) { 2 } else { 1 }
+    run_and_report(&parsed)
+}
+
+/// Runs one job; on failure prints the error and, for a batch entry, writes it as JSON. A panic
+/// (a bug of ours) is reported the same way, as a crash with its message.
+fn run_and_report(parsed: &args::RunArgs) -> i32 {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run::run(parsed)));
+    let (report, code) = match outcome {
+        Ok(Ok(_)) => return 0,
+        Ok(Err(error)) => {
+            eprintln!("error: {}", console::printable(&error.to_string()));
+            let code = if matches!(error, Error::Usage(_)) { 2 } else { 1 };
+            (ErrorReport::from(&error), code)
         }
+        Err(_) => {
+            let message = format!("internal error ({}); please report it with the input files", last_panic_message());
+            (ErrorReport { kind: crate::error::ErrorKind::Crash, file: None, message }, 1)
+        }
+    };
+    // Whatever the run staged is gone with its transaction; this also covers files a panic
+    // left between staging and dropping.
+    crate::io::atomic_file::remove_in_flight();
+    if let Some(path) = &parsed.error_json {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        // The entry's failure is already on stderr; this copy is for the batch.
+        let _ = crate::io::atomic_file::write_atomically(path, &[], |w| w.write_all(text.as_bytes()));
     }
+    code
+}
+
+/// The last panic's message, kept by the binary's panic hook ([`remember_panic`]).
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Keeps a panic's message and place for the failure report (the binary's panic hook calls
+/// this; the message also goes to stderr in one line).
+pub fn remember_panic(message: String) {
+    *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(message);
+}
+
+fn last_panic_message() -> String {
+    LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "unknown cause".into())
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: remove the temporaries of the run in flight and exit (130).
+/// A batch's entries notice that their parent is gone and stop themselves.
+fn install_signal_cleanup() {
+    let _ = ctrlc::set_handler(|| {
+        crate::io::atomic_file::remove_in_flight();
+        batch::summary::write_interrupted_summary();
+        std::process::exit(130);
+    });
 }
 
 use std::io::Write;

@@ -9,7 +9,8 @@ use crate::app::job::{
 };
 use crate::error::{Error, Result};
 use crate::io::ccp4::{MapRead, read_map};
-use crate::io::model::{Model, read_model};
+use crate::io::gz::Digest;
+use crate::io::model::{Model, read_model_hashed};
 use crate::report::Report;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -65,16 +66,27 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     inputs.extend(args.parameters.peaks.mask.clone());
     inputs.extend(args.half_map_pair()?.into_iter().flatten());
     check_output_locations(&args.parameters, &inputs.iter().map(PathBuf::as_path).collect::<Vec<_>>())?;
-    use_threads(args.threads)?;
+    if let Some(bytes) = args.max_memory {
+        crate::limits::set_memory_limit(bytes);
+    }
     let console = Console::new(args.quiet);
+    use_threads(args.threads, args.force_threads, &console)?;
+    check_job_size(args)?;
     let mut stages = Stages::default();
     let experimental = read_experimental(args, &console, &mut stages)?;
-    let model = read_model_stage(&model_path, &console, &mut stages)?;
+    let (model, model_digest) = read_model_stage(&model_path, &console, &mut stages)?;
     let search_mask = match &args.parameters.peaks.mask {
         Some(path) => Some(read_map_stage(path, "mask", &console, &mut stages)?),
         None => None,
     };
-    let inputs = JobInputs { model, model_source: InputSource::File(model_path), experimental, search_mask, stages };
+    let inputs = JobInputs {
+        model,
+        model_source: InputSource::File(model_path),
+        model_digest: Some(model_digest),
+        experimental,
+        search_mask,
+        stages,
+    };
     let mut job = compute_job(inputs, &args.parameters, &console)?;
     console.stage("writing");
     let maps = take_output_maps(&mut job);
@@ -90,16 +102,41 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     Ok(RunSummary { outputs, resolution, report: job.report })
 }
 
-/// Sets the size of the worker pool.
-fn use_threads(threads: Option<usize>) -> Result<()> {
+/// Sets the size of the worker pool: at most the machine's cores unless forced.
+fn use_threads(threads: Option<usize>, force: bool, console: &Console) -> Result<()> {
+    if threads == Some(0) {
+        return Err(Error::Usage("threads must be at least 1".into()));
+    }
+    let (threads, warning) = crate::limits::threads(threads, force);
+    if let Some(warning) = warning {
+        console.warn(warning);
+    }
     if let Some(threads) = threads {
-        if threads == 0 {
-            return Err(Error::Usage("threads must be at least 1".into()));
-        }
         // Fails only if a pool already exists (library use); then the existing pool is used.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global();
     }
     Ok(())
+}
+
+/// Refuses, from the map headers alone, a job that would need more memory than the limit:
+/// nothing of the map's size is read or allocated before this.
+fn check_job_size(args: &RunArgs) -> Result<()> {
+    let half_maps = args.half_map_pair()?;
+    let Some(sizing) = args.map().or_else(|| half_maps.as_ref().map(|[first, _]| first.clone())) else {
+        return Ok(());
+    };
+    let geometry = crate::io::ccp4::read_map_header(&sizing)?;
+    // The resolution may only be known from the model, read later: 3 Å sizes the padding.
+    let d_min = args.parameters.resolution.unwrap_or(3.0);
+    let need = crate::limits::job_memory(geometry.dims, geometry.voxel_size, d_min, half_maps.is_some());
+    crate::limits::ensure_fits(
+        &format!(
+            "a job on its {} x {} x {} voxels of {:.3} Å",
+            geometry.dims[0], geometry.dims[1], geometry.dims[2], geometry.voxel_size[0]
+        ),
+        need,
+        Some(&sizing),
+    )
 }
 
 /// Reads the map and says what it is and where it sits.
@@ -134,14 +171,19 @@ fn describe_map(map_read: MapRead, path: &Path, what: &str, console: &Console) -
     for w in &map_read.warnings {
         console.warn(format!("{}: {w}", path.display()));
     }
-    LoadedMap { map: map_read.map, source: InputSource::File(path.to_path_buf()), warnings: map_read.warnings }
+    LoadedMap {
+        map: map_read.map,
+        source: InputSource::File(path.to_path_buf()),
+        warnings: map_read.warnings,
+        digest: map_read.digest,
+    }
 }
 
 /// Reads the model and says what it holds.
-fn read_model_stage(path: &Path, console: &Console, stages: &mut Stages) -> Result<Model> {
+fn read_model_stage(path: &Path, console: &Console, stages: &mut Stages) -> Result<(Model, Digest)> {
     console.stage("reading the model");
     let clock = Instant::now();
-    let model = read_model(path)?;
+    let (model, digest) = read_model_hashed(path)?;
     stages.add("read model", clock);
     for w in &model.warnings {
         console.warn(format!("{}: {w}", path.display()));
@@ -155,5 +197,5 @@ fn read_model_stage(path: &Path, console: &Console, stages: &mut Stages) -> Resu
         model.residues.len(),
         if chains == 1 { "" } else { "s" }
     ));
-    Ok(model)
+    Ok((model, digest))
 }

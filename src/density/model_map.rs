@@ -139,12 +139,22 @@ pub fn compute_model_map_in(
         ));
     }
     let atoms: Vec<_> = model.atoms.iter().filter(|a| options.include_hydrogens || !a.is_hydrogen).collect();
-    let b_min = atoms.iter().map(|a| a.b_for_density()).fold(f64::INFINITY, f64::min);
+    // A negative B has no physical meaning; a hugely negative one (-1e30) made the blur and the
+    // Gaussians' reach run away (the run never ended). They are used as 0, with a warning.
+    let negative: Vec<f64> = atoms.iter().map(|a| a.b_for_density()).filter(|b| *b < 0.0).collect();
+    if !negative.is_empty() {
+        warnings.push(format!(
+            "{} atoms have a negative B (the lowest {:.3e} Å²); the model map uses B = 0 for them",
+            negative.len(),
+            negative.iter().cloned().fold(0.0, f64::min)
+        ));
+    }
+    let b_min = atoms.iter().map(|a| density_b(a)).fold(f64::INFINITY, f64::min);
     let b_min = if b_min.is_finite() { b_min } else { 0.0 };
     let blur = choose_blur(b_min, target.voxel_size, d_min, options.accuracy);
 
     let splats_in_angstrom = atom_splats(model, &atoms, blur, options.accuracy, &mut warnings);
-    let (fft_dims, padding, splats) = place_on_fft_grid(splats_in_angstrom, target, options.periodic);
+    let (fft_dims, padding, splats) = place_on_fft_grid(splats_in_angstrom, target, options.periodic)?;
     let atoms_used = splats.len();
 
     let mut density = workspace.take_real(fft_dims.iter().product());
@@ -173,6 +183,11 @@ pub fn compute_model_map_in(
 /// Each atom as five Gaussians (its form factor convolved with its B and the blur), in Å, cut
 /// where they fall below `accuracy` of the atom's peak; atoms of occupancy 0 are left out.
 /// Elements outside the table are modelled as carbon, and named in a warning.
+/// The B an atom's density is computed with: its own, or 0 when that is negative.
+fn density_b(atom: &crate::io::model::Atom) -> f64 {
+    atom.b_for_density().max(0.0)
+}
+
 fn atom_splats(
     model: &Model,
     atoms: &[&crate::io::model::Atom],
@@ -187,7 +202,7 @@ fn atom_splats(
     let mut splats = Vec::with_capacity(atoms.len());
     let mut too_diffuse = 0usize;
     for atom in atoms {
-        if atom.b_for_density() > MAX_B_FOR_DENSITY {
+        if density_b(atom) > MAX_B_FOR_DENSITY {
             too_diffuse += 1;
             continue;
         }
@@ -199,8 +214,8 @@ fn atom_splats(
         let mut amplitude = [0.0; 5];
         let mut exponent = [0.0; 5];
         for i in 0..5 {
-            let b_total = form.b[i] + atom.b_for_density() + blur;
-            amplitude[i] = atom.occupancy * form.a[i] * (4.0 * PI / b_total).powf(1.5);
+            let b_total = form.b[i] + density_b(atom) + blur;
+            amplitude[i] = atom.occupancy.max(0.0) * form.a[i] * (4.0 * PI / b_total).powf(1.5);
             exponent[i] = 4.0 * PI * PI / b_total;
         }
         let peak: f64 = amplitude.iter().map(|a| a.abs()).sum();
@@ -243,17 +258,33 @@ fn place_on_fft_grid(
     splats_in_angstrom: Vec<Splat>,
     target: &GridGeometry,
     periodic: bool,
-) -> ([usize; 3], [usize; 3], Vec<Splat>) {
+) -> Result<([usize; 3], [usize; 3], Vec<Splat>)> {
     let max_radius = splats_in_angstrom.iter().map(|s| s.radius).fold(0.0, f64::max);
     let mut padding = [0usize; 3];
     let mut fft_dims = target.dims;
     if !periodic {
+        // Checked before anything is sized by it: a voxel of 0.003 Å asked for a grid of
+        // terabytes (and the search for an FFT-friendly size would not end).
+        let padded = crate::limits::padded_dims(target.dims, target.voxel_size, max_radius).ok_or_else(|| {
+            Error::limit(
+                None,
+                format!(
+                    "the model map's grid (the map's {:?} voxels of {:?} Å, padded by {max_radius:.1} Å on each side) \
+                     has an edge of more than {} voxels",
+                    target.dims,
+                    target.voxel_size,
+                    crate::limits::MAX_GRID_EDGE
+                ),
+            )
+        })?;
         for a in 0..3 {
-            let minimum = (max_radius / target.voxel_size[a]).ceil() as usize + 1;
-            fft_dims[a] = fft_friendly_size(target.dims[a] + 2 * minimum);
+            fft_dims[a] = fft_friendly_size(padded[a] as usize);
             padding[a] = (fft_dims[a] - target.dims[a]) / 2;
         }
     }
+    // The padded grid and its half spectrum.
+    let bytes = crate::limits::voxels(fft_dims.map(|n| n as u64)).and_then(|v| v.checked_mul(2 * crate::limits::BYTES_PER_VOXEL));
+    crate::limits::ensure_fits(&format!("the model map's {fft_dims:?} grid"), bytes, None)?;
     let fft_origin: [f64; 3] =
         std::array::from_fn(|a| target.first_voxel_centre[a] - padding[a] as f64 * target.voxel_size[a]);
     let splats = splats_in_angstrom
@@ -267,7 +298,7 @@ fn place_on_fft_grid(
             reaches.then_some(Splat { grid_position, amplitude, exponent, radius })
         })
         .collect();
-    (fft_dims, padding, splats)
+    Ok((fft_dims, padding, splats))
 }
 
 /// Adds the atoms' Gaussians to a periodic grid, in parallel over Z slabs.

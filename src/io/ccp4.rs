@@ -124,28 +124,47 @@ pub struct MapRead {
     pub labels: Vec<String>,
     /// Things that were odd but not fatal (missing machine stamp, both ORIGIN and NSTART set...).
     pub warnings: Vec<String>,
+    /// Size and SHA-256 of the file's bytes as they were read (none for bytes in memory).
+    pub digest: Option<gz::Digest>,
 }
 
 /// Reads a CCP4/MRC map (plain or gzip-compressed).
 pub fn read_map(path: impl AsRef<Path>) -> Result<MapRead> {
     let path = path.as_ref();
-    let (reader, length) = gz::open(path).map_err(|e| Error::io(path, e))?;
-    parse_map(reader, path, length)
+    crate::limits::ensure_regular_file(path)?;
+    let (reader, length, digest) = gz::open_hashed(path).map_err(|e| Error::io(path, e))?;
+    let mut read = parse_map(reader, path, length)?;
+    read.digest = Some(digest.digest());
+    Ok(read)
 }
 
 /// Grid size (X, Y, Z) from a map's header alone (plain or gzip), without reading the data:
 /// `None` when the header cannot be read.
 pub fn read_map_header_dims(path: &Path) -> Option<[usize; 3]> {
-    let (mut reader, _) = gz::open(path).ok()?;
+    read_map_header(path).ok().map(|g| g.dims)
+}
+
+/// The grid (X, Y, Z dims, voxel size, placement) from a map's header alone (plain or gzip),
+/// without reading the data; the header's sizes checked as [`read_map`] checks them (except
+/// against the file length of a compressed file, unknown before reading it). Refuses anything
+/// but a regular file before opening it.
+pub fn read_map_header(path: &Path) -> Result<GridGeometry> {
+    crate::limits::ensure_regular_file(path)?;
+    let (mut reader, length) = gz::open(path).map_err(|e| Error::io(path, e))?;
     let mut head = [0u8; HEADER_BYTES];
-    if read_up_to(&mut reader, &mut head).ok()? != HEADER_BYTES {
-        return None;
+    let got = read_up_to(&mut reader, &mut head).map_err(|e| Error::io(path, e))?;
+    if got != HEADER_BYTES {
+        return Err(Error::map(path, format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header")));
     }
     let mut warnings = Vec::new();
     let endianness = choose_endianness(&head, &mut warnings);
     let words = Words { bytes: head, endianness };
-    let dims = [words.int(1), words.int(2), words.int(3)];
-    dims.iter().all(|&n| n > 0).then(|| dims.map(|n| n as usize))
+    let layout = read_layout(&words, length, &mut warnings).map_err(|e| match e {
+        LayoutError::Format(message) => Error::map(path, message),
+        LayoutError::Limit(message) => Error::limit(Some(path), message),
+    })?;
+    let (geometry, _) = read_placement(&words, &layout, &mut warnings).map_err(|m| Error::map(path, m))?;
+    Ok(geometry)
 }
 
 /// Parses a map from bytes in memory; `name` is used in error messages.
@@ -237,17 +256,30 @@ struct Layout {
 
 /// Checks the header's dimensions, mode, axis order and sizes (against the file's length when
 /// it is known).
+/// Why a header's layout cannot be used: a malformed header, or one whose sizes exceed the
+/// limits ([`crate::limits`]).
+enum LayoutError {
+    Format(String),
+    Limit(String),
+}
+
+impl From<String> for LayoutError {
+    fn from(message: String) -> Self {
+        LayoutError::Format(message)
+    }
+}
+
 fn read_layout(
     words: &Words,
     file_len: Option<u64>,
     warnings: &mut Vec<String>,
-) -> std::result::Result<Layout, String> {
+) -> std::result::Result<Layout, LayoutError> {
     let file_dims = [words.int(1), words.int(2), words.int(3)];
     if file_dims.iter().any(|&n| n <= 0) {
-        return Err(format!(
+        return Err(LayoutError::Format(format!(
             "dimensions NC, NR, NS = {}, {}, {} must all be positive",
             file_dims[0], file_dims[1], file_dims[2]
-        ));
+        )));
     }
     let mode = DataMode::from_number(words.int(4))?;
     let mut axis_order = [words.int(17), words.int(18), words.int(19)];
@@ -258,35 +290,45 @@ fn read_layout(
     let mut sorted = axis_order;
     sorted.sort_unstable();
     if sorted != [1, 2, 3] {
-        return Err(format!(
+        return Err(LayoutError::Format(format!(
             "MAPC/MAPR/MAPS = {}, {}, {} is not a permutation of 1, 2, 3",
             axis_order[0], axis_order[1], axis_order[2]
-        ));
+        )));
     }
-    let voxels: u64 = file_dims.iter().map(|&n| n as u64).product();
+    // Each dimension fits an i32, their product need not fit a u64.
+    let voxels = crate::limits::voxels(file_dims.map(|n| n as u64)).unwrap_or(u64::MAX);
     if voxels > MAX_VOXELS {
-        return Err(format!(
-            "header claims {} x {} x {} = {voxels} voxels, more than the {MAX_VOXELS} this reader accepts",
+        let count = if voxels == u64::MAX { "more than 2^64".to_string() } else { voxels.to_string() };
+        return Err(LayoutError::Limit(format!(
+            "header claims {} x {} x {} = {count} voxels, more than the {MAX_VOXELS} this reader accepts",
             file_dims[0], file_dims[1], file_dims[2]
-        ));
+        )));
     }
     let extended = words.int(24);
     if extended < 0 {
-        return Err(format!("extended header size NSYMBT = {extended} is negative"));
+        return Err(LayoutError::Format(format!("extended header size NSYMBT = {extended} is negative")));
     }
     let expected_len = HEADER_BYTES as u64 + extended as u64 + voxels * mode.bytes() as u64;
+    // Memory before anything of that size is allocated: the values as float32, and a second
+    // copy when they are permuted to X, Y, Z order.
+    let copies = if axis_order == [1, 2, 3] { 1 } else { 2 };
+    let bytes = voxels.checked_mul(crate::limits::BYTES_PER_VOXEL * copies);
+    if bytes.is_none_or(|b| b > crate::limits::memory_limit()) {
+        let what = format!("its {} x {} x {} voxels", file_dims[0], file_dims[1], file_dims[2]);
+        return Err(LayoutError::Limit(crate::limits::ensure_fits(&what, bytes, None).unwrap_err().to_string()));
+    }
     if let Some(len) = file_len
         && len != expected_len
     {
         let relation = if len < expected_len { "shorter" } else { "longer" };
-        return Err(format!(
+        return Err(LayoutError::Format(format!(
             "file is {len} bytes, {relation} than the {expected_len} its header promises \
              ({} x {} x {} voxels of mode {}, {extended}-byte extended header)",
             file_dims[0],
             file_dims[1],
             file_dims[2],
             mode.number()
-        ));
+        )));
     }
     Ok(Layout { file_dims, mode, axis_order: axis_order.map(|a| a as u8), voxels, extended })
 }
@@ -356,7 +398,10 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     let mut warnings = Vec::new();
     let endianness = choose_endianness(&bytes, &mut warnings);
     let words = Words { bytes, endianness };
-    let layout = read_layout(&words, file_len, &mut warnings).map_err(bad)?;
+    let layout = read_layout(&words, file_len, &mut warnings).map_err(|e| match e {
+        LayoutError::Format(message) => bad(message),
+        LayoutError::Limit(message) => Error::limit(Some(path), message),
+    })?;
     let (geometry, header) = read_placement(&words, &layout, &mut warnings).map_err(bad)?;
     if &bytes[MAP_TAG_OFFSET..MAP_TAG_OFFSET + 4] != b"MAP " {
         warnings.push("header word 53 is not 'MAP ' (pre-2000 CCP4 file?)".into());
@@ -384,7 +429,7 @@ fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Resu
     let file_dims = layout.file_dims.map(|n| n as usize);
     let data = permute_to_xyz(file_order, file_dims, layout.axis_order, geometry.dims);
     let mode = layout.mode;
-    Ok(MapRead { map: Map { geometry, data, header }, mode, endianness, labels, warnings })
+    Ok(MapRead { map: Map { geometry, data, header }, mode, endianness, labels, warnings, digest: None })
 }
 
 fn read_labels(words: &Words) -> Vec<String> {
@@ -632,6 +677,17 @@ fn encode_with<B: ByteOrder, W: Write>(map: &Map, mode: DataMode, label: &str, o
 /// through a temporary file renamed into place. `inputs` are files that must not be overwritten.
 pub fn write_map(path: impl AsRef<Path>, map: &Map, label: &str, inputs: &[&Path]) -> Result<()> {
     write_atomically(path.as_ref(), inputs, |w| encode_map_into(map, MapEncoding::default(), label, w))
+}
+
+/// As [`write_map`], staged in `transaction` (renamed into place with the run's other outputs).
+pub fn write_map_in(
+    transaction: &crate::io::atomic_file::Transaction,
+    path: &Path,
+    map: &Map,
+    label: &str,
+    inputs: &[&Path],
+) -> Result<()> {
+    transaction.write(path, inputs, |w| encode_map_into(map, MapEncoding::default(), label, w))
 }
 
 #[cfg(test)]

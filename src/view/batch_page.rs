@@ -147,7 +147,9 @@ function render() {
     tr.className = "status-" + r.status;
     tr.dataset.id = r.id;
     const idCell = cell(tr, "");
-    if (r.report) {
+    // Links only to pages inside this folder: a relative path of plain names, no scheme, no
+    // way up (a summary edited by hand cannot make a click run a script).
+    if (r.report && /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(r.report) && !r.report.split("/").includes("..")) {
       const a = document.createElement("a");
       a.href = r.report;
       a.textContent = r.id;

@@ -4,7 +4,7 @@
 //! network resources; the pictures and maps are linked by paths relative to the page.
 
 use crate::error::Result;
-use crate::io::atomic_file::write_atomically;
+use crate::io::atomic_file::Transaction;
 use crate::report::Report;
 use crate::view::scripts::peak_label;
 use crate::view::{directory_of, escape_html, relative_path, slash_path, unit_symbol};
@@ -73,9 +73,15 @@ pub fn run_report_html(report: &Report, html_path: &Path, files: &LinkedFiles) -
 }
 
 /// Writes the page atomically, never over an input.
-pub fn write_run_report(report: &Report, html_path: &Path, files: &LinkedFiles, protected: &[&Path]) -> Result<()> {
+pub fn write_run_report(
+    out: &Transaction,
+    report: &Report,
+    html_path: &Path,
+    files: &LinkedFiles,
+    protected: &[&Path],
+) -> Result<()> {
     let page = run_report_html(report, html_path, files);
-    write_atomically(html_path, protected, |w| w.write_all(page.as_bytes()))
+    out.write(html_path, protected, |w| w.write_all(page.as_bytes()))
 }
 
 fn file_name(path: &Path) -> String {

@@ -9,7 +9,7 @@ use crate::analysis::peaks::Peak;
 use crate::difference::Units;
 use crate::error::{Error, Result};
 use crate::grid::Map;
-use crate::io::atomic_file::write_atomically;
+use crate::io::atomic_file::Transaction;
 use crate::io::model::Model;
 use crate::view::unit_symbol;
 use plotters::prelude::*;
@@ -80,6 +80,7 @@ pub fn picture_path(output: &Path, rank: usize) -> PathBuf {
 /// Draws the `count` strongest peaks (`peaks` is strongest first) into
 /// `NAME_pictures/peak_N.png` beside `output`; returns the files written, by rank.
 pub fn write_peak_pictures(
+    out: &Transaction,
     scene: &PictureScene,
     peaks: &[Peak],
     count: usize,
@@ -91,7 +92,7 @@ pub fn write_peak_pictures(
         return Ok(Vec::new());
     }
     let folder = crate::view::companion_path(output, "_pictures");
-    std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
+    out.create_dir(&folder)?;
     // Each picture is independent and small: drawn side by side.
     chosen
         .par_iter()
@@ -99,7 +100,7 @@ pub fn write_peak_pictures(
         .map(|(index, peak)| {
             let png = render_peak_picture(scene, peak, index + 1)?;
             let path = picture_path(output, index + 1);
-            write_atomically(&path, protected, |w| w.write_all(&png))?;
+            out.write(&path, protected, |w| w.write_all(&png))?;
             Ok(path)
         })
         .collect()

@@ -12,7 +12,7 @@ use crate::analysis::peaks::Peak;
 use crate::difference::Units;
 use crate::error::Result;
 use crate::grid::GridGeometry;
-use crate::io::atomic_file::write_atomically;
+use crate::io::atomic_file::Transaction;
 use crate::view::{companion_path, directory_of, relative_path, slash_path, unit_symbol};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,12 +50,12 @@ pub fn viewer_script_paths(output: &Path) -> [PathBuf; 2] {
 
 /// Writes both scripts beside the difference map (atomically, never over an input); returns
 /// their paths.
-pub fn write_viewer_scripts(scene: &ViewerScene, protected: &[&Path]) -> Result<Vec<PathBuf>> {
+pub fn write_viewer_scripts(out: &Transaction, scene: &ViewerScene, protected: &[&Path]) -> Result<Vec<PathBuf>> {
     let [chimerax, coot] = viewer_script_paths(&scene.difference.path);
     let chimerax_text = chimerax_script(scene, &directory_of(&chimerax));
-    write_atomically(&chimerax, protected, |w| w.write_all(chimerax_text.as_bytes()))?;
+    out.write(&chimerax, protected, |w| w.write_all(chimerax_text.as_bytes()))?;
     let coot_text = coot_script(scene, &directory_of(&coot));
-    write_atomically(&coot, protected, |w| w.write_all(coot_text.as_bytes()))?;
+    out.write(&coot, protected, |w| w.write_all(coot_text.as_bytes()))?;
     Ok(vec![chimerax, coot])
 }
 
@@ -68,9 +68,27 @@ pub fn peak_label(rank: usize, peak: &Peak, units: Units) -> String {
     format!("{rank}: {:+.1} {} {near}", peak.height, unit_symbol(units))
 }
 
-/// A path for a ChimeraX command: relative to the script, quoted.
-fn quoted(script_dir: &Path, file: &Path) -> String {
-    format!("\"{}\"", slash_path(&relative_path(script_dir, file)).replace('"', "\\\""))
+/// A path for a ChimeraX command: relative to the script, quoted, led by `./` (so that a name
+/// like `pdb:1abc` is a file, not a fetch); `None` when the path holds a character that a
+/// ChimeraX command cannot carry (a quote, a line break, `;`: [`crate::escape::chimerax_text`]).
+fn quoted(script_dir: &Path, file: &Path) -> Option<String> {
+    let relative = slash_path(&relative_path(script_dir, file));
+    let relative = if relative.starts_with('/') || relative.starts_with("../") { relative } else { format!("./{relative}") };
+    crate::escape::chimerax_safe_path(&relative).then(|| format!("\"{relative}\""))
+}
+
+/// The command to open `file` (`open PATH` + `suffix`), or a comment saying why it cannot be.
+fn open_command(script_dir: &Path, file: &Path, suffix: &str, what: &str) -> (String, bool) {
+    match quoted(script_dir, file) {
+        Some(path) => (format!("open {path}{suffix}"), true),
+        None => (
+            format!(
+                "# The {what}'s file name has a character a ChimeraX command cannot carry; open it yourself: {}",
+                crate::escape::chimerax_text(&file.display().to_string())
+            ),
+            false,
+        ),
+    }
 }
 
 fn triple(v: [f64; 3]) -> String {
@@ -85,7 +103,7 @@ fn placement(geometry: &GridGeometry) -> String {
 /// relative paths hold wherever the folder is opened from.
 pub fn chimerax_script(scene: &ViewerScene, script_dir: &Path) -> String {
     let [own_path, _] = viewer_script_paths(&scene.difference.path);
-    let own_name = own_path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let own_name = own_path.file_name().map(|n| crate::escape::chimerax_text(&n.to_string_lossy())).unwrap_or_default();
     let mut lines = vec![
         format!(
             "# ChimeraX commands written by real_space_diff_map {}: `chimerax {own_name}` or, in ChimeraX, `open {own_name}`.",
@@ -96,32 +114,41 @@ pub fn chimerax_script(scene: &ViewerScene, script_dir: &Path) -> String {
     ];
     let mut next_id = 1;
     if let Some(model) = &scene.model {
-        lines.push(format!("open {}", quoted(script_dir, model)));
-        lines.push(format!("style #{next_id} stick"));
-        next_id += 1;
+        let (command, opened) = open_command(script_dir, model, "", "model");
+        lines.push(command);
+        if opened {
+            lines.push(format!("style #{next_id} stick"));
+            next_id += 1;
+        }
     }
     if let Some(map) = &scene.experimental {
-        lines.push(format!("open {} format ccp4", quoted(script_dir, &map.path)));
-        lines.push(format!(
-            "volume #{next_id} style mesh level {:.6} color #a0a0a0 step 1 {}",
-            map.level,
-            placement(&map.geometry)
-        ));
-        next_id += 1;
+        let (command, opened) = open_command(script_dir, &map.path, " format ccp4", "experimental map");
+        lines.push(command);
+        if opened {
+            lines.push(format!(
+                "volume #{next_id} style mesh level {:.6} color #a0a0a0 step 1 {}",
+                map.level,
+                placement(&map.geometry)
+            ));
+            next_id += 1;
+        }
     }
     let difference = &scene.difference;
-    lines.push(format!("open {} format ccp4", quoted(script_dir, &difference.path)));
-    lines.push(format!(
-        "volume #{next_id} style mesh level {:.6} color #ff0000 level {:.6} color #00c000 step 1 {}",
-        -difference.level,
-        difference.level,
-        placement(&difference.geometry)
-    ));
+    let (command, opened) = open_command(script_dir, &difference.path, " format ccp4", "difference map");
+    lines.push(command);
+    if opened {
+        lines.push(format!(
+            "volume #{next_id} style mesh level {:.6} color #ff0000 level {:.6} color #00c000 step 1 {}",
+            -difference.level,
+            difference.level,
+            placement(&difference.geometry)
+        ));
+    }
     let markers = 10.max(next_id + 1);
     for (index, peak) in scene.peaks.iter().enumerate() {
         let color = if peak.height > 0.0 { "#00c000" } else { "#ff0000" };
         lines.push(format!("marker #{markers} position {} color {color} radius 0.4", triple(peak.position)));
-        let label = peak_label(index + 1, peak, scene.units).replace('"', "'");
+        let label = crate::escape::chimerax_text(&peak_label(index + 1, peak, scene.units));
         lines.push(format!("label #{markers}:{} residues text \"{label}\" height 0.7", index + 1));
     }
     if !scene.peaks.is_empty() {
@@ -134,7 +161,7 @@ pub fn chimerax_script(scene: &ViewerScene, script_dir: &Path) -> String {
 
 /// A Python string literal.
 fn python_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+    crate::escape::python_string(text)
 }
 
 /// The Coot script (Python; Coot 0.9 and 1.x). Coot does not always tell a script where it

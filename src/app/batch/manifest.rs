@@ -69,9 +69,42 @@ impl Entry {
     }
 }
 
+/// An entry writes only inside its own folder: the files a manifest may name (`html=`, `csv=`,
+/// `scale_map=`, `noise_map=`) must be plain file names, which the batch puts there; the map and
+/// the report are the batch's to name. (Before, `html=/elsewhere/x.html` in a manifest wrote
+/// wherever it pointed, over existing files.)
+fn confine_outputs(parameters: &Parameters) -> std::result::Result<(), String> {
+    let defaults = crate::parameters::OutputParameters::default();
+    let outputs = &parameters.outputs;
+    if outputs.output != defaults.output || outputs.json.is_some() {
+        return Err("output= and json= are the batch's to name (DIR/<id>/difference.ccp4 and report.json)".into());
+    }
+    for (key, value) in [
+        ("html", &outputs.html),
+        ("csv", &outputs.csv),
+        ("scale_map", &outputs.scale_map),
+        ("noise_map", &outputs.noise_map),
+    ] {
+        let Some(value) = value else { continue };
+        let mut parts = value.components();
+        let plain = matches!((parts.next(), parts.next()), (Some(std::path::Component::Normal(name)), None)
+            if !name.to_string_lossy().starts_with('.') && !name.to_string_lossy().contains(['\\', ':']));
+        if !plain {
+            return Err(format!(
+                "{key}={} must be a plain file name: an entry writes only inside its own folder DIR/<id>/",
+                value.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Reads a manifest. Errors name the file and the line.
 pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
+    crate::limits::ensure_regular_file(path)?;
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    // Spreadsheet programs save UTF-8 with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let bad = |line: usize, message: String| Error::Invalid(format!("{}:{line}: {message}", path.display()));
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
@@ -139,6 +172,7 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
             parse_parameters(&options).map_err(|message| bad(n + 1, format!("entry '{id}': {message}")))?;
         // The mask is an input like the maps: relative to the manifest.
         parameters.peaks.mask = parameters.peaks.mask.map(|m| base.join(m));
+        confine_outputs(&parameters).map_err(|message| bad(n + 1, format!("entry '{id}': {message}")))?;
         parameters.validate().map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
         let map = Some(get(map_col)).filter(|m| !m.is_empty()).map(|m| base.join(m));
         entries.push(Entry { id, model: base.join(get(model_col)), map, half_maps, parameters });

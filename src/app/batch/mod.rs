@@ -9,6 +9,7 @@
 //! those whose inputs or parameters changed. The files: [`manifest`] (what to run), [`stamp`]
 //! (what ran), [`scheduler`] (how entries run), [`summary`] (what came out).
 
+pub mod entry;
 pub mod manifest;
 pub mod scheduler;
 pub mod stamp;
@@ -17,7 +18,7 @@ pub mod summary;
 use crate::error::{Error, ErrorReport, Result};
 use clap::Parser;
 use manifest::{Entry, read_manifest};
-use scheduler::{MemoryBudget, available_memory, map_voxels, memory_estimate, memory_for_voxels, run_entry};
+use scheduler::{MemoryBudget, Runner, map_geometry, memory_estimate, memory_for_geometry, program_path};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
@@ -60,6 +61,13 @@ pub struct BatchArgs {
     /// headers) and run nothing: a workflow engine asks this to size its cluster jobs.
     #[arg(long)]
     pub resources: bool,
+    /// The most memory an entry may ask for (8G, 800M; default: 90% of the memory available):
+    /// entries whose maps or grids would need more fail with the reason.
+    #[arg(long = "max-memory", alias = "max_memory", value_name = "SIZE", value_parser = crate::limits::parse_memory)]
+    pub max_memory: Option<u64>,
+    /// Allow --threads beyond the machine's cores.
+    #[arg(long = "force-threads", alias = "force_threads")]
+    pub force_threads: bool,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
@@ -89,9 +97,14 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         print!("{}", resource_table(&entries));
         return Ok(0);
     }
+    if let Some(bytes) = args.max_memory {
+        crate::limits::set_memory_limit(bytes);
+    }
     std::fs::create_dir_all(&args.out_dir).map_err(|e| Error::io(&args.out_dir, e))?;
+    refuse_summaries_over_inputs(args, &entries)?;
+    let program = program_path().map_err(|e| Error::Invalid(format!("cannot find this program to run the entries: {e}")))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let total_memory = available_memory() * 4 / 5;
+    let total_memory = crate::limits::available_memory() * 4 / 5;
     let estimates: Vec<u64> = entries.iter().map(memory_estimate).collect();
     let jobs = args.jobs.unwrap_or_else(|| {
         let typical = estimates.iter().copied().max().unwrap_or(1 << 30).max(1);
@@ -101,7 +114,23 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         return Err(Error::Usage("--jobs must be at least 1".into()));
     }
     let jobs = jobs.min(entries.len().max(1));
-    let threads = args.threads.unwrap_or(cores / jobs).max(1);
+    if args.threads == Some(0) {
+        return Err(Error::Usage("--threads must be at least 1".into()));
+    }
+    let (threads, warning) = crate::limits::threads(args.threads, args.force_threads);
+    if let Some(warning) = warning
+        && !quiet
+    {
+        eprintln!("warning: {warning}");
+    }
+    let threads = threads.unwrap_or(cores / jobs).max(1);
+    let runner = Runner {
+        out_dir: &args.out_dir,
+        program: &program,
+        threads,
+        retry_failed: args.retry_failed,
+        max_memory: args.max_memory,
+    };
     let budget = MemoryBudget { free: Mutex::new(total_memory), total: total_memory, changed: Condvar::new() };
     let queue: Mutex<VecDeque<(usize, Entry, u64)>> =
         Mutex::new(entries.iter().cloned().zip(estimates).enumerate().map(|(i, (e, m))| (i, e, m)).collect());
@@ -130,7 +159,7 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
                     rows.lock().unwrap_or_else(|e| e.into_inner())[index].status = EntryStatus::Running;
                     live.write(&rows, false);
                     let row = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_entry(&entry, &args.out_dir, threads, args.retry_failed)
+                        runner.run_entry(&entry)
                     }))
                     .unwrap_or_else(|_| {
                         let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
@@ -146,7 +175,7 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
                         failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         if !quiet {
                             let why = row.error.as_ref().map_or("failed".to_string(), |e| e.to_string());
-                            progress.suspend(|| eprintln!("{}: {why}", row.id));
+                            progress.suspend(|| eprintln!("{}", crate::escape::terminal(&format!("{}: {why}", row.id))));
                         }
                     }
                     rows.lock().unwrap_or_else(|e| e.into_inner())[index] = row;
@@ -158,6 +187,7 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         }
     });
     progress.finish_and_clear();
+    summary::remember_live(None);
     let rows: Vec<SummaryRow> = rows.into_inner().unwrap_or_else(|e| e.into_inner());
     if !args.no_summary {
         write_summary(&args.out_dir, &rows)?;
@@ -178,15 +208,36 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
     Ok(failed)
 }
 
+/// Refuses a batch whose summary files would replace its manifest or one of its inputs (a
+/// manifest named `summary.tsv` in the out-dir).
+fn refuse_summaries_over_inputs(args: &BatchArgs, entries: &[Entry]) -> Result<()> {
+    use crate::io::atomic_file::same_file;
+    let mut inputs: Vec<&std::path::Path> = vec![args.manifest.as_path()];
+    for entry in entries {
+        inputs.extend(entry.input_files());
+    }
+    for name in ["summary.tsv", "summary.json", "summary.js", "index.html"] {
+        let summary = args.out_dir.join(name);
+        if let Some(input) = inputs.iter().find(|i| same_file(&summary, i)) {
+            return Err(Error::Invalid(format!(
+                "the batch's {} would replace its input {}: choose another --out-dir",
+                summary.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// What each entry needs, as a TSV table: the memory the batch admits it with (rounded up to
 /// 100 MB) and a generous wall-time limit (10 minutes plus a minute per 10 million voxels: a
 /// 384³ entry takes about 5 s on two cores).
 fn resource_table(entries: &[Entry]) -> String {
     let mut table = String::from("id\tmem_mb\truntime_min\tmap_voxels\n");
     for entry in entries {
-        let voxels = map_voxels(entry);
-        let mem_mb = memory_for_voxels(entry, voxels).div_ceil(100 << 20) * 100;
-        let voxels = voxels.unwrap_or(0);
+        let geometry = map_geometry(entry);
+        let mem_mb = memory_for_geometry(entry, geometry.as_ref()).div_ceil(100 << 20).saturating_mul(100);
+        let voxels = geometry.and_then(|g| crate::limits::voxels(g.dims.map(|n| n as u64))).unwrap_or(0);
         let runtime = 10 + voxels.div_ceil(10_000_000);
         table.push_str(&format!("{}\t{mem_mb}\t{runtime}\t{voxels}\n", entry.id));
     }
@@ -209,11 +260,13 @@ impl LiveSummary<'_> {
         if !self.enabled {
             return;
         }
+        let snapshot = rows.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        // Always current, for a summary written when a signal stops the batch.
+        summary::remember_live(Some((self.out_dir, &snapshot)));
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if !force && last.is_some_and(|t| t.elapsed() < LIVE_SUMMARY_INTERVAL) {
             return;
         }
-        let snapshot = rows.lock().unwrap_or_else(|e| e.into_inner()).clone();
         // A summary that cannot be written now is written at the end (or the end says why).
         let _ = write_summary(self.out_dir, &snapshot);
         *last = Some(std::time::Instant::now());
@@ -241,7 +294,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         Ok(failed) => failed.min(125) as i32,
         // A manifest or arguments that cannot be used: nothing ran.
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::escape::terminal(&e.to_string()));
             2
         }
     }

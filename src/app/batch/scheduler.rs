@@ -1,52 +1,41 @@
-//! Running entries: each as a child process of this program, admitted when its estimated memory
-//! fits, with its outcome recorded in stamps.
+//! Running entries: each as a child process of this program ([`super::entry`]), admitted when
+//! its estimated memory fits, with its outcome recorded in stamps.
+//!
+//! What an entry may touch: its own folder `DIR/<id>/` (a folder that is a link is refused, so
+//! nothing is written through it), held under an advisory lock while it runs (a second batch on
+//! the same folder waits for the entry, then finds it done), and the temporaries this program
+//! made there (only regular files with [`crate::io::atomic_file::TEMP_PREFIX`]).
 
+use super::entry::{ENTRY_COMMAND, EntrySpec};
 use super::manifest::Entry;
-use super::stamp::{Stamp, inputs_unchanged, read_stamp, stamp_inputs};
+use super::stamp::{InputStamp, Stamp, inputs_unchanged, read_stamp, stamp_inputs};
 use super::summary::{EntryStatus, SummaryRow, summary_from_report};
 use crate::error::{ErrorKind, ErrorReport};
-use crate::io::atomic_file::write_atomically;
+use crate::io::atomic_file::{remove_stale_temporaries, write_atomically};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
-/// Bytes of memory one entry needs per voxel of its map: about four float32 copies of the map
-/// (measured peak 3.44 maps on a 384³ entry).
-pub const MEMORY_BYTES_PER_VOXEL: u64 = 4 * 4;
-/// Memory one entry needs beyond its maps (program, model, tables).
-pub const MEMORY_OVERHEAD_BYTES: u64 = 256 << 20;
-
-/// Bytes per voxel with half maps: both halves are in memory besides the maps of the
-/// single-map job, so about six float32 maps.
-pub const HALF_MAP_MEMORY_BYTES_PER_VOXEL: u64 = 6 * 4;
-
-/// Estimated peak memory of one entry in bytes: about four maps of float32 (six with half
-/// maps) plus a margin, from the map header (decompressed size for .gz, whose header is read
-/// without the data).
+/// Estimated peak memory of one entry in bytes, from its map header
+/// ([`crate::limits::job_memory`], the same arithmetic a run checks itself with); 1 GiB when
+/// the header cannot be read (the entry then fails on its own, with the reason).
 pub(super) fn memory_estimate(entry: &Entry) -> u64 {
-    memory_for_voxels(entry, map_voxels(entry))
+    memory_for_geometry(entry, map_geometry(entry).as_ref())
 }
 
-/// Voxels of the entry's map, from its header (`None` when the header cannot be read).
-pub(super) fn map_voxels(entry: &Entry) -> Option<u64> {
-    crate::io::ccp4::read_map_header_dims(entry.sizing_map()).map(|d| d.iter().map(|&n| n as u64).product::<u64>())
+/// The entry's map grid from its header alone (`None` when it cannot be read). Never opens
+/// anything but a regular file, so a FIFO given as a map cannot block the batch.
+pub(super) fn map_geometry(entry: &Entry) -> Option<crate::GridGeometry> {
+    crate::io::ccp4::read_map_header(entry.sizing_map()).ok()
 }
 
-/// [`memory_estimate`] for an entry whose map has `voxels` voxels (1 GiB when unknown).
-pub(super) fn memory_for_voxels(entry: &Entry, voxels: Option<u64>) -> u64 {
-    let per_voxel = if entry.half_maps.is_some() { HALF_MAP_MEMORY_BYTES_PER_VOXEL } else { MEMORY_BYTES_PER_VOXEL };
-    voxels.map_or(1 << 30, |v| v * per_voxel + MEMORY_OVERHEAD_BYTES)
-}
-
-pub(super) fn available_memory() -> u64 {
-    let from_proc = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
-        text.lines()
-            .find(|l| l.starts_with("MemAvailable:"))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    });
-    from_proc.unwrap_or(8 << 30)
+/// [`memory_estimate`] for an entry whose map grid is `geometry`; `u64::MAX` when the sizes
+/// overflow (an entry that cannot run: it fails on its own, alone).
+pub(super) fn memory_for_geometry(entry: &Entry, geometry: Option<&crate::GridGeometry>) -> u64 {
+    let Some(g) = geometry else { return 1 << 30 };
+    let d_min = entry.parameters.resolution.unwrap_or(3.0);
+    crate::limits::job_memory(g.dims, g.voxel_size, d_min, entry.half_maps.is_some()).unwrap_or(u64::MAX)
 }
 
 /// A memory budget shared by the workers: an entry starts only when its estimate fits (an entry
@@ -73,126 +62,234 @@ impl MemoryBudget {
     }
 }
 
-/// Runs one entry in a child process; returns the summary row.
-pub(super) fn run_entry(entry: &Entry, out_dir: &Path, threads: usize, retry_failed: bool) -> SummaryRow {
-    let dir = out_dir.join(&entry.id);
-    let done_path = dir.join("done.json");
-    let failed_path = dir.join("failed.json");
-    let report_path = dir.join("report.json");
-    let version = env!("CARGO_PKG_VERSION").to_string();
-    let matches = |stamp: &Stamp| {
-        stamp.version == version && stamp.parameters == entry.parameters && inputs_unchanged(&stamp.inputs, entry)
-    };
-    if let Some(stamp) = read_stamp(&done_path)
-        && matches(&stamp)
-        && report_path.exists()
-    {
-        let mut row = SummaryRow::new(&entry.id, EntryStatus::Skipped);
-        summary_from_report(&mut row, &report_path);
-        row.report_html = html_link(entry, &dir);
-        return row;
+/// How the batch runs its entries.
+pub(super) struct Runner<'a> {
+    pub(super) out_dir: &'a Path,
+    /// This program, resolved once when the batch started (see [`program_path`]).
+    pub(super) program: &'a Path,
+    pub(super) threads: usize,
+    pub(super) retry_failed: bool,
+    pub(super) max_memory: Option<u64>,
+}
+
+/// The program that runs the entries: on Linux `/proc/self/exe`, which names this process's
+/// own executable even after the file on disk was replaced or removed (an upgrade during a long
+/// batch), so every entry runs the version the batch started with; else the path it started
+/// from.
+pub(super) fn program_path() -> std::io::Result<PathBuf> {
+    let own = Path::new("/proc/self/exe");
+    if own.exists() { Ok(own.to_path_buf()) } else { std::env::current_exe() }
+}
+
+/// The entry's folder `DIR/<id>/`, made if missing; an existing link or file there is refused
+/// (writing through a link would put outputs wherever it points).
+fn entry_folder(out_dir: &Path, id: &str) -> Result<PathBuf, ErrorReport> {
+    let dir = out_dir.join(id);
+    let refuse = |message: String| ErrorReport { kind: ErrorKind::Invalid, file: Some(dir.clone()), message };
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(refuse("the entry's folder is a link; refusing to write through it (remove it)".into()));
+        }
+        Ok(meta) if !meta.is_dir() => return Err(refuse("exists and is not a folder".into())),
+        Ok(_) => {}
+        Err(_) => match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return entry_folder(out_dir, id),
+            Err(e) => return Err(refuse(format!("cannot make the entry's folder: {e}"))),
+        },
     }
-    if !retry_failed
-        && let Some(stamp) = read_stamp(&failed_path)
-        && matches(&stamp)
-    {
-        let mut row = SummaryRow::new(&entry.id, EntryStatus::FailedEarlier);
-        row.error = stamp.error;
-        return row;
+    Ok(dir)
+}
+
+impl Runner<'_> {
+    /// Runs one entry (or skips it when its stamp still matches) and returns its summary row.
+    pub(super) fn run_entry(&self, entry: &Entry) -> SummaryRow {
+        let dir = match entry_folder(self.out_dir, &entry.id) {
+            Ok(dir) => dir,
+            Err(error) => {
+                let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
+                row.error = Some(error);
+                return row;
+            }
+        };
+        // While this entry runs, another batch on the same folder waits here for it; then it
+        // finds the entry done and skips it.
+        let lock = std::fs::File::open(&dir).and_then(|folder| folder.lock().map(|()| folder));
+        let row = self.run_locked(entry, &dir);
+        drop(lock);
+        row
     }
-    let start = Instant::now();
-    let result = run_child(entry, &dir, threads, &version);
-    let mut row = match result {
-        Ok(()) => {
-            let mut row = SummaryRow::new(&entry.id, EntryStatus::Done);
+
+    fn run_locked(&self, entry: &Entry, dir: &Path) -> SummaryRow {
+        let done_path = dir.join("done.json");
+        let failed_path = dir.join("failed.json");
+        let report_path = dir.join("report.json");
+        let version = env!("CARGO_PKG_VERSION").to_string();
+        let matches = |stamp: &Stamp| {
+            stamp.version == version && stamp.parameters == entry.parameters && inputs_unchanged(&stamp.inputs, entry)
+        };
+        if let Some(stamp) = read_stamp(&done_path)
+            && matches(&stamp)
+            && report_path.exists()
+        {
+            let mut row = SummaryRow::new(&entry.id, EntryStatus::Skipped);
             summary_from_report(&mut row, &report_path);
-            row
+            row.report_html = html_link(entry, dir);
+            return row;
         }
-        Err(error) => {
-            let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
-            row.error = Some(error);
-            row
+        if !self.retry_failed
+            && let Some(stamp) = read_stamp(&failed_path)
+            && matches(&stamp)
+        {
+            let mut row = SummaryRow::new(&entry.id, EntryStatus::FailedEarlier);
+            row.error = stamp.error;
+            return row;
         }
-    };
-    row.wall_seconds = start.elapsed().as_secs_f64();
-    if !row.status.is_failure() {
-        row.report_html = html_link(entry, &dir);
+        let start = Instant::now();
+        let mut row = match self.run_child(entry, dir, &version) {
+            Ok(()) => {
+                let mut row = SummaryRow::new(&entry.id, EntryStatus::Done);
+                summary_from_report(&mut row, &report_path);
+                row
+            }
+            Err(error) => {
+                let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
+                row.error = Some(error);
+                row
+            }
+        };
+        row.wall_seconds = start.elapsed().as_secs_f64();
+        if !row.status.is_failure() {
+            row.report_html = html_link(entry, dir);
+        }
+        row
     }
-    row
+
+    /// Runs the entry's process and writes its log and stamp: `failed.json` whatever failed
+    /// (the entry's own error, a crash, or an input that could not be read), else `done.json`.
+    fn run_child(&self, entry: &Entry, dir: &Path, version: &str) -> Result<(), ErrorReport> {
+        let (done_path, failed_path, error_path) =
+            (dir.join("done.json"), dir.join("failed.json"), dir.join("error.json"));
+        // Leftovers of a killed run: stale stamps, a stale error and temporary files.
+        for stale in [&done_path, &failed_path, &error_path] {
+            let _ = std::fs::remove_file(stale);
+        }
+        remove_stale_temporaries(dir);
+        let record_failure = |inputs: Vec<InputStamp>, error: ErrorReport| {
+            let stamp = Stamp { version: version.to_string(), parameters: entry.parameters.clone(), inputs, error: Some(error.clone()) };
+            let text = serde_json::to_string_pretty(&stamp).unwrap_or_default();
+            let _ = write_atomically(&failed_path, &[], |w| w.write_all(text.as_bytes()));
+            error
+        };
+        // The inputs as they are now: sizes and times (checked again when the entry is
+        // considered for a skip); their checksums are those of the bytes the entry read.
+        let inputs = stamp_inputs(entry, false).map_err(|e| record_failure(Vec::new(), ErrorReport::from(&e)))?;
+        let spec = EntrySpec {
+            model: entry.model.clone(),
+            map: entry.map.clone(),
+            half_maps: entry.half_maps.clone(),
+            parameters: entry_parameters(entry, dir),
+            threads: self.threads,
+            max_memory: self.max_memory,
+            error_json: error_path.clone(),
+        };
+        let spec_path = dir.join("entry.json");
+        let text = serde_json::to_string_pretty(&spec).map_err(|e| record_failure(inputs.clone(), internal(e)))?;
+        write_atomically(&spec_path, &entry.input_files(), |w| w.write_all(text.as_bytes()))
+            .map_err(|e| record_failure(inputs.clone(), ErrorReport::from(&e)))?;
+        let output = std::process::Command::new(self.program)
+            .arg(ENTRY_COMMAND)
+            .arg(&spec_path)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                // Held open until the child ends: when this process goes, the child sees its
+                // input close and stops (see super::entry::exit_when_parent_goes).
+                let parent_end = child.stdin.take();
+                let output = child.wait_with_output();
+                drop(parent_end);
+                output
+            })
+            .map_err(|e| {
+                let message = if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("cannot start the entry: the program {} is gone: {e}", self.program.display())
+                } else {
+                    format!("cannot start the entry with {}: {e}", self.program.display())
+                };
+                record_failure(inputs.clone(), ErrorReport { kind: ErrorKind::Io, file: Some(self.program.to_path_buf()), message })
+            })?;
+        let mut log = output.stdout.clone();
+        log.extend_from_slice(&output.stderr);
+        write_atomically(&dir.join("log.txt"), &entry.input_files(), |w| w.write_all(&log))
+            .map_err(|e| record_failure(inputs.clone(), ErrorReport::from(&e)))?;
+        if !output.status.success() {
+            // The child says what went wrong as JSON; a child that could not (killed, out of
+            // memory) is a crash.
+            let error = std::fs::read_to_string(&error_path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<ErrorReport>(&text).ok())
+                .unwrap_or_else(|| ErrorReport {
+                    kind: ErrorKind::Crash,
+                    file: None,
+                    message: format!("the entry's process ended with {}", output.status),
+                });
+            let _ = std::fs::remove_file(&error_path);
+            return Err(record_failure(inputs, error));
+        }
+        let stamp = Stamp {
+            version: version.to_string(),
+            parameters: entry.parameters.clone(),
+            inputs: with_checksums_read(inputs, &dir.join("report.json")),
+            error: None,
+        };
+        let text = serde_json::to_string_pretty(&stamp).map_err(|e| record_failure(Vec::new(), internal(e)))?;
+        write_atomically(&done_path, &[], |w| w.write_all(text.as_bytes())).map_err(|e| ErrorReport::from(&e))
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ErrorReport {
+    ErrorReport { kind: ErrorKind::Crash, file: None, message: format!("internal error: {e}") }
+}
+
+/// The entry's parameters with every output inside its folder: the map, the report and the
+/// page under the batch's names, and the files a manifest may name (a plain file name, checked
+/// when the manifest was read) placed there.
+fn entry_parameters(entry: &Entry, dir: &Path) -> crate::parameters::Parameters {
+    let mut parameters = entry.parameters.clone();
+    let outputs = &mut parameters.outputs;
+    outputs.output = dir.join("difference.ccp4");
+    outputs.json = Some(dir.join("report.json"));
+    outputs.html = Some(dir.join(outputs.html.as_deref().unwrap_or(Path::new("report.html"))));
+    for named in [&mut outputs.csv, &mut outputs.scale_map, &mut outputs.noise_map] {
+        *named = named.as_ref().map(|name| dir.join(name));
+    }
+    parameters
+}
+
+/// The stamp's inputs with the checksums of the bytes the entry actually read (its report's
+/// `inputs`), so that a file replaced while the entry ran is seen as changed on the next run.
+fn with_checksums_read(mut inputs: Vec<InputStamp>, report: &Path) -> Vec<InputStamp> {
+    let read = std::fs::read_to_string(report)
+        .ok()
+        .and_then(|text| serde_json::from_str::<crate::report::Report>(&text).ok())
+        .map(|r| r.inputs)
+        .unwrap_or_default();
+    for input in &mut inputs {
+        input.sha256 = read
+            .iter()
+            .find(|r| r.path == input.path)
+            .and_then(|r| r.sha256.clone())
+            .unwrap_or_default();
+    }
+    inputs
 }
 
 /// The entry's HTML report as the batch page links to it (relative to the batch folder), when
 /// it exists.
 fn html_link(entry: &Entry, dir: &Path) -> Option<String> {
-    let path = entry.parameters.outputs.html.clone().unwrap_or_else(|| dir.join("report.html"));
+    let path = entry_parameters(entry, dir).outputs.html?;
     let out_dir = dir.parent()?;
     path.exists().then(|| crate::view::slash_path(&crate::view::relative_path(out_dir, &path)))
-}
-
-/// Runs the entry's process and writes its log and stamp.
-fn run_child(entry: &Entry, dir: &Path, threads: usize, version: &str) -> Result<(), ErrorReport> {
-    let fail = |message: String| ErrorReport { kind: ErrorKind::Io, file: Some(dir.to_path_buf()), message };
-    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    let (done_path, failed_path, error_path) = (dir.join("done.json"), dir.join("failed.json"), dir.join("error.json"));
-    // Leftovers of a killed run: stale stamps, a stale error and temporary files.
-    for stale in [&done_path, &failed_path, &error_path] {
-        let _ = std::fs::remove_file(stale);
-    }
-    if let Ok(listing) = std::fs::read_dir(dir) {
-        for f in listing.flatten() {
-            let name = f.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') && name.contains(".tmp-") {
-                let _ = std::fs::remove_file(f.path());
-            }
-        }
-    }
-    let inputs = stamp_inputs(entry).map_err(|e| ErrorReport::from(&e))?;
-    let exe = std::env::current_exe().map_err(|e| fail(format!("cannot find this program: {e}")))?;
-    let mut parameters = entry.parameters.clone();
-    parameters.outputs.output = dir.join("difference.ccp4");
-    parameters.outputs.json = Some(dir.join("report.json"));
-    if parameters.outputs.html.is_none() {
-        parameters.outputs.html = Some(dir.join("report.html"));
-    }
-    let mut command = std::process::Command::new(exe);
-    command.arg(&entry.model);
-    if let Some(map) = &entry.map {
-        command.arg(map);
-    }
-    for half in entry.half_maps.iter().flatten() {
-        command.arg(format!("half_map={}", half.display()));
-    }
-    let output = command
-        .args(parameters.to_arguments())
-        .arg(format!("threads={threads}"))
-        .arg(format!("error_json={}", error_path.display()))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| fail(format!("cannot start the entry: {e}")))?;
-    let mut log = output.stdout.clone();
-    log.extend_from_slice(&output.stderr);
-    write_atomically(&dir.join("log.txt"), &[], |w| w.write_all(&log)).map_err(|e| ErrorReport::from(&e))?;
-    let stamp = |error: Option<ErrorReport>| Stamp {
-        version: version.to_string(),
-        parameters: entry.parameters.clone(),
-        inputs: inputs.clone(),
-        error,
-    };
-    if !output.status.success() {
-        // The child says what went wrong as JSON; a child that could not (killed, out of
-        // memory) is a crash.
-        let error = std::fs::read_to_string(&error_path)
-            .ok()
-            .and_then(|text| serde_json::from_str::<ErrorReport>(&text).ok())
-            .unwrap_or_else(|| ErrorReport {
-                kind: ErrorKind::Crash,
-                file: None,
-                message: format!("the entry's process ended with {}", output.status),
-            });
-        let text = serde_json::to_string_pretty(&stamp(Some(error.clone()))).unwrap_or_default();
-        let _ = write_atomically(&failed_path, &[], |w| w.write_all(text.as_bytes()));
-        return Err(error);
-    }
-    let text = serde_json::to_string_pretty(&stamp(None)).map_err(|e| fail(e.to_string()))?;
-    write_atomically(&done_path, &[], |w| w.write_all(text.as_bytes())).map_err(|e| ErrorReport::from(&e))
 }

@@ -43,18 +43,18 @@ fn modified(path: &Path) -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-pub(super) fn stamp_inputs(entry: &Entry) -> Result<Vec<InputStamp>> {
+/// The entry's inputs as they are now: size and time from their metadata (which never blocks,
+/// whatever the file is), and with `checksums` their SHA-256 (regular files only: reading a
+/// FIFO would block the batch).
+pub(super) fn stamp_inputs(entry: &Entry, checksums: bool) -> Result<Vec<InputStamp>> {
     entry
         .input_files()
         .into_iter()
         .map(|p| {
-            let info = file_info(p)?;
-            Ok(InputStamp {
-                path: p.to_path_buf(),
-                bytes: info.bytes,
-                modified: modified(p),
-                sha256: info.sha256.unwrap_or_default(),
-            })
+            crate::limits::ensure_regular_file(p)?;
+            let bytes = std::fs::metadata(p).map_err(|e| crate::error::Error::io(p, e))?.len();
+            let sha256 = if checksums { file_info(p)?.sha256.unwrap_or_default() } else { String::new() };
+            Ok(InputStamp { path: p.to_path_buf(), bytes, modified: modified(p), sha256 })
         })
         .collect()
 }
@@ -69,7 +69,10 @@ pub(super) fn inputs_unchanged(recorded: &[InputStamp], entry: &Entry) -> bool {
             if r.path != *p || r.bytes != meta.len() {
                 return false;
             }
-            r.modified == modified(p) || file_info(p).is_ok_and(|i| i.sha256.as_deref() == Some(r.sha256.as_str()))
+            r.modified == modified(p)
+                || (!r.sha256.is_empty()
+                    && crate::limits::ensure_regular_file(p).is_ok()
+                    && file_info(p).is_ok_and(|i| i.sha256.as_deref() == Some(r.sha256.as_str())))
         })
 }
 

@@ -24,6 +24,8 @@ pub enum EntryStatus {
     Pending,
     /// Running now (only in the summaries written while a batch runs).
     Running,
+    /// Pending or running when the batch was stopped (SIGINT, SIGTERM): it runs again next time.
+    Interrupted,
 }
 
 impl EntryStatus {
@@ -42,6 +44,7 @@ impl std::fmt::Display for EntryStatus {
             EntryStatus::FailedEarlier => "failed-earlier",
             EntryStatus::Pending => "pending",
             EntryStatus::Running => "running",
+            EntryStatus::Interrupted => "interrupted",
         })
     }
 }
@@ -112,12 +115,33 @@ pub(super) fn summary_from_report(row: &mut SummaryRow, report_path: &Path) {
     row.top_negative = report.peaks.iter().find(|p| p.height < 0.0).map(describe);
 }
 
+/// The summary as last written while a batch runs, for [`write_interrupted_summary`].
+static LIVE: std::sync::Mutex<Option<(std::path::PathBuf, Vec<SummaryRow>)>> = std::sync::Mutex::new(None);
+
+/// Remembers the rows last written to `out_dir`'s summary (or forgets them: `None`).
+pub(super) fn remember_live(live: Option<(&Path, &[SummaryRow])>) {
+    *LIVE.lock().unwrap_or_else(|e| e.into_inner()) = live.map(|(dir, rows)| (dir.to_path_buf(), rows.to_vec()));
+}
+
+/// For a batch stopped by a signal: its summary with the pending and running entries marked
+/// `interrupted`, so that neither the rows nor the page (which reloads while entries run) wait
+/// for entries that will not finish.
+pub fn write_interrupted_summary() {
+    let Some((out_dir, mut rows)) = LIVE.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+    for row in &mut rows {
+        if matches!(row.status, EntryStatus::Pending | EntryStatus::Running) {
+            row.status = EntryStatus::Interrupted;
+        }
+    }
+    let _ = write_summary(&out_dir, &rows);
+}
+
 /// Writes summary.tsv, summary.json and the batch page that shows it (index.html, summary.js).
 pub(super) fn write_summary(out_dir: &Path, rows: &[SummaryRow]) -> Result<()> {
     let text = serde_json::to_string_pretty(rows).map_err(|e| Error::Invalid(e.to_string()))?;
     write_atomically(&out_dir.join("summary.json"), &[], |w| w.write_all(text.as_bytes()))?;
     write_batch_page(out_dir, &text)?;
-    let clean = |s: &str| s.replace(['\t', '\n'], " ");
+    let clean = crate::escape::tsv_cell;
     write_atomically(&out_dir.join("summary.tsv"), &[], |w| {
         writeln!(
             w,
@@ -128,7 +152,7 @@ pub(super) fn write_summary(out_dir: &Path, rows: &[SummaryRow]) -> Result<()> {
             writeln!(
                 w,
                 "{}\t{}\t{:.2}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                r.id,
+                clean(&r.id),
                 r.status,
                 r.wall_seconds,
                 num(r.peak_memory_mb),

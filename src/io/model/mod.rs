@@ -331,13 +331,32 @@ pub enum ModelFormat {
 
 /// Reads a PDB or mmCIF model, plain or gzip-compressed (format from the name, else content).
 pub fn read_model(path: impl AsRef<Path>) -> Result<Model> {
-    let path = path.as_ref();
-    let bytes = crate::io::gz::read_all(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::UnexpectedEof => {
-            Error::model(path, format!("cannot decompress: {e}"))
-        }
-        _ => Error::io(path, e),
-    })?;
+    read_model_hashed(path.as_ref()).map(|(model, _)| model)
+}
+
+/// As [`read_model`], with the size and SHA-256 of the file's bytes as they were read.
+pub fn read_model_hashed(path: &Path) -> Result<(Model, crate::io::gz::Digest)> {
+    crate::limits::ensure_regular_file(path)?;
+    // The text, then the atoms parsed from it (about three times its size), must fit.
+    let limit = crate::limits::memory_limit() / 4;
+    let (bytes, digest) = crate::io::gz::read_at_most_hashed(path, limit)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput | std::io::ErrorKind::UnexpectedEof => {
+                Error::model(path, format!("cannot decompress: {e}"))
+            }
+            _ => Error::io(path, e),
+        })?
+        .ok_or_else(|| {
+            Error::limit(
+                Some(path),
+                format!(
+                    "the model is more than {} of text (decompressed), more than a quarter of the memory limit of {}; \
+                     max_memory=SIZE raises it",
+                    crate::limits::describe_bytes(limit),
+                    crate::limits::describe_bytes(crate::limits::memory_limit())
+                ),
+            )
+        })?;
     let format = format_from_name(path)
         .unwrap_or_else(|| sniff_format(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])));
     // PDB fields are byte columns: a stray non-ASCII byte becomes one '?', so it cannot shift
@@ -347,7 +366,7 @@ pub fn read_model(path: impl AsRef<Path>) -> Result<Model> {
             .expect("ASCII is UTF-8"),
         ModelFormat::Mmcif => String::from_utf8_lossy(&bytes).into_owned(),
     };
-    parse_model(&text, format, path)
+    parse_model(&text, format, path).map(|model| (model, digest))
 }
 
 fn format_from_name(path: &Path) -> Option<ModelFormat> {
