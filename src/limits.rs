@@ -79,7 +79,9 @@ fn cgroup_room() -> Option<u64> {
         for (root, limit, usage) in candidates {
             // Inside a cgroup namespace the process's group is the root of the mount.
             for dir in [format!("{root}{path}"), root.to_string()] {
-                if let (Some(limit), Some(usage)) = (number(&format!("{dir}/{limit}")), number(&format!("{dir}/{usage}"))) {
+                if let (Some(limit), Some(usage)) =
+                    (number(&format!("{dir}/{limit}")), number(&format!("{dir}/{usage}")))
+                {
                     // Kernels write "unlimited" as a huge number.
                     if limit < 1 << 60 {
                         rooms.push(limit.saturating_sub(usage));
@@ -122,7 +124,8 @@ pub fn parse_memory(text: &str) -> std::result::Result<u64, String> {
         Some('t') => (&lower[..lower.len() - 1], 40),
         _ => (lower, 0),
     };
-    let value: f64 = number.trim().parse().map_err(|_| format!("'{t}' is not a memory size (for example 8G or 800M)"))?;
+    let value: f64 =
+        number.trim().parse().map_err(|_| format!("'{t}' is not a memory size (for example 8G or 800M)"))?;
     let bytes = value * (1u64 << shift) as f64;
     if !(bytes.is_finite() && bytes >= 1.0 && bytes < 2f64.powi(63)) {
         return Err(format!("'{t}' is not a memory size (for example 8G or 800M)"));
@@ -142,7 +145,8 @@ pub fn describe_bytes(bytes: u64) -> String {
 
 /// The error for `what` needing `bytes` beyond the limit, naming `file` when there is one.
 fn beyond_limit(what: &str, bytes: Option<u64>, file: Option<&Path>) -> Error {
-    let need = bytes.map_or("more memory than can be counted".to_string(), |b| format!("{} of memory", describe_bytes(b)));
+    let need =
+        bytes.map_or("more memory than can be counted".to_string(), |b| format!("{} of memory", describe_bytes(b)));
     let message = format!(
         "{what} would need {need}, more than the limit of {} (max_memory=SIZE raises it: by default 90% of the \
          memory available)",

@@ -70,6 +70,34 @@ proptest! {
         check_map(&bytes);
     }
 
+    /// Headers with any dimensions and any cell (voxels from 1e-9 Å to 1e9 Å), their data
+    /// compressed or not: read, sized for a job and refused or accepted, never a panic or an
+    /// allocation beyond the limit.
+    #[test]
+    fn extreme_dimensions_and_voxel_sizes_never_panic(
+        dims in prop::array::uniform3(1i32..=i32::MAX),
+        cell_exponent in -9i32..9,
+        compress in any::<bool>(),
+    ) {
+        let mut bytes = small_map_bytes().clone();
+        for a in 0..3 {
+            bytes[4 * a..4 * a + 4].copy_from_slice(&dims[a].to_le_bytes());
+            bytes[4 * (7 + a)..4 * (7 + a) + 4].copy_from_slice(&dims[a].to_le_bytes());
+            let cell = 10f32.powi(cell_exponent) * dims[a] as f32;
+            bytes[4 * (10 + a)..4 * (10 + a) + 4].copy_from_slice(&cell.to_le_bytes());
+        }
+        let bytes = if compress {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut encoder, &bytes).unwrap();
+            encoder.finish().unwrap()
+        } else {
+            bytes
+        };
+        check_map(&bytes);
+        let d = dims.map(|n| n as usize);
+        let _ = real_space_diff_map::limits::job_memory(d, [10f64.powi(cell_exponent); 3], 3.0, false);
+    }
+
     #[test]
     fn mutated_header_words_never_panic(word in 0usize..256, value in any::<i32>()) {
         let mut bytes = small_map_bytes().clone();
@@ -217,4 +245,38 @@ fn windows_wider_than_the_box_give_the_whole_box_window() {
     let spanning = run(&[&map, "window=106", "variant=both"], "spanning.ccp4");
     assert_eq!(huge, spanning);
     run(&["half_map=h1.mrc", "half_map=h2.mrc", "window=1e9", "noise_window=1e9"], "halves.ccp4");
+}
+
+/// A gzip bomb through the command line: a small file whose header promises 400 million voxels
+/// of zeros that are really there, refused from the header with a memory limit below them.
+#[test]
+fn a_gzip_bomb_is_refused_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut header = small_map_bytes()[..1024].to_vec();
+    for a in 0..3 {
+        let n: i32 = [1000, 1000, 400][a];
+        header[4 * a..4 * a + 4].copy_from_slice(&n.to_le_bytes());
+        header[4 * (7 + a)..4 * (7 + a) + 4].copy_from_slice(&n.to_le_bytes());
+        header[4 * (10 + a)..4 * (10 + a) + 4].copy_from_slice(&(n as f32).to_le_bytes());
+    }
+    header[12..16].copy_from_slice(&0i32.to_le_bytes());
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &header).unwrap();
+    let zeros = vec![0u8; 1 << 22];
+    for _ in 0..(400_000_000 / zeros.len()) {
+        std::io::Write::write_all(&mut encoder, &zeros).unwrap();
+    }
+    let path = dir.path().join("bomb.mrc.gz");
+    std::fs::write(&path, encoder.finish().unwrap()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
+        .arg(&path)
+        .args(["resolution=3", "max_memory=1G", "output=never.ccp4"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bomb.mrc.gz") && stderr.contains("limit of 1.0 GiB"), "{stderr}");
+    assert!(!dir.path().join("never.ccp4").exists());
 }

@@ -95,12 +95,15 @@ impl RunArgs {
     }
 }
 
-/// Rewrites Phenix-style `key=value` words to `--key=value`.
+/// Rewrites Phenix-style `key=value` words to `--key=value`. After a `--` every word is a file
+/// as it is (`real_space_diff_map -- x=1.pdb map.mrc`).
 pub fn normalise_arguments<I: IntoIterator<Item = String>>(args: I) -> Vec<String> {
+    let mut files_only = false;
     args.into_iter()
         .enumerate()
         .map(|(i, arg)| {
-            if i == 0 || arg.starts_with('-') {
+            if files_only || i == 0 || arg.starts_with('-') {
+                files_only |= arg == "--";
                 return arg;
             }
             match arg.split_once('=') {

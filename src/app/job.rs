@@ -11,8 +11,8 @@ use crate::difference::{DifferenceMaps, Experimental, Units, compute_difference,
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapHeader};
 use crate::io::atomic_file::Transaction;
-use crate::io::gz::Digest;
 use crate::io::ccp4::write_map_in;
+use crate::io::gz::Digest;
 use crate::io::model::Model;
 use crate::parameters::Parameters;
 use crate::report::{
@@ -227,16 +227,67 @@ pub fn check_combinations(parameters: &Parameters, half_maps: bool) -> Result<()
     Ok(())
 }
 
-/// Checks, before any work, that every file the parameters ask for can be written: its folder
-/// exists, it is none of the `inputs`, and the peak pictures' folder is not a file. A run that
-/// would fail only at the end fails here instead, before it has written anything.
-pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Result<()> {
+/// Every file (and the pictures' folder) a run with these parameters may write, with what it
+/// is: the planned outputs, checked before any work ([`check_output_locations`]).
+pub fn planned_outputs(parameters: &Parameters) -> Vec<(&'static str, PathBuf)> {
     let outputs = &parameters.outputs;
-    let files = [Some(&outputs.output), outputs.scale_map.as_ref(), outputs.noise_map.as_ref(), outputs.json.as_ref()]
-        .into_iter()
-        .chain([outputs.csv.as_ref(), outputs.html.as_ref()])
-        .flatten();
-    for file in files {
+    let mut planned = vec![("difference map", outputs.output.clone())];
+    if parameters.units.variant == crate::difference::Variant::Both {
+        planned.push(("amplitude map", sibling(&outputs.output, "_amplitude")));
+    }
+    planned.extend(outputs.scale_map.clone().map(|p| ("local scale map", p)));
+    planned.extend(outputs.noise_map.clone().map(|p| ("noise map", p)));
+    planned.extend(outputs.json.clone().map(|p| ("JSON report", p)));
+    if let Some(prefix) = &outputs.csv {
+        for suffix in ["_peaks.csv", "_residues.csv"] {
+            let mut name = prefix.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            name.push(suffix);
+            planned.push(("CSV table", prefix.with_file_name(name)));
+        }
+    }
+    planned.extend(outputs.html.clone().map(|p| ("HTML report", p)));
+    if outputs.viewer {
+        let [chimerax, coot] = crate::view::scripts::viewer_script_paths(&outputs.output);
+        planned.push(("ChimeraX script", chimerax));
+        planned.push(("Coot script", coot));
+    }
+    if outputs.pictures > 0 {
+        planned.push(("pictures folder", crate::view::companion_path(&outputs.output, "_pictures")));
+    }
+    planned
+}
+
+/// Checks, before any work, that every file the parameters ask for can be written: its folder
+/// exists, it is none of the `inputs`, no two outputs (the companions beside the map included:
+/// viewer scripts, pictures, the amplitude map) fall on the same file, and the peak pictures'
+/// folder is not a file. A run that would fail only at the end fails here instead, before it
+/// has written anything.
+pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Result<()> {
+    let planned = planned_outputs(parameters);
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    for (i, (what, file)) in planned.iter().enumerate() {
+        if let Some((other, _)) = planned[..i].iter().find(|(_, earlier)| absolute(earlier) == absolute(file)) {
+            return Err(Error::Usage(format!(
+                "the {what} and the {other} would both be written to {}: give them different names",
+                file.display()
+            )));
+        }
+        if let Some(input) = inputs.iter().find(|input| crate::io::atomic_file::same_file(file, input)) {
+            return Err(Error::Invalid(format!(
+                "refusing to write the {what} {}: it is the input file {}",
+                file.display(),
+                input.display()
+            )));
+        }
+        if *what == "pictures folder" {
+            if file.exists() && !file.is_dir() {
+                return Err(Error::Invalid(format!(
+                    "cannot write the peak pictures into {}: it exists and is not a folder (or give pictures=0)",
+                    file.display()
+                )));
+            }
+            continue;
+        }
         let folder = crate::view::directory_of(file);
         match std::fs::metadata(&folder) {
             Ok(meta) if meta.is_dir() => {}
@@ -249,23 +300,13 @@ pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Resu
             }
             Err(e) => return Err(Error::io(file, e)),
         }
-        if file.is_dir() {
-            return Err(Error::Invalid(format!("cannot write {}: it is a folder", file.display())));
-        }
-        if let Some(input) = inputs.iter().find(|input| crate::io::atomic_file::same_file(file, input)) {
+        if let Ok(meta) = std::fs::symlink_metadata(file)
+            && !meta.is_file()
+            && !meta.file_type().is_symlink()
+        {
             return Err(Error::Invalid(format!(
-                "refusing to write {}: it is the input file {}",
-                file.display(),
-                input.display()
-            )));
-        }
-    }
-    if outputs.pictures > 0 {
-        let folder = crate::view::companion_path(&outputs.output, "_pictures");
-        if folder.exists() && !folder.is_dir() {
-            return Err(Error::Invalid(format!(
-                "cannot write the peak pictures into {}: it exists and is not a folder (or give pictures=0)",
-                folder.display()
+                "cannot write the {what} {}: it exists and is not a regular file (outputs are files)",
+                file.display()
             )));
         }
     }

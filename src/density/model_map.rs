@@ -283,7 +283,8 @@ fn place_on_fft_grid(
         }
     }
     // The padded grid and its half spectrum.
-    let bytes = crate::limits::voxels(fft_dims.map(|n| n as u64)).and_then(|v| v.checked_mul(2 * crate::limits::BYTES_PER_VOXEL));
+    let bytes = crate::limits::voxels(fft_dims.map(|n| n as u64))
+        .and_then(|v| v.checked_mul(2 * crate::limits::BYTES_PER_VOXEL));
     crate::limits::ensure_fits(&format!("the model map's {fft_dims:?} grid"), bytes, None)?;
     let fft_origin: [f64; 3] =
         std::array::from_fn(|a| target.first_voxel_centre[a] - padding[a] as f64 * target.voxel_size[a]);

@@ -121,6 +121,17 @@ impl Transaction {
         if path.file_name().is_none() {
             return Err(Error::Invalid(format!("output path {} has no file name", path.display())));
         }
+        // A device, a FIFO or a folder at the target is not replaced (renaming over /dev/null as
+        // root would turn the device into a file): outputs are files.
+        if let Ok(meta) = std::fs::symlink_metadata(path)
+            && !meta.is_file()
+            && !meta.file_type().is_symlink()
+        {
+            return Err(Error::Invalid(format!(
+                "cannot write {}: it exists and is not a regular file (outputs are files)",
+                path.display()
+            )));
+        }
         // A replaced file keeps its permissions (not those of a fresh file); a link at the
         // target is replaced, not followed.
         let permissions = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file()).map(|m| m.permissions());

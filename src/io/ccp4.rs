@@ -154,7 +154,10 @@ pub fn read_map_header(path: &Path) -> Result<GridGeometry> {
     let mut head = [0u8; HEADER_BYTES];
     let got = read_up_to(&mut reader, &mut head).map_err(|e| Error::io(path, e))?;
     if got != HEADER_BYTES {
-        return Err(Error::map(path, format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header")));
+        return Err(Error::map(
+            path,
+            format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header"),
+        ));
     }
     let mut warnings = Vec::new();
     let endianness = choose_endianness(&head, &mut warnings);

@@ -73,7 +73,8 @@ pub fn peak_label(rank: usize, peak: &Peak, units: Units) -> String {
 /// ChimeraX command cannot carry (a quote, a line break, `;`: [`crate::escape::chimerax_text`]).
 fn quoted(script_dir: &Path, file: &Path) -> Option<String> {
     let relative = slash_path(&relative_path(script_dir, file));
-    let relative = if relative.starts_with('/') || relative.starts_with("../") { relative } else { format!("./{relative}") };
+    let relative =
+        if relative.starts_with('/') || relative.starts_with("../") { relative } else { format!("./{relative}") };
     crate::escape::chimerax_safe_path(&relative).then(|| format!("\"{relative}\""))
 }
 

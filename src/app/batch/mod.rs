@@ -102,7 +102,8 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
     }
     std::fs::create_dir_all(&args.out_dir).map_err(|e| Error::io(&args.out_dir, e))?;
     refuse_summaries_over_inputs(args, &entries)?;
-    let program = program_path().map_err(|e| Error::Invalid(format!("cannot find this program to run the entries: {e}")))?;
+    let program =
+        program_path().map_err(|e| Error::Invalid(format!("cannot find this program to run the entries: {e}")))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let total_memory = crate::limits::available_memory() * 4 / 5;
     let estimates: Vec<u64> = entries.iter().map(memory_estimate).collect();
@@ -158,24 +159,23 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
                     let held = budget.acquire(estimate);
                     rows.lock().unwrap_or_else(|e| e.into_inner())[index].status = EntryStatus::Running;
                     live.write(&rows, false);
-                    let row = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        runner.run_entry(&entry)
-                    }))
-                    .unwrap_or_else(|_| {
-                        let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
-                        row.error = Some(ErrorReport {
-                            kind: crate::error::ErrorKind::Crash,
-                            file: None,
-                            message: "internal error (panic) while running the entry".into(),
+                    let row = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runner.run_entry(&entry)))
+                        .unwrap_or_else(|_| {
+                            let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
+                            row.error = Some(ErrorReport {
+                                kind: crate::error::ErrorKind::Crash,
+                                file: None,
+                                message: "internal error (panic) while running the entry".into(),
+                            });
+                            row
                         });
-                        row
-                    });
                     budget.release(held);
                     if row.status.is_failure() {
                         failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         if !quiet {
                             let why = row.error.as_ref().map_or("failed".to_string(), |e| e.to_string());
-                            progress.suspend(|| eprintln!("{}", crate::escape::terminal(&format!("{}: {why}", row.id))));
+                            progress
+                                .suspend(|| eprintln!("{}", crate::escape::terminal(&format!("{}: {why}", row.id))));
                         }
                     }
                     rows.lock().unwrap_or_else(|e| e.into_inner())[index] = row;

@@ -176,7 +176,12 @@ impl Runner<'_> {
         }
         remove_stale_temporaries(dir);
         let record_failure = |inputs: Vec<InputStamp>, error: ErrorReport| {
-            let stamp = Stamp { version: version.to_string(), parameters: entry.parameters.clone(), inputs, error: Some(error.clone()) };
+            let stamp = Stamp {
+                version: version.to_string(),
+                parameters: entry.parameters.clone(),
+                inputs,
+                error: Some(error.clone()),
+            };
             let text = serde_json::to_string_pretty(&stamp).unwrap_or_default();
             let _ = write_atomically(&failed_path, &[], |w| w.write_all(text.as_bytes()));
             error
@@ -218,7 +223,10 @@ impl Runner<'_> {
                 } else {
                     format!("cannot start the entry with {}: {e}", self.program.display())
                 };
-                record_failure(inputs.clone(), ErrorReport { kind: ErrorKind::Io, file: Some(self.program.to_path_buf()), message })
+                record_failure(
+                    inputs.clone(),
+                    ErrorReport { kind: ErrorKind::Io, file: Some(self.program.to_path_buf()), message },
+                )
             })?;
         let mut log = output.stdout.clone();
         log.extend_from_slice(&output.stderr);
@@ -277,11 +285,7 @@ fn with_checksums_read(mut inputs: Vec<InputStamp>, report: &Path) -> Vec<InputS
         .map(|r| r.inputs)
         .unwrap_or_default();
     for input in &mut inputs {
-        input.sha256 = read
-            .iter()
-            .find(|r| r.path == input.path)
-            .and_then(|r| r.sha256.clone())
-            .unwrap_or_default();
+        input.sha256 = read.iter().find(|r| r.path == input.path).and_then(|r| r.sha256.clone()).unwrap_or_default();
     }
     inputs
 }
