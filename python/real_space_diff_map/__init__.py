@@ -118,6 +118,7 @@ def difference_map(
     origin: Optional[Vector] = None,
     threads: Optional[int] = None,
     verbose: bool = False,
+    max_memory: Optional[Union[int, str]] = None,
     **options: Any,
 ) -> DifferenceResult:
     """The difference map of ``model`` against ``map`` and/or two ``half_maps``.
@@ -135,7 +136,9 @@ def difference_map(
     viewer scripts and peak pictures are written beside the map by default); otherwise use
     ``result.write(path)``.
     ``threads`` sets the worker threads for this call (default: all cores); ``verbose=True``
-    prints the command line's account of the run.
+    prints the command line's account of the run. ``max_memory`` (bytes, or ``"8G"``) is the
+    most memory a run may ask for, for this process from then on (default: 90% of the memory
+    available); a map or model that would need more raises :class:`LimitError`.
 
     Raises ``ValueError`` for bad options, :class:`FileError` (an ``OSError``) for files that
     cannot be read or written. Warnings about the inputs or the fit are issued as
@@ -149,7 +152,8 @@ def difference_map(
         if isinstance(half_maps, (str, os.PathLike)) or len(half_maps) != 2:
             raise ValueError("half_maps must be a pair: (half1, half2)")
         halves = tuple(_as_map(h, voxel_size, origin, f"half map {i + 1}") for i, h in enumerate(half_maps))
-    result = _core.difference_map(_as_model(model), full, halves, _option_words(options), threads, verbose)
+    limit = None if max_memory is None else str(max_memory)
+    result = _core.difference_map(_as_model(model), full, halves, _option_words(options), threads, verbose, limit)
     _warn(result.report["warnings"])
     return result
 

@@ -139,4 +139,5 @@ def difference_map(
     options: List[str] = ...,
     threads: Optional[int] = None,
     verbose: bool = False,
+    max_memory: Optional[str] = None,
 ) -> DifferenceResult: ...

@@ -198,7 +198,8 @@ fn model_map(
 /// The difference map of `model` against `map` and/or the two `half_maps`, with the command
 /// line's options as `key=value` words.
 #[pyfunction]
-#[pyo3(signature = (model, map = None, half_maps = None, options = Vec::new(), threads = None, verbose = false))]
+#[pyo3(signature = (model, map = None, half_maps = None, options = Vec::new(), threads = None, verbose = false, max_memory = None))]
+#[allow(clippy::too_many_arguments)]
 fn difference_map(
     py: Python<'_>,
     model: &Bound<'_, PyAny>,
@@ -207,7 +208,12 @@ fn difference_map(
     options: Vec<String>,
     threads: Option<usize>,
     verbose: bool,
+    max_memory: Option<String>,
 ) -> PyResult<PyDifferenceResult> {
+    if let Some(text) = max_memory {
+        let bytes = real_space_diff_map::limits::parse_memory(&text).map_err(PyValueError::new_err)?;
+        real_space_diff_map::limits::set_memory_limit(bytes);
+    }
     let parameters = parameters_from(&options)?;
     let given = |key: &str| options.iter().any(|w| w.split_once('=').is_some_and(|(k, _)| k == key));
     let writes_files = FILE_OPTIONS.iter().any(|k| given(k));

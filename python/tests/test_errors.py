@@ -116,3 +116,24 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
     example = example.replace('"model_map.mrc"', repr(str(tmp_path / "model_map.mrc")))
     exec(compile(example, "README.md", "exec"), {})
     assert (tmp_path / "difference.mrc").exists() and (tmp_path / "model_map.mrc").exists()
+
+
+def test_a_map_too_big_for_the_memory_limit_is_a_limit_error(spike, tmp_path):
+    # The spike segment's header with a 1000^3 grid of mode-0 voxels, compressed zeros behind it:
+    # refused from the header, before anything of that size is read or allocated.
+    import gzip
+    import struct
+
+    header = bytearray(spike["map"].read_bytes()[:1024])
+    struct.pack_into("<3i", header, 0, 1000, 1000, 1000)
+    struct.pack_into("<i", header, 12, 0)
+    struct.pack_into("<3i", header, 28, 1000, 1000, 1000)
+    struct.pack_into("<3f", header, 40, 1000.0, 1000.0, 1000.0)
+    bomb = tmp_path / "bomb.mrc.gz"
+    with gzip.open(bomb, "wb", compresslevel=1) as handle:
+        handle.write(bytes(header))
+        handle.write(b"\0" * (1 << 20))
+    with pytest.raises(rsdm.LimitError) as caught:
+        rsdm.difference_map(spike["model"], bomb, resolution=3.2, max_memory="1G")
+    assert caught.value.filename == str(bomb) and isinstance(caught.value, OSError)
+    assert "limit" in str(caught.value)

@@ -142,7 +142,11 @@ impl Transaction {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(Permissions::from_mode(0o666));
         }
-        let file = builder.tempfile_in(folder_of(path)).map_err(|e| Error::io(path, e))?;
+        // The folder first: its error keeps the system's code (a missing folder is "not found"
+        // to every caller), which tempfile's own error, wrapped with the temporary's name, loses.
+        let folder = folder_of(path);
+        std::fs::metadata(&folder).map_err(|e| Error::io(path, e))?;
+        let file = builder.tempfile_in(&folder).map_err(|e| Error::io(path, e))?;
         // Kept past the NamedTempFile: this transaction owns the path from here on.
         let (file, temp) = file.keep().map_err(|e| Error::io(path, e.error))?;
         track(&temp, true);
