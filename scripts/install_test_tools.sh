@@ -4,9 +4,9 @@
 #
 # Into .venv-test, from PyPI: Snakemake and its Slurm executor plugin (the workflow tests, one
 # of them on a Slurm cluster), gemmi (the independent reader of the differential tests),
-# maturin, pytest and NumPy (tests/python_package.rs builds the Python package's wheel with
+# maturin, pytest and NumPy (tests/all/python_package.rs builds the Python package's wheel with
 # maturin, installs it here and runs its pytest suite), and Playwright's Python driver
-# (tests/pages_in_browser.rs opens the HTML pages in headless Chromium).
+# (tests/all/pages_in_browser.rs opens the HTML pages in headless Chromium).
 #
 # From Debian, when this runs as root with apt-get: chromium (the browser Playwright drives;
 # Playwright never downloads its own), slurm-wlm and munge (scripts/slurm_test_cluster.sh),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A single-node Slurm cluster on this machine, for the tests (tests/slurm_cluster.rs) and for
+# A single-node Slurm cluster on this machine, for the tests (tests/all/slurm_cluster.rs) and for
 # trying the workflow's Slurm profile by hand:
 #
 #   scripts/slurm_test_cluster.sh start     # prints: export SLURM_CONF=...

@@ -27,7 +27,7 @@ use crate::scaling::spectral::{
 use rayon::prelude::*;
 
 /// Which difference to compute (spelled as on the command line: `complex`, `amplitude`, `both`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
     /// Experimental minus scaled model map (the complex difference `F_obs - k F_calc`).
@@ -38,20 +38,8 @@ pub enum Variant {
     Both,
 }
 
-impl Variant {
-    /// Parses `complex`, `amplitude` or `both`.
-    pub fn parse(text: &str) -> Option<Variant> {
-        match text.to_ascii_lowercase().as_str() {
-            "complex" => Some(Variant::Complex),
-            "amplitude" => Some(Variant::Amplitude),
-            "both" => Some(Variant::Both),
-            _ => None,
-        }
-    }
-}
-
 /// Over which voxels the sigma of the output is measured (`envelope` or `box`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SigmaScope {
     /// Voxels within the envelope radius of the model (independent of the box size).
@@ -193,13 +181,23 @@ impl DifferenceOptions {
 
 impl DifferenceOptions {
     /// Defaults for half maps on `geometry`: as [`DifferenceOptions::new`] with the wider
-    /// half-map window ([`crate::parameters::half_map_window`]).
+    /// half-map window ([`half_map_window`]).
     pub fn with_half_maps(d_min: f64, geometry: &GridGeometry) -> Self {
         let mut options = DifferenceOptions::new(d_min);
         let shortest = (0..3).map(|a| geometry.dims[a] as f64 * geometry.voxel_size[a]).fold(f64::INFINITY, f64::min);
-        options.scaling.window = crate::parameters::half_map_window(shortest);
+        options.scaling.window = half_map_window(shortest);
         options
     }
+}
+
+/// The default window with half maps: [`crate::defaults::DEFAULT_HALF_MAP_WINDOW`], but in a
+/// small box no more than [`crate::defaults::HALF_MAP_WINDOW_BOX_FRACTION`] of its shortest edge
+/// (and not below [`crate::defaults::DEFAULT_WINDOW`]): a window that spans most of the box turns
+/// the missing feature's share of every window mean into a negative halo over the whole box
+/// (measured on a 52 Å box: z far from the model averaged -0.096 with 30 Å, -0.041 with 20 Å).
+pub fn half_map_window(shortest_edge: f64) -> f64 {
+    use crate::defaults::*;
+    (HALF_MAP_WINDOW_BOX_FRACTION * shortest_edge).clamp(DEFAULT_WINDOW, DEFAULT_HALF_MAP_WINDOW)
 }
 
 /// What the single map's solvent said about the noise (`solvent_noise`).

@@ -273,6 +273,19 @@ impl MapStatistics {
 /// Values per chunk of [`chunk_sums`]: fixed, so that results never depend on the thread count.
 pub const SUM_CHUNK: usize = 1 << 16;
 
+/// The 1st, 50th and 99th percentiles of `samples` (NaN when there are none; the nearest rank,
+/// found by selection, not a sort). Reorders `samples`.
+pub fn percentiles(samples: &mut [f32]) -> [f64; 3] {
+    [0.01, 0.5, 0.99].map(|p| {
+        if samples.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((samples.len() - 1) as f64 * p).round() as usize;
+        let (_, v, _) = samples.select_nth_unstable_by(idx, |a, b| a.total_cmp(b));
+        *v as f64
+    })
+}
+
 /// Per-chunk partial results of `f` over `0..len` in chunks of [`SUM_CHUNK`], computed in
 /// parallel and returned in order: a caller that combines them in order gets the same bits on
 /// any number of threads.

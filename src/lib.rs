@@ -41,6 +41,7 @@ pub mod grid;
 pub mod io;
 pub mod limits;
 pub mod parameters;
+pub mod pipeline;
 pub mod report;
 pub mod scaling;
 pub mod view;

@@ -122,6 +122,27 @@ impl Default for NoiseParameters {
     }
 }
 
+/// The science's choices, spelled on the command line as in the reports (`variant=both`): the
+/// clap side of those enums lives here, with the settings, not in the science modules.
+macro_rules! command_line_values {
+    ($($type:ty { $($variant:ident => $name:literal),+ $(,)? })*) => {$(
+        impl clap::ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$(<$type>::$variant),+]
+            }
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(clap::builder::PossibleValue::new(match self { $(<$type>::$variant => $name),+ }))
+            }
+        }
+    )*};
+}
+
+command_line_values! {
+    Variant { Complex => "complex", Amplitude => "amplitude", Both => "both" }
+    SigmaScope { Envelope => "envelope", Box => "box" }
+    SpectralWeighting { Matched => "matched", Servalcat => "servalcat", None => "none" }
+}
+
 /// How far from the model the peak search looks: a distance in Å, or the whole box (`none`).
 /// Written as a number, or the word `none`, in reports and stamps alike.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -401,13 +422,34 @@ impl Parameters {
     }
 }
 
-/// The default window with half maps: [`DEFAULT_HALF_MAP_WINDOW`], but in a small box no more
-/// than [`HALF_MAP_WINDOW_BOX_FRACTION`] of its shortest edge (and not below
-/// [`DEFAULT_WINDOW`]): a window that spans most of the box turns the missing feature's share
-/// of every window mean into a negative halo over the whole box (measured on a 52 Å box: z far
-/// from the model averaged -0.096 with 30 Å, -0.041 with 20 Å).
-pub fn half_map_window(shortest_edge: f64) -> f64 {
-    (HALF_MAP_WINDOW_BOX_FRACTION * shortest_edge).clamp(DEFAULT_WINDOW, DEFAULT_HALF_MAP_WINDOW)
+pub use crate::difference::half_map_window;
+
+/// The option keys ("resolution", "window", ...), for messages and for Python's keywords.
+pub fn parameter_keys() -> Vec<String> {
+    use clap::CommandFactory;
+    #[derive(clap::Parser)]
+    struct Words {
+        #[command(flatten)]
+        parameters: Parameters,
+    }
+    Words::command().get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect()
+}
+
+/// Parses `key=value` words (a batch manifest's options, Python's keywords) into
+/// [`Parameters`], as the command line would; the error names the offending word.
+pub fn parse_parameters(words: &[String]) -> std::result::Result<Parameters, String> {
+    use clap::Parser;
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Words {
+        #[command(flatten)]
+        parameters: Parameters,
+    }
+    let argv: Vec<String> = words.iter().map(|w| format!("--{}", w.trim_start_matches('-'))).collect();
+    Words::try_parse_from(argv).map(|w| w.parameters).map_err(|e| {
+        let text = e.to_string();
+        text.lines().next().unwrap_or("invalid options").trim_start_matches("error: ").to_string()
+    })
 }
 
 fn flatten_words(value: &serde_json::Value, words: &mut Vec<String>) {

@@ -134,8 +134,8 @@ pub struct FitSummary {
 /// An output map and its statistics (sigma units).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutputSummary {
-    /// What it holds: "complex", "amplitude" or "local_scale".
-    pub kind: String,
+    /// What it holds.
+    pub kind: MapKind,
     /// Path written.
     pub path: PathBuf,
     /// Statistics of the values.
@@ -145,8 +145,8 @@ pub struct OutputSummary {
 /// Peak-search parameters and totals.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PeakSummary {
-    /// Which map the peaks come from ("complex" or "amplitude").
-    pub map: String,
+    /// Which map the peaks come from (the complex or the amplitude difference).
+    pub map: MapKind,
     /// Units of the threshold and of the peak heights.
     pub units: Units,
     /// Threshold on |value|, in those units.
@@ -176,6 +176,43 @@ pub struct PeakSummary {
 /// null): read back as NaN, so that every report reads back.
 pub fn number_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<f64, D::Error> {
     Ok(<Option<f64> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+/// The maps a run writes, as reports name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MapKind {
+    /// The difference map (experimental minus the locally scaled model map).
+    Complex,
+    /// The amplitude difference.
+    Amplitude,
+    /// The fitted local scale k (`scale_map=`).
+    LocalScale,
+    /// The local noise sd (`noise_map=`).
+    NoiseSd,
+}
+
+impl MapKind {
+    /// The kind as the report spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MapKind::Complex => "complex",
+            MapKind::Amplitude => "amplitude",
+            MapKind::LocalScale => "local_scale",
+            MapKind::NoiseSd => "noise_sd",
+        }
+    }
+
+    /// Whether it is a difference map (peaks, pictures and viewer scripts are of one).
+    pub fn is_difference(self) -> bool {
+        matches!(self, MapKind::Complex | MapKind::Amplitude)
+    }
+}
+
+impl std::fmt::Display for MapKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// How residues were flagged as in negative density, and how many.

@@ -14,16 +14,15 @@ use map::{MapOrigin, PyMap};
 use model::PyModel;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use real_space_diff_map::app::args::{parameter_keys, parse_parameters};
-use real_space_diff_map::app::console::Console;
-use real_space_diff_map::app::job::{
-    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
-    compute_job, take_output_maps, write_outputs,
-};
 use real_space_diff_map::density::model_map::compute_model_map;
 use real_space_diff_map::io::ccp4::read_map as read_map_file;
 use real_space_diff_map::io::model::{Model, read_model as read_model_file};
 use real_space_diff_map::parameters::Parameters;
+use real_space_diff_map::parameters::{parameter_keys, parse_parameters};
+use real_space_diff_map::pipeline::{
+    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
+    compute_job, take_output_maps, write_outputs,
+};
 use real_space_diff_map::{Error, Map};
 use result::PyDifferenceResult;
 use std::path::PathBuf;
@@ -102,6 +101,25 @@ impl ModelArgument {
         match self {
             ModelArgument::Loaded(model, source) => Ok((model, source)),
             ModelArgument::File(path) => Ok((read_model_file(&path)?, InputSource::File(path))),
+        }
+    }
+}
+
+/// What a job says, printed (as the command line would) with `verbose=True`, else nothing:
+/// warnings reach Python as `RealSpaceDiffMapWarning` from the report.
+struct Account {
+    verbose: bool,
+}
+
+impl real_space_diff_map::pipeline::Observer for Account {
+    fn say(&self, text: &str) {
+        if self.verbose {
+            println!("{}", real_space_diff_map::escape::terminal(text));
+        }
+    }
+    fn warn(&self, text: &str) {
+        if self.verbose {
+            eprintln!("warning: {}", real_space_diff_map::escape::terminal(text));
         }
     }
 }
@@ -251,7 +269,7 @@ fn difference_map(
             };
             let experimental = ExperimentalInputs::assemble(full, halves)?;
             let (model, model_source) = model.load()?;
-            let console = Console::new(!verbose);
+            let console = Account { verbose };
             // mask= is a path, read as the command line reads it.
             let search_mask = match &parameters.peaks.mask {
                 Some(path) => {
@@ -269,7 +287,6 @@ fn difference_map(
             let mut job = compute_job(inputs, &parameters, &console)?;
             let maps = take_output_maps(&mut job);
             let outputs = if writes_files { write_outputs(&mut job, &maps)? } else { Vec::new() };
-            console.finish();
             Ok((job, maps, outputs))
         })
     };

@@ -3,8 +3,8 @@
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use real_space_diff_map::app::job::InputSource;
 use real_space_diff_map::io::model::{Model, ModelColumns};
+use real_space_diff_map::pipeline::InputSource;
 use std::path::PathBuf;
 
 /// An atomic model: atoms with positions, elements, B and occupancy, grouped into residues and

@@ -5,7 +5,7 @@ use numpy::PyArray3;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use real_space_diff_map::app::job::{Job, OutputMap};
+use real_space_diff_map::pipeline::{Job, OutputMap};
 use std::path::PathBuf;
 
 /// What `difference_map` returns: the difference map (`map`, a float32 array `[z, y, x]`, and

@@ -151,31 +151,7 @@ pub fn parse_run_args(args: Vec<String>) -> std::result::Result<RunArgs, (String
     })
 }
 
-/// The keys of [`Parameters`], spelled as on the command line (`resolution`, `peak_sigma`).
-pub fn parameter_keys() -> Vec<String> {
-    #[derive(Parser)]
-    struct Words {
-        #[command(flatten)]
-        parameters: Parameters,
-    }
-    Words::command().get_arguments().filter_map(|a| a.get_long().map(str::to_string)).collect()
-}
-
-/// Parses `key=value` words (a batch manifest's options) into [`Parameters`], as the command
-/// line would; the error names the offending word.
-pub fn parse_parameters(words: &[String]) -> std::result::Result<Parameters, String> {
-    #[derive(Parser)]
-    #[command(no_binary_name = true)]
-    struct Words {
-        #[command(flatten)]
-        parameters: Parameters,
-    }
-    let argv: Vec<String> = words.iter().map(|w| format!("--{}", w.trim_start_matches('-'))).collect();
-    Words::try_parse_from(argv).map(|w| w.parameters).map_err(|e| {
-        let text = e.to_string();
-        text.lines().next().unwrap_or("invalid options").trim_start_matches("error: ").to_string()
-    })
-}
+pub use crate::parameters::{parameter_keys, parse_parameters};
 
 #[cfg(test)]
 mod tests {

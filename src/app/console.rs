@@ -54,6 +54,18 @@ impl Console {
     }
 }
 
+impl crate::pipeline::Observer for Console {
+    fn stage(&self, what: &str) {
+        Console::stage(self, what.to_string());
+    }
+    fn say(&self, text: &str) {
+        Console::say(self, text);
+    }
+    fn warn(&self, text: &str) {
+        Console::warn(self, text);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

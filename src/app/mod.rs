@@ -1,13 +1,12 @@
 //! The program around the science: the command line ([`args`]), what a run prints
-//! ([`console`], [`describe`]), one job in memory ([`job`], shared with the Python package),
-//! one run from files ([`run`]) and many entries at once ([`batch`]). The library modules
+//! ([`console`], the [`crate::pipeline::Observer`] that prints), one run from files ([`run`])
+//! and many entries at once ([`batch`]). The job itself is the library's
+//! ([`crate::pipeline`], shared with the Python package). The library modules
 //! never print and never exit; this is the only place that does.
 
 pub mod args;
 pub mod batch;
 pub mod console;
-pub mod describe;
-pub mod job;
 pub mod run;
 
 use crate::error::{Error, ErrorReport};

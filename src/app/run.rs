@@ -1,16 +1,16 @@
 //! One run of the main job from the command line: read the files, compute the job
-//! ([`crate::app::job`], shared with the Python package), write, and say what happened.
+//! ([`crate::pipeline`], shared with the Python package), write, and say what happened.
 
 use crate::app::args::RunArgs;
 use crate::app::console::Console;
-use crate::app::job::{
-    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
-    compute_job, take_output_maps, write_outputs,
-};
 use crate::error::{Error, Result};
 use crate::io::ccp4::{MapRead, read_map};
 use crate::io::gz::Digest;
 use crate::io::model::{Model, read_model_hashed};
+use crate::pipeline::{
+    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
+    compute_job, take_output_maps, write_outputs,
+};
 use crate::report::Report;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -617,17 +617,7 @@ fn sampled_mean(values: &[f32]) -> f64 {
     if mean.is_finite() { mean } else { 0.0 }
 }
 
-/// The 1st, 50th and 99th percentiles of `samples` (NaN when there are none).
-fn percentiles(samples: &mut [f32]) -> [f64; 3] {
-    [0.01, 0.5, 0.99].map(|p| {
-        if samples.is_empty() {
-            return f64::NAN;
-        }
-        let idx = ((samples.len() - 1) as f64 * p).round() as usize;
-        let (_, v, _) = samples.select_nth_unstable_by(idx, |a, b| a.total_cmp(b));
-        *v as f64
-    })
-}
+use crate::grid::percentiles;
 
 /// 1.4826 × the median absolute value of `samples`: their sd for normal values centred on
 /// zero, whatever a minority of outliers does. Reorders `samples`.

@@ -120,13 +120,7 @@ impl LocalNoise {
     /// Percentiles (1st, 50th, 99th) of the local noise sd, from the coarse grid.
     pub fn sd_percentiles(&self) -> [f64; 3] {
         let mut sd: Vec<f32> = self.variance.iter().map(|v| v.max(0.0).sqrt()).collect();
-        [0.01, 0.5, 0.99].map(|p| {
-            if sd.is_empty() {
-                return f64::NAN;
-            }
-            let idx = ((sd.len() - 1) as f64 * p).round() as usize;
-            *sd.select_nth_unstable_by(idx, |a, b| a.total_cmp(b)).1 as f64
-        })
+        crate::grid::percentiles(&mut sd)
     }
 
     /// The local noise sd on the full grid, times `scale`.
@@ -349,41 +343,20 @@ pub fn far_from_model_statistics(
 
 /// Marks the voxels of a grid `step` times coarser than `geometry` (voxel (i, j, k) of it is
 /// voxel (step·i, step·j, step·k) of the map) whose centre lies within `distance` of an atom;
-/// `step` 1 marks the map's own voxels. Returns the coarse grid's dims and the marks.
+/// `step` 1 marks the map's own voxels. Returns the coarse grid's dims and the marks (the
+/// one near-atom kernel, [`crate::density::mask::near_points`], on the coarse grid).
 pub fn mark_near_atoms(
     geometry: &GridGeometry,
     step: usize,
     positions: &[[f64; 3]],
     distance: f64,
 ) -> ([usize; 3], Vec<bool>) {
-    let coarse: [usize; 3] = std::array::from_fn(|a| geometry.dims[a].div_ceil(step));
-    let mut near = vec![false; coarse.iter().product()];
-    let spacing: [f64; 3] = std::array::from_fn(|a| geometry.voxel_size[a] * step as f64);
-    let d2 = distance * distance;
-    for p in positions {
-        let g: [f64; 3] = std::array::from_fn(|a| (p[a] - geometry.first_voxel_centre[a]) / spacing[a]);
-        let range: [(isize, isize); 3] = std::array::from_fn(|a| {
-            let r = distance / spacing[a];
-            ((g[a] - r).ceil().max(0.0) as isize, (g[a] + r).floor().min(coarse[a] as f64 - 1.0) as isize)
-        });
-        if (0..3).any(|a| range[a].0 > range[a].1) {
-            continue;
-        }
-        for k in range[2].0..=range[2].1 {
-            let dz = (k as f64 - g[2]) * spacing[2];
-            for j in range[1].0..=range[1].1 {
-                let dy = (j as f64 - g[1]) * spacing[1];
-                let row = (j as usize + coarse[1] * k as usize) * coarse[0];
-                for i in range[0].0..=range[0].1 {
-                    let dx = (i as f64 - g[0]) * spacing[0];
-                    if dx * dx + dy * dy + dz * dz <= d2 {
-                        near[row + i as usize] = true;
-                    }
-                }
-            }
-        }
-    }
-    (coarse, near)
+    let coarse = GridGeometry {
+        dims: geometry.dims.map(|n| n.div_ceil(step)),
+        voxel_size: geometry.voxel_size.map(|v| v * step as f64),
+        first_voxel_centre: geometry.first_voxel_centre,
+    };
+    (coarse.dims, crate::density::mask::near_points(&coarse, positions, distance))
 }
 
 /// Voxels farther than this from every atom are solvent for the single-map noise estimate.

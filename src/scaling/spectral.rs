@@ -29,7 +29,7 @@ use rustfft::num_complex::Complex32;
 
 /// How the shells of the difference are weighted, given the unexplained signal `S` and the
 /// noise variance `σ²` of each (the command line's `spectral_weight=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpectralWeighting {
     /// `√S / σ²`: the matched filter for features whose spectrum is that of the unexplained

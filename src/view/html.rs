@@ -135,7 +135,7 @@ fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &
         "<h2 id=\"peaks\">Peaks</h2><p>Blobs beyond ±{:.2} {unit} in the {} difference map with their maximum {}, \
          strongest first: {} of {} listed here{}.{}</p>",
         search.threshold,
-        escape_html(&search.map),
+        search.map.name(),
         escape_html(&region),
         shown,
         search.positive + search.negative,

@@ -4,8 +4,7 @@
 //! memory. The tests that need `../shared` run in their own test here, so that where it is
 //! absent cargo reports them as ignored.
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -73,41 +72,27 @@ fn pytest(markers: &str, require_shared: bool) {
     eprintln!("{wheel}: pytest -m '{markers}':\n{stdout}");
 }
 
-#[cfg_attr(
-    not(test_python),
-    ignore = "needs maturin, pytest and numpy in .venv-test (scripts/install_test_tools.sh installs them)"
-)]
-#[test]
-fn the_abi3_wheel_builds_and_passes_the_pytest_suite() {
+pub fn the_abi3_wheel_builds_and_passes_the_pytest_suite() {
     let wheel = installed_wheel().as_ref().unwrap_or_else(|e| panic!("{e}"));
     assert!(wheel.starts_with("real_space_diff_map-") && wheel.contains("-cp39-abi3-"), "{wheel}");
     pytest("not shared", false);
 }
 
-#[cfg_attr(
-    not(all(test_python, shared_data)),
-    ignore = "needs ../shared beside the repository and maturin, pytest and numpy in .venv-test"
-)]
-#[test]
-fn the_python_package_matches_the_command_line_on_shared_entries() {
+pub fn the_python_package_matches_the_command_line_on_shared_entries() {
     pytest("shared", true);
 }
 
 /// The one abi3 wheel on the oldest CPython it promises (3.9) and the newest installed (from
 /// pyenv, as on these machines): a fresh venv each, with NumPy and pytest from PyPI, runs the
 /// suite (gemmi's tests skip there; the test venv runs them).
-#[cfg_attr(
-    not(test_python_versions),
-    ignore = "needs CPython 3.9 (and a newer one) under ~/.pyenv/versions besides maturin and pytest in .venv-test"
-)]
-#[test]
-fn the_same_wheel_works_on_cpython_3_9_and_the_newest_installed() {
+pub fn the_same_wheel_works_on_cpython_3_9_and_the_newest_installed() {
     installed_wheel().as_ref().unwrap_or_else(|e| panic!("{e}"));
     let wheels = root().join("target/python-wheels");
     let wheel = std::fs::read_dir(&wheels).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).next().unwrap();
-    let pythons = option_env!("RSDM_OTHER_PYTHONS").unwrap_or_default();
-    assert!(!pythons.is_empty(), "build.rs found no other CPython");
-    for interpreter in pythons.split(':') {
+    let pythons = common::other_pythons();
+    assert!(!pythons.is_empty(), "no other CPython under ~/.pyenv/versions");
+    for interpreter in pythons.iter().map(|p| p.display().to_string()) {
+        let interpreter = interpreter.as_str();
         let venv = root().join("target/python-versions").join(interpreter.replace('/', "_"));
         let _ = std::fs::remove_dir_all(&venv);
         let made = Command::new(interpreter).args(["-m", "venv"]).arg(&venv).status().unwrap();

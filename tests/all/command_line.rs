@@ -1,8 +1,7 @@
 //! The binary as scripts call it: `real_space_diff_map MODEL MAP resolution=R output=FILE`,
 //! its exit codes, its messages, and that it never leaves a partial file or touches an input.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::io::ccp4::read_map;
 use std::io::Write;
 use std::path::Path;
@@ -20,8 +19,7 @@ fn testdata(name: &str) -> String {
     common::testdata(name).display().to_string()
 }
 
-#[test]
-fn the_readme_command_writes_a_map_in_the_input_frame() {
+pub fn the_readme_command_writes_a_map_in_the_input_frame() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(
         dir.path(),
@@ -49,8 +47,7 @@ fn the_readme_command_writes_a_map_in_the_input_frame() {
     assert_eq!(read_map(dir.path().join("map_model_difference.ccp4")).unwrap().map.data, output.data);
 }
 
-#[test]
-fn resolution_comes_from_an_mmcif_that_records_it_and_gz_models_load() {
+pub fn resolution_comes_from_an_mmcif_that_records_it_and_gz_models_load() {
     let dir = tempfile::tempdir().unwrap();
     let mut cif = std::fs::read_to_string(common::testdata("6vyb_Ndom_noNAG.cif")).unwrap();
     cif.push_str("#\n_em_3d_reconstruction.id 1\n_em_3d_reconstruction.resolution 3.2\n#\n");
@@ -63,8 +60,7 @@ fn resolution_comes_from_an_mmcif_that_records_it_and_gz_models_load() {
     assert!(text(&out).contains("resolution 3.2 Å, as recorded in model.cif.gz"), "{}", text(&out));
 }
 
-#[test]
-fn bad_input_fails_clearly_with_no_partial_output() {
+pub fn bad_input_fails_clearly_with_no_partial_output() {
     let dir = tempfile::tempdir().unwrap();
     let model = testdata("6vyb_Ndom_noNAG.pdb");
     let map = testdata("emd_21457_seg.mrc");
@@ -133,8 +129,7 @@ fn bad_input_fails_clearly_with_no_partial_output() {
     assert_eq!(names, ["far.pdb", "garbage.pdb", "in.mrc", "no_resolution.pdb", "short.mrc"]);
 }
 
-#[test]
-fn help_lists_the_keys_with_defaults() {
+pub fn help_lists_the_keys_with_defaults() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(dir.path(), &["--help"]);
     assert!(out.status.success());

@@ -1,12 +1,28 @@
 //! One job from inputs in memory to results in memory, and the files it writes: the part of a
 //! run that the command line and the Python package share, so that both compute, check and
 //! report exactly the same way. Reading the inputs (files, or a caller's arrays) is the
-//! caller's; what is said on the way goes to a [`Console`] (quiet for library callers).
+//! caller's; what is said on the way goes to an [`Observer`]: the command line's console
+//! prints it, a library caller may keep quiet ([`Silent`]).
+
+pub mod describe;
+
+/// Hears what a job says as it goes: the stage it is in, lines of its account, warnings.
+pub trait Observer: Sync {
+    /// What the job is doing now (a spinner's text).
+    fn stage(&self, _what: &str) {}
+    /// A line of the run's account.
+    fn say(&self, _text: &str) {}
+    /// A warning.
+    fn warn(&self, _text: &str) {}
+}
+
+/// An observer that hears nothing.
+pub struct Silent;
+
+impl Observer for Silent {}
 
 use crate::analysis::peaks::{FlagRule, NotListed, Peak, PeakSearch, find_peaks_searched, score_residues};
 use crate::analysis::significance::Significance;
-use crate::app::console::Console;
-use crate::app::describe::{describe_fit, describe_peaks};
 use crate::difference::{DifferenceMaps, Experimental, Units, compute_difference, frame_mismatch};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapHeader};
@@ -16,12 +32,13 @@ use crate::io::gz::Digest;
 use crate::io::model::Model;
 use crate::parameters::Parameters;
 use crate::report::{
-    FileInfo, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report, ResidueFlags,
-    file_info, stage_key, write_csv, write_json,
+    FileInfo, MapKind, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report,
+    ResidueFlags, file_info, stage_key, write_csv, write_json,
 };
 use crate::view::html::{LinkedFiles, write_run_report};
 use crate::view::pictures::{PictureScene, write_peak_pictures};
 use crate::view::scripts::{SceneMap, ViewerScene, write_viewer_scripts};
+use describe::{describe_fit, describe_peaks};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -315,16 +332,16 @@ pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Resu
 
 /// Computes the difference map, finds the peaks and scores the residues, and builds the report.
 /// Nothing is written; see [`write_outputs`].
-pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console) -> Result<Job> {
+pub fn compute_job(inputs: JobInputs, parameters: &Parameters, observer: &dyn Observer) -> Result<Job> {
     let JobInputs { model, model_source, model_digest, experimental, search_mask, mut stages } = inputs;
     check_combinations(parameters, experimental.has_half_maps())?;
-    let resolution = settle_resolution(parameters, &model, &model_source, console)?;
+    let resolution = settle_resolution(parameters, &model, &model_source, observer)?;
     let shortest_edge = (0..3)
         .map(|a| experimental.summary.dims[a] as f64 * experimental.summary.voxel_size[a])
         .fold(f64::INFINITY, f64::min);
     let parameters = parameters.settled(resolution, experimental.has_half_maps(), shortest_edge);
     let options = parameters.difference_options(resolution);
-    console.stage("computing the model map and the local fit");
+    observer.stage("computing the model map and the local fit");
     let has_full_map = !matches!(experimental.data, Experimental::HalfMaps { full: None, .. });
     let background = (parameters.outputs.pictures > 0).then(|| picture_background(&experimental.data));
     let ExperimentalInputs { data, summary: map_summary, header, warnings: map_warnings, sources, digests } =
@@ -332,12 +349,12 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
     // The map moves in: its buffer becomes the difference map.
     let result = compute_difference(&model, data, &options)?;
     stages.0.extend(result.timings.iter().map(|(n, s)| (n.to_string(), *s)));
-    describe_fit(console, &parameters, resolution, &result);
+    describe_fit(observer, &parameters, resolution, &result);
 
-    console.stage("finding peaks");
+    observer.stage("finding peaks");
     let (peak_map, peak_map_kind, units) = match (&result.complex, &result.amplitude) {
-        (Some(m), _) => (m, "complex", result.units),
-        (None, Some(m)) => (m, "amplitude", result.amplitude_units),
+        (Some(m), _) => (m, MapKind::Complex, result.units),
+        (None, Some(m)) => (m, MapKind::Amplitude, result.amplitude_units),
         (None, None) => return Err(Error::Invalid("no difference map was computed".into())),
     };
     let clock = Instant::now();
@@ -347,7 +364,7 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
     let searched = searched_voxels(mask.as_deref(), radius, &model, &peak_map.geometry);
     let significance =
         (units == Units::HalfMapZ).then(|| Significance::of_searched(&peak_map.data, searched.as_deref()));
-    let threshold = peak_threshold(&parameters, significance.as_ref(), console);
+    let threshold = peak_threshold(&parameters, significance.as_ref(), observer);
     let search = PeakSearch { threshold, radius, mask: mask.as_deref(), min_volume: parameters.peaks.min_volume };
     let (mut peaks, not_listed) = find_peaks_searched(peak_map, &search, Some(&model));
     if let Some(significance) = &significance {
@@ -371,7 +388,7 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, console: &Console
         ..peak_summary(&parameters, peak_map_kind, units, threshold, &peaks)
     };
     let residue_flags = ResidueFlags::of(rule, &residues);
-    describe_peaks(console, &parameters, &peak_search, &residue_flags, &peaks);
+    describe_peaks(observer, &parameters, &peak_search, &residue_flags, &peaks);
 
     let mut report_inputs = vec![input_info(&parameters, &model_source, model_digest.as_ref(), None)?];
     for (source, digest) in sources.iter().zip(&digests) {
@@ -433,8 +450,8 @@ pub fn map_label(parameters: &Parameters, units: Units) -> String {
 /// One map a job produced, with where the parameters say it goes and its header label.
 #[derive(Debug, Clone)]
 pub struct OutputMap {
-    /// What it holds: "complex", "amplitude", "local_scale" or "noise_sd" (the report's kinds).
-    pub kind: &'static str,
+    /// What it holds.
+    pub kind: MapKind,
     /// Where `output=` (or `scale_map=`, `noise_map=`) puts it.
     pub path: PathBuf,
     /// The map, in the input map's frame.
@@ -453,17 +470,27 @@ pub fn take_output_maps(job: &mut Job) -> Vec<OutputMap> {
     let like = result.complex.as_ref().or(result.amplitude.as_ref()).map(|m| m.geometry);
     let has_complex = result.complex.is_some();
     if let Some(map) = result.complex.take() {
-        maps.push(OutputMap { kind: "complex", path: output.clone(), map, label: map_label(parameters, result.units) });
+        maps.push(OutputMap {
+            kind: MapKind::Complex,
+            path: output.clone(),
+            map,
+            label: map_label(parameters, result.units),
+        });
     }
     if let Some(map) = result.amplitude.take() {
         let path = if has_complex { sibling(output, "_amplitude") } else { output.clone() };
-        maps.push(OutputMap { kind: "amplitude", path, map, label: map_label(parameters, result.amplitude_units) });
+        maps.push(OutputMap {
+            kind: MapKind::Amplitude,
+            path,
+            map,
+            label: map_label(parameters, result.amplitude_units),
+        });
     }
     if let (Some(path), Some(fields), Some(geometry)) = (&parameters.outputs.scale_map, &mut result.local_fields, like)
     {
         let map = Map { geometry, data: std::mem::take(&mut fields.scale), header: job.header.clone() };
         maps.push(OutputMap {
-            kind: "local_scale",
+            kind: MapKind::LocalScale,
             path: path.clone(),
             map,
             label: "real_space_diff_map local scale k".into(),
@@ -471,7 +498,7 @@ pub fn take_output_maps(job: &mut Job) -> Vec<OutputMap> {
     }
     if let (Some(path), Some(map)) = (&parameters.outputs.noise_map, result.noise_map.take()) {
         let label = "real_space_diff_map local noise sd\nunits: input map units (resolution-limited half-map noise)";
-        maps.push(OutputMap { kind: "noise_sd", path: path.clone(), map, label: label.into() });
+        maps.push(OutputMap { kind: MapKind::NoiseSd, path: path.clone(), map, label: label.into() });
     }
     maps
 }
@@ -490,7 +517,7 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
     for output in maps {
         write_map_in(&out, &output.path, &output.map, &output.label, &inputs)?;
         written.push(OutputSummary {
-            kind: output.kind.into(),
+            kind: output.kind,
             path: output.path.clone(),
             statistics: output.map.statistics(),
         });
@@ -502,7 +529,7 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
         outputs.extend(write_csv(&out, prefix, &job.report.peaks, &job.report.residues, &inputs)?);
     }
     let mut linked = LinkedFiles::default();
-    if let Some(primary) = maps.iter().find(|m| m.kind == "complex" || m.kind == "amplitude") {
+    if let Some(primary) = maps.iter().find(|m| m.kind.is_difference()) {
         let clock = Instant::now();
         linked = write_views(&out, job, primary, &inputs)?;
         job.stages.add("pictures and viewer scripts", clock);
@@ -601,11 +628,16 @@ fn picture_background(data: &Experimental) -> Map {
 }
 
 /// The resolution: as given, else as the model file records it.
-fn settle_resolution(parameters: &Parameters, model: &Model, source: &InputSource, console: &Console) -> Result<f64> {
+fn settle_resolution(
+    parameters: &Parameters,
+    model: &Model,
+    source: &InputSource,
+    observer: &dyn Observer,
+) -> Result<f64> {
     match (parameters.resolution, model.resolution) {
         (Some(r), _) => Ok(r),
         (None, Some(r)) => {
-            console.say(format!("resolution {r} Å, as recorded in {}", source.describe()));
+            observer.say(&format!("resolution {r} Å, as recorded in {}", source.describe()));
             Ok(r)
         }
         (None, None) => Err(Error::Usage(format!(
@@ -617,18 +649,18 @@ fn settle_resolution(parameters: &Parameters, model: &Model, source: &InputSourc
 
 /// The peak threshold: `peak_sigma`, or with `fdr=` the |z| at which the false discovery rate
 /// is reached (beyond every voxel when nothing is that significant).
-fn peak_threshold(parameters: &Parameters, significance: Option<&Significance>, console: &Console) -> f64 {
+fn peak_threshold(parameters: &Parameters, significance: Option<&Significance>, observer: &dyn Observer) -> f64 {
     match (parameters.peaks.fdr, significance) {
         (Some(rate), Some(significance)) => match significance.threshold(rate) {
             Some(z) => {
-                console.say(format!(
+                observer.say(&format!(
                     "false discovery rate {rate} over {} voxels: threshold |z| >= {z:.2}",
                     significance.voxels()
                 ));
                 z
             }
             None => {
-                console.say(format!("false discovery rate {rate}: no voxel is that significant"));
+                observer.say(&format!("false discovery rate {rate}: no voxel is that significant"));
                 significance.beyond_all()
             }
         },
@@ -637,10 +669,10 @@ fn peak_threshold(parameters: &Parameters, significance: Option<&Significance>, 
 }
 
 /// The peak search's totals for the report.
-fn peak_summary(parameters: &Parameters, map: &str, units: Units, threshold: f64, peaks: &[Peak]) -> PeakSummary {
+fn peak_summary(parameters: &Parameters, map: MapKind, units: Units, threshold: f64, peaks: &[Peak]) -> PeakSummary {
     let positive = peaks.iter().filter(|p| p.height > 0.0).count();
     PeakSummary {
-        map: map.into(),
+        map,
         units,
         threshold,
         fdr: parameters.peaks.fdr,

@@ -5,8 +5,7 @@
 //! and as gemmi rewrites it in PDB and mmCIF. The PDB and mmCIF reads of one model must agree
 //! exactly, and so must the difference maps computed from them.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::io::model::{Model, hybrid36, read_model};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -124,9 +123,7 @@ fn shared_models(shared: &Path) -> Vec<PathBuf> {
     models
 }
 
-#[cfg_attr(not(test_gemmi), ignore = "needs gemmi in .venv-test: run scripts/install_test_tools.sh")]
-#[test]
-fn every_model_reads_as_gemmi_reads_it() {
+pub fn every_model_reads_as_gemmi_reads_it() {
     let Some(python) = common::python_with_gemmi("every_model_reads_as_gemmi_reads_it") else {
         return;
     };
@@ -206,9 +203,7 @@ fn many_chain_pdb() -> String {
     text
 }
 
-#[cfg_attr(not(test_gemmi), ignore = "needs gemmi in .venv-test: run scripts/install_test_tools.sh")]
-#[test]
-fn a_many_chain_model_reads_the_same_from_pdb_and_mmcif() {
+pub fn a_many_chain_model_reads_the_same_from_pdb_and_mmcif() {
     let Some(python) = common::python_with_gemmi("a_many_chain_model_reads_the_same_from_pdb_and_mmcif") else {
         return;
     };
@@ -266,9 +261,7 @@ fn a_many_chain_model_reads_the_same_from_pdb_and_mmcif() {
 
 /// Every shared model that comes as both PDB and mmCIF reads the same, atom by atom, in file
 /// order (positions to the PDB format's 1 mÅ, everything else exactly).
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn shared_pdb_and_mmcif_copies_read_the_same() {
+pub fn shared_pdb_and_mmcif_copies_read_the_same() {
     let Some(shared) = common::shared_dir("shared_pdb_and_mmcif_copies_read_the_same") else {
         return;
     };

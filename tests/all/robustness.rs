@@ -2,8 +2,7 @@
 //! Random damage to real files never panics, hangs or allocates without bound: reading returns
 //! an error or a valid map/model.
 
-mod common;
-
+use crate::common;
 use proptest::prelude::*;
 use real_space_diff_map::io::ccp4::{MapEncoding, encode_map, read_map, read_map_bytes};
 use real_space_diff_map::io::model::{ModelFormat, parse_model};
@@ -54,31 +53,25 @@ fn check_map(bytes: &[u8]) {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
-
-    #[test]
-    fn mutated_map_headers_never_panic(edits in prop::collection::vec((0usize..4096, any::<u8>()), 1..12)) {
+pub fn mutated_map_headers_never_panic() {
+    proptest!(ProptestConfig { cases: 400, ..ProptestConfig::default() }, |(edits in prop::collection::vec((0usize..4096, any::<u8>()), 1..12))| {
         check_map(&mutate(small_map_bytes(), &edits, true));
-    }
+    });
+}
 
-    #[test]
-    fn mutated_maps_never_panic(edits in prop::collection::vec((0usize..1 << 20, any::<u8>()), 1..12),
-                                cut in 0usize..5024) {
+pub fn mutated_maps_never_panic() {
+    proptest!(ProptestConfig { cases: 400, ..ProptestConfig::default() }, |(edits in prop::collection::vec((0usize..1 << 20, any::<u8>()), 1..12), cut in 0usize..5024)| {
         let mut bytes = mutate(small_map_bytes(), &edits, false);
         bytes.truncate(bytes.len().saturating_sub(cut % 64 * (cut / 64 % 2)));
         check_map(&bytes);
-    }
+    });
+}
 
-    /// Headers with any dimensions and any cell (voxels from 1e-9 Å to 1e9 Å), their data
-    /// compressed or not: read, sized for a job and refused or accepted, never a panic or an
-    /// allocation beyond the limit.
-    #[test]
-    fn extreme_dimensions_and_voxel_sizes_never_panic(
-        dims in prop::array::uniform3(1i32..=i32::MAX),
-        cell_exponent in -9i32..9,
-        compress in any::<bool>(),
-    ) {
+/// Headers with any dimensions and any cell (voxels from 1e-9 Å to 1e9 Å), their data
+/// compressed or not: read, sized for a job and refused or accepted, never a panic or an
+/// allocation beyond the limit.
+pub fn extreme_dimensions_and_voxel_sizes_never_panic() {
+    proptest!(ProptestConfig { cases: 400, ..ProptestConfig::default() }, |(dims in prop::array::uniform3(1i32..=i32::MAX), cell_exponent in -9i32..9, compress in any::<bool>())| {
         let mut bytes = small_map_bytes().clone();
         for a in 0..3 {
             bytes[4 * a..4 * a + 4].copy_from_slice(&dims[a].to_le_bytes());
@@ -96,18 +89,19 @@ proptest! {
         check_map(&bytes);
         let d = dims.map(|n| n as usize);
         let _ = real_space_diff_map::limits::job_memory(d, [10f64.powi(cell_exponent); 3], 3.0, false);
-    }
+    });
+}
 
-    #[test]
-    fn mutated_header_words_never_panic(word in 0usize..256, value in any::<i32>()) {
+pub fn mutated_header_words_never_panic() {
+    proptest!(ProptestConfig { cases: 400, ..ProptestConfig::default() }, |(word in 0usize..256, value in any::<i32>())| {
         let mut bytes = small_map_bytes().clone();
         bytes[word * 4..word * 4 + 4].copy_from_slice(&value.to_le_bytes());
         check_map(&bytes);
-    }
+    });
+}
 
-    #[test]
-    fn mutated_models_never_panic(edits in prop::collection::vec((0usize..1 << 20, any::<u8>()), 1..10),
-                                  mmcif in any::<bool>()) {
+pub fn mutated_models_never_panic() {
+    proptest!(ProptestConfig { cases: 400, ..ProptestConfig::default() }, |(edits in prop::collection::vec((0usize..1 << 20, any::<u8>()), 1..10), mmcif in any::<bool>())| {
         let (pdb, cif) = model_texts();
         let (text, format) = if mmcif { (cif, ModelFormat::Mmcif) } else { (pdb, ModelFormat::Pdb) };
         let bytes = mutate(text.as_bytes(), &edits, false);
@@ -116,7 +110,7 @@ proptest! {
             prop_assert!(!model.atoms.is_empty());
             prop_assert!(model.atoms.iter().all(|a| a.residue < model.residues.len()));
         }
-    }
+    });
 }
 
 /// The whole command line on mutated copies of the real PDB and mmCIF files: it succeeds or
@@ -144,22 +138,15 @@ fn run_mutated_model(text: &[u8], extension: &str) {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    #[test]
-    fn mutated_models_through_the_command_line_never_panic(
-        edits in prop::collection::vec((0usize..1 << 20, any::<u8>()), 1..10),
-        mmcif in any::<bool>(),
-    ) {
+pub fn mutated_models_through_the_command_line_never_panic() {
+    proptest!(ProptestConfig { cases: 48, ..ProptestConfig::default() }, |(edits in prop::collection::vec((0usize..1 << 20, any::<u8>()), 1..10), mmcif in any::<bool>())| {
         let (pdb, cif) = model_texts();
         let text = if mmcif { cif } else { pdb };
         run_mutated_model(&mutate(text.as_bytes(), &edits, false), if mmcif { "cif" } else { "pdb" });
-    }
+    });
 }
 
-#[test]
-fn odd_coordinate_values_never_panic() {
+pub fn odd_coordinate_values_never_panic() {
     let (pdb, _) = model_texts();
     let first_atom = pdb.find("\nATOM  ").unwrap() + 1;
     for value in ["     nan", "     inf", "-1.0e308", "  1e400 ", "        ", "\u{e9}\u{e9}\u{e9}\u{e9}"] {
@@ -181,16 +168,10 @@ fn half_map_bytes() -> &'static (Vec<u8>, Vec<u8>) {
     })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
-
-    /// Damage to the second half map (header words mostly: grid, cell, origin, mode) through
-    /// the command line: an error naming that file and no output, or a run that succeeds.
-    #[test]
-    fn mutated_half_maps_through_the_command_line_never_panic(
-        edits in prop::collection::vec((0usize..1 << 16, any::<u8>()), 1..8),
-        header_bias in any::<bool>(),
-    ) {
+/// Damage to the second half map (header words mostly: grid, cell, origin, mode) through
+/// the command line: an error naming that file and no output, or a run that succeeds.
+pub fn mutated_half_maps_through_the_command_line_never_panic() {
+    proptest!(ProptestConfig { cases: 32, ..ProptestConfig::default() }, |(edits in prop::collection::vec((0usize..1 << 16, any::<u8>()), 1..8), header_bias in any::<bool>())| {
         let (h1, h2) = half_map_bytes();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("h1.mrc"), h1).unwrap();
@@ -213,15 +194,14 @@ proptest! {
             }
             other => prop_assert!(false, "exit {:?}: {}", other, stderr),
         }
-    }
+    });
 }
 
 /// Windows far wider than the box (found by the Python package's fuzz test: window=1e6 made
 /// the local fit's plane ring, the amplitude tiles and the noise window grow without bound, an
 /// out-of-memory kill or a capacity-overflow panic) finish like windows that span the box, and
 /// give the same map as one exactly twice the box.
-#[test]
-fn windows_wider_than_the_box_give_the_whole_box_window() {
+pub fn windows_wider_than_the_box_give_the_whole_box_window() {
     let (h1, h2) = half_map_bytes();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("h1.mrc"), h1).unwrap();
@@ -249,8 +229,7 @@ fn windows_wider_than_the_box_give_the_whole_box_window() {
 
 /// A gzip bomb through the command line: a small file whose header promises 400 million voxels
 /// of zeros that are really there, refused from the header with a memory limit below them.
-#[test]
-fn a_gzip_bomb_is_refused_under_a_memory_limit() {
+pub fn a_gzip_bomb_is_refused_under_a_memory_limit() {
     let dir = tempfile::tempdir().unwrap();
     let mut header = small_map_bytes()[..1024].to_vec();
     for a in 0..3 {

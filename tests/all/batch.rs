@@ -1,8 +1,7 @@
 //! The batch command: bad entries do not stop good ones, a killed batch resumes to the same
 //! result, parallel and sharded runs agree with serial ones.
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -31,8 +30,7 @@ fn outputs_of(out: &Path, id: &str) -> Vec<u8> {
     std::fs::read(out.join(id).join("difference.ccp4")).unwrap()
 }
 
-#[test]
-fn bad_entries_are_reported_and_good_ones_finish() {
+pub fn bad_entries_are_reported_and_good_ones_finish() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = common::testdata("6vyb_Ndom_noNAG.pdb");
@@ -82,8 +80,7 @@ fn bad_entries_are_reported_and_good_ones_finish() {
     assert!(text(&again).contains("0 done"), "{}", text(&again));
 }
 
-#[test]
-fn a_killed_batch_resumes_to_the_same_result() {
+pub fn a_killed_batch_resumes_to_the_same_result() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     good_manifest(d, 8);
@@ -127,8 +124,7 @@ fn a_killed_batch_resumes_to_the_same_result() {
     assert!(text(&rerun).contains("1 done, 7 skipped"), "{}", text(&rerun));
 }
 
-#[test]
-fn parallel_and_sharded_runs_agree_with_a_serial_run() {
+pub fn parallel_and_sharded_runs_agree_with_a_serial_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     good_manifest(d, 5);
@@ -155,8 +151,7 @@ fn parallel_and_sharded_runs_agree_with_a_serial_run() {
     }
 }
 
-#[test]
-fn manifest_errors_name_the_line() {
+pub fn manifest_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for (content, expected) in [

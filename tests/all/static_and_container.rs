@@ -5,8 +5,7 @@
 //! (`podman run` does not work here): its file system is exported and the program run from it
 //! with `chroot`, through the image's `bash -c` as Snakemake's `container:` directive does.
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -32,8 +31,7 @@ fn ordinary_build_map() -> Vec<u8> {
     readme_example(Path::new(env!("CARGO_BIN_EXE_real_space_diff_map")), dir.path())
 }
 
-#[test]
-fn the_static_build_needs_no_shared_library_and_computes_the_same_map() {
+pub fn the_static_build_needs_no_shared_library_and_computes_the_same_map() {
     let build = Command::new("bash").arg(root().join("scripts/build_static.sh")).output().unwrap();
     assert!(build.status.success(), "static build failed: {}", String::from_utf8_lossy(&build.stderr));
     let binary = root().join(String::from_utf8_lossy(&build.stdout).lines().last().unwrap().trim());
@@ -55,8 +53,7 @@ fn the_static_build_needs_no_shared_library_and_computes_the_same_map() {
     assert!(readme_example(&binary, dir.path()) == ordinary_build_map(), "the static build's map differs");
 }
 
-#[test]
-fn the_container_image_holds_the_program_and_runs_it() {
+pub fn the_container_image_holds_the_program_and_runs_it() {
     let test = "the_container_image_holds_the_program_and_runs_it";
     let podman = Command::new("podman").arg("--version").output().is_ok_and(|o| o.status.success());
     if !podman {

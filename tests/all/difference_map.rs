@@ -3,8 +3,7 @@
 //! known answers (removed atoms are the strongest positive features), agreement with the ideal
 //! difference map and with the reference tool, and every shared case running.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::Map;
 use real_space_diff_map::density::mask::envelope_mask;
 use real_space_diff_map::difference::{DifferenceOptions, Variant, compute_difference_map};
@@ -68,9 +67,7 @@ fn crop_dependence(
     ((sum / n as f64).sqrt(), worst, n)
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn result_does_not_depend_on_where_the_box_starts() {
+pub fn result_does_not_depend_on_where_the_box_starts() {
     let Some(shared) = common::shared_dir("result_does_not_depend_on_where_the_box_starts") else {
         return;
     };
@@ -171,9 +168,7 @@ fn near_and_far(map: &Map, points: &[[f64; 3]], all_points: &[[f64; 3]], radius:
     (near_max, far_max)
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn removed_atoms_are_the_strongest_positive_features() {
+pub fn removed_atoms_are_the_strongest_positive_features() {
     let Some(shared) = common::shared_dir("removed_atoms_are_the_strongest_positive_features") else {
         return;
     };
@@ -240,9 +235,7 @@ fn read_cctbx(path: &Path) -> Map {
     }
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn agrees_with_the_reference_tool_and_every_shared_case_runs() {
+pub fn agrees_with_the_reference_tool_and_every_shared_case_runs() {
     let Some(shared) = common::shared_dir("agrees_with_the_reference_tool_and_every_shared_case_runs") else {
         return;
     };
@@ -311,9 +304,7 @@ fn agrees_with_the_reference_tool_and_every_shared_case_runs() {
     }
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn the_same_case_in_another_frame_gives_the_same_map() {
+pub fn the_same_case_in_another_frame_gives_the_same_map() {
     let Some(shared) = common::shared_dir("the_same_case_in_another_frame_gives_the_same_map") else {
         return;
     };
@@ -330,9 +321,7 @@ fn the_same_case_in_another_frame_gives_the_same_map() {
     }
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn local_relative_b_is_fitted_on_request() {
+pub fn local_relative_b_is_fitted_on_request() {
     let Some(shared) = common::shared_dir("local_relative_b_is_fitted_on_request") else {
         return;
     };

@@ -2,8 +2,7 @@
 //! difference by resolution shell. It must raise the removed groups above everything else on
 //! the synthetic entries (unmasked, noise in the solvent), and leave a masked map alone.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::difference::{DifferenceOptions, compute_difference_map};
 use real_space_diff_map::io::ccp4::{read_map, write_map};
 use real_space_diff_map::io::model::read_model;
@@ -25,9 +24,7 @@ fn contrast(map: &Map, removed: &[[f64; 3]]) -> f64 {
     at_atoms[at_atoms.len() / 2] / elsewhere
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn solvent_noise_raises_the_removed_groups_on_unmasked_synthetic_maps() {
+pub fn solvent_noise_raises_the_removed_groups_on_unmasked_synthetic_maps() {
     let Some(shared) = common::shared_dir("solvent_noise_raises_the_removed_groups_on_unmasked_synthetic_maps") else {
         return;
     };
@@ -60,8 +57,7 @@ fn solvent_noise_raises_the_removed_groups_on_unmasked_synthetic_maps() {
     }
 }
 
-#[test]
-fn a_masked_map_is_left_alone_and_half_maps_refuse_the_option() {
+pub fn a_masked_map_is_left_alone_and_half_maps_refuse_the_option() {
     let dir = tempfile::tempdir().unwrap();
     let model_path = common::testdata("6vyb_Ndom_noNAG.pdb");
     let model = read_model(&model_path).unwrap();

@@ -2,15 +2,12 @@
 //! Every model in ../shared loads, with the atoms, hydrogens, occupancies and resolution the
 //! files hold, and sits where its map is (ORIGIN, NSTART and shifted copies alike).
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::analysis::placement::check_placement;
 use real_space_diff_map::io::ccp4::read_map;
 use real_space_diff_map::io::model::read_model;
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn every_shared_model_loads() {
+pub fn every_shared_model_loads() {
     let Some(shared) = common::shared_dir("every_shared_model_loads") else {
         return;
     };
@@ -44,9 +41,7 @@ fn every_shared_model_loads() {
     }
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn spike_models_have_the_expected_contents() {
+pub fn spike_models_have_the_expected_contents() {
     let Some(shared) = common::shared_dir("spike_models_have_the_expected_contents") else {
         return;
     };
@@ -73,9 +68,7 @@ fn spike_models_have_the_expected_contents() {
     assert_eq!(full.resolution, Some(3.2));
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn mitoribo_hydrogens_and_zero_occupancies_are_kept() {
+pub fn mitoribo_hydrogens_and_zero_occupancies_are_kept() {
     let Some(shared) = common::shared_dir("mitoribo_hydrogens_and_zero_occupancies_are_kept") else {
         return;
     };
@@ -92,9 +85,7 @@ fn mitoribo_hydrogens_and_zero_occupancies_are_kept() {
     assert!(model.atoms.iter().any(|a| a.occupancy == 0.0), "occupancy-0 atoms are kept");
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn models_sit_in_their_maps_in_every_placement_convention() {
+pub fn models_sit_in_their_maps_in_every_placement_convention() {
     let Some(shared) = common::shared_dir("models_sit_in_their_maps_in_every_placement_convention") else {
         return;
     };

@@ -4,8 +4,7 @@
 //! stake) and checks: a clear error naming the file and the limit, a non-zero exit, nothing
 //! written outside the folder, no temporary left behind, bounded memory and time.
 
-mod common;
-
+use crate::common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -83,8 +82,7 @@ fn put_f32(bytes: &mut [u8], word: usize, value: f32) {
 }
 
 /// Case 1: a 10³ map of 0.003 Å voxels asked the model map's padded grid for 57 GB and aborted.
-#[test]
-fn tiny_voxels_are_refused_with_the_memory_they_would_need() {
+pub fn tiny_voxels_are_refused_with_the_memory_they_would_need() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = map_with_header(
         |b| {
@@ -114,8 +112,7 @@ fn tiny_voxels_are_refused_with_the_memory_they_would_need() {
 }
 
 /// Case 2: one atom with B = -1e30 made the run hang.
-#[test]
-fn hugely_negative_b_is_used_as_zero_with_a_warning() {
+pub fn hugely_negative_b_is_used_as_zero_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let pdb: String = std::fs::read_to_string(model())
         .unwrap()
@@ -134,8 +131,7 @@ fn hugely_negative_b_is_used_as_zero_with_a_warning() {
 }
 
 /// Case 3: dimensions whose product is 2^64 wrapped to 0 and passed the size check.
-#[test]
-fn dimension_products_beyond_u64_are_refused() {
+pub fn dimension_products_beyond_u64_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = map_with_header(
         |b| {
@@ -155,8 +151,7 @@ fn dimension_products_beyond_u64_are_refused() {
 }
 
 /// Case 4: a 1 MB gzip that inflates to a 1000³ map aborted on a 4 GiB allocation.
-#[test]
-fn a_gzip_bomb_map_is_refused_before_it_is_inflated() {
+pub fn a_gzip_bomb_map_is_refused_before_it_is_inflated() {
     let dir = tempfile::tempdir().unwrap();
     let header = map_with_header(
         |b| {
@@ -189,8 +184,7 @@ fn a_gzip_bomb_map_is_refused_before_it_is_inflated() {
 
 /// Case 5: a small .gz model that inflates to gigabytes, `/dev/zero` as a model, and in a batch
 /// a device or a FIFO as an input (which hung the parent before anything ran).
-#[test]
-fn model_bombs_devices_and_fifos_are_refused() {
+pub fn model_bombs_devices_and_fifos_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let atom =
@@ -229,8 +223,7 @@ fn model_bombs_devices_and_fifos_are_refused() {
 }
 
 /// Case 6: threads=100000 started thousands of threads.
-#[test]
-fn threads_are_capped_at_the_cores_unless_forced() {
+pub fn threads_are_capped_at_the_cores_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_limited(
         dir.path(),
@@ -255,8 +248,7 @@ fn manifest(d: &Path, header_extra: &str, row_extra: &str) -> PathBuf {
 
 /// Cases 7, 8: output options in a manifest wrote outside the out-dir and over files; a link
 /// in the batch page could run a script.
-#[test]
-fn manifest_outputs_stay_inside_the_entry_folder() {
+pub fn manifest_outputs_stay_inside_the_entry_folder() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("precious.html"), "keep").unwrap();
@@ -292,8 +284,7 @@ fn manifest_outputs_stay_inside_the_entry_folder() {
 /// Case 9: temporaries opened with File::create followed planted links; an entry folder that
 /// is a link was written through; the batch deleted others' dot-files with `.tmp-`.
 #[cfg(unix)]
-#[test]
-fn links_are_never_followed_and_only_own_temporaries_are_removed() {
+pub fn links_are_never_followed_and_only_own_temporaries_are_removed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let outside = d.join("outside");
@@ -327,8 +318,7 @@ fn links_are_never_followed_and_only_own_temporaries_are_removed() {
 }
 
 /// Case 10: a manifest named summary.tsv with `--out-dir .` was overwritten by the summary.
-#[test]
-fn the_summary_never_replaces_the_manifest_or_an_input() {
+pub fn the_summary_never_replaces_the_manifest_or_an_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let text_before = format!("id\tmodel\tmap\tresolution\ns1\t{}\t{}\t3.2\n", model(), map());
@@ -340,8 +330,7 @@ fn the_summary_never_replaces_the_manifest_or_an_input() {
 }
 
 /// Case 11: a newline in a file name became its own ChimeraX command.
-#[test]
-fn names_cannot_become_chimerax_commands() {
+pub fn names_cannot_become_chimerax_commands() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let odd = "model\nrunscript pwn.py\".pdb";
@@ -362,8 +351,7 @@ fn names_cannot_become_chimerax_commands() {
 
 /// Case 12: manifest paths were passed to the child as words: a model named `--version` made
 /// the child print the version and the entry count as done; `x=1.pdb` was read as a key.
-#[test]
-fn manifest_paths_are_files_whatever_their_names() {
+pub fn manifest_paths_are_files_whatever_their_names() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::copy(model(), d.join("--version")).unwrap();
@@ -385,8 +373,7 @@ fn manifest_paths_are_files_whatever_their_names() {
 
 /// Case 13: a chain ID like `=HYPERLINK(...)` landed in CSV cells unescaped, a bare CR split
 /// rows, and escape sequences in names reached the terminal.
-#[test]
-fn names_stay_text_in_tables_and_terminals() {
+pub fn names_stay_text_in_tables_and_terminals() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // Chain '=' for every atom, and an escape character as a second chain character.
@@ -410,8 +397,7 @@ fn names_stay_text_in_tables_and_terminals() {
 
 /// Case 15: a failed run left part of its outputs; output names that collide with each other
 /// or with an input were found only after writing; a replaced output changed its mode.
-#[test]
-fn a_run_writes_all_its_outputs_or_none() {
+pub fn a_run_writes_all_its_outputs_or_none() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let base = |extra: &[&str]| {
@@ -468,8 +454,7 @@ fn a_run_writes_all_its_outputs_or_none() {
 }
 
 /// Case 15 (signals): SIGTERM left `.NAME.tmp-PID-N` files.
-#[test]
-fn sigterm_leaves_no_temporaries() {
+pub fn sigterm_leaves_no_temporaries() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for delay_ms in [50u64, 150, 300] {
@@ -499,8 +484,7 @@ fn sigterm_leaves_no_temporaries() {
 
 /// Cases 16, 17: two batches on one folder computed every entry twice; replacing the program
 /// during a batch failed every later entry; killing the batch left its entry running.
-#[test]
-fn batches_share_a_folder_survive_an_upgrade_and_take_their_entries_down() {
+pub fn batches_share_a_folder_survive_an_upgrade_and_take_their_entries_down() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let rows: String = (1..=4).map(|i| format!("e{i}\t{}\t{}\t3.2\n", model(), map())).collect();
@@ -579,8 +563,7 @@ fn batches_share_a_folder_survive_an_upgrade_and_take_their_entries_down() {
 }
 
 /// Case 19: a manifest saved with a byte-order mark was refused.
-#[test]
-fn a_manifest_with_a_byte_order_mark_is_read() {
+pub fn a_manifest_with_a_byte_order_mark_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(
@@ -593,8 +576,7 @@ fn a_manifest_with_a_byte_order_mark_is_read() {
 }
 
 /// Case 18: the report records the checksum of the bytes the run read.
-#[test]
-fn reports_record_the_bytes_read() {
+pub fn reports_record_the_bytes_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let out = run(d, &[&model(), &map(), "resolution=3.2", "output=d.ccp4", "json=r.json", "pictures=0"]);

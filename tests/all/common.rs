@@ -1,5 +1,130 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests, and what a test may need of this machine
+//! ([`Needs`], probed when the tests run).
 #![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+/// Something a test needs that a machine may lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// `../shared` (EMDB data and reference outputs) beside the repository.
+    Shared,
+    /// gemmi in the test Python (scripts/install_test_tools.sh installs it).
+    Gemmi,
+    /// Snakemake in the test venv or on the PATH.
+    Snakemake,
+    /// maturin, pytest and NumPy in the test Python.
+    PythonTools,
+    /// CPython 3.9 (and a newer one) under ~/.pyenv/versions, besides the Python tools.
+    OtherPythons,
+    /// Chromium (Debian's, or `$RSDM_CHROMIUM`) and Playwright's Python driver.
+    Browser,
+}
+
+impl Needs {
+    /// Whether this machine has it (probed once).
+    pub fn available(&self) -> bool {
+        static PROBED: OnceLock<[bool; 6]> = OnceLock::new();
+        let probed = PROBED.get_or_init(|| {
+            let imports = |modules: &str| {
+                std::process::Command::new(test_python())
+                    .args(["-c", &format!("import {modules}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            };
+            let snakemake = std::env::var_os("SNAKEMAKE").map_or(root().join(".venv-test/bin/snakemake"), Into::into);
+            let python_tools = imports("maturin, pytest, numpy");
+            [
+                root().join("../shared/data").is_dir(),
+                imports("gemmi"),
+                snakemake.exists()
+                    || std::process::Command::new("snakemake")
+                        .arg("--version")
+                        .output()
+                        .is_ok_and(|o| o.status.success()),
+                python_tools,
+                python_tools && !other_pythons().is_empty(),
+                std::path::Path::new(&chromium()).exists() && imports("playwright.sync_api"),
+            ]
+        });
+        probed[*self as usize]
+    }
+
+    /// What to do about it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Needs::Shared => "../shared beside the repository (EMDB data and references)",
+            Needs::Gemmi => "gemmi in .venv-test (scripts/install_test_tools.sh installs it)",
+            Needs::Snakemake => "Snakemake (scripts/install_test_tools.sh installs it)",
+            Needs::PythonTools => "maturin, pytest and numpy in .venv-test (scripts/install_test_tools.sh)",
+            Needs::OtherPythons => "CPython 3.9 (and a newer one) under ~/.pyenv/versions",
+            Needs::Browser => "Chromium and Playwright's driver (scripts/install_test_tools.sh, as root)",
+        }
+    }
+}
+
+/// Says, on stderr, that `name` is ignored and why.
+pub fn say_skipped(name: &str, missing: &[&Needs]) {
+    let reasons: Vec<&str> = missing.iter().map(|n| n.reason()).collect();
+    eprintln!("SKIPPED {name} (ignored): needs {}", reasons.join("; "));
+}
+
+/// Runs a test function: a panic (a failed assertion) is the test's failure, with its message.
+/// Its wall time goes to stderr, so that a CI log shows where the time goes.
+pub fn run_test(name: &str, test: fn()) -> Result<(), libtest_mimic::Failed> {
+    let clock = std::time::Instant::now();
+    let outcome = std::panic::catch_unwind(test);
+    eprintln!("TIME {name}: {:.1} s", clock.elapsed().as_secs_f64());
+    outcome.map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panicked".into());
+        libtest_mimic::Failed::from(message)
+    })
+}
+
+/// The repository root.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The test Python: `$RSDM_TEST_PYTHON`, else the venv scripts/install_test_tools.sh makes.
+pub fn test_python() -> std::path::PathBuf {
+    std::env::var_os("RSDM_TEST_PYTHON").map_or(root().join(".venv-test/bin/python"), Into::into)
+}
+
+/// The Chromium the browser tests drive: `$RSDM_CHROMIUM`, else Debian's.
+pub fn chromium() -> String {
+    std::env::var("RSDM_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+/// CPython interpreters besides the test venv's, to try the one abi3 wheel on: the oldest the
+/// wheel promises (3.9) and the newest installed (3.12 or later), from pyenv's folder.
+pub fn other_pythons() -> Vec<std::path::PathBuf> {
+    let Some(home) = std::env::var_os("HOME") else { return Vec::new() };
+    let versions = std::path::Path::new(&home).join(".pyenv/versions");
+    let mut found: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(&versions)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().to_string_lossy().to_string();
+            let minor: u32 = name.strip_prefix("3.")?.split('.').next()?.parse().ok()?;
+            let python = versions.join(&name).join("bin/python3");
+            (minor >= 9 && python.exists()).then_some((minor, python))
+        })
+        .collect();
+    found.sort();
+    let mut chosen: Vec<std::path::PathBuf> =
+        found.iter().filter(|(m, _)| *m == 9).map(|(_, p)| p.clone()).take(1).collect();
+    if let Some((minor, newest)) = found.last()
+        && *minor > 11
+    {
+        chosen.push(newest.clone());
+    }
+    chosen
+}
 
 use std::path::PathBuf;
 

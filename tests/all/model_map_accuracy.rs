@@ -2,8 +2,7 @@
 //! The model map against independent references: direct Fourier summation of the same
 //! Gaussians, gemmi's model maps in ../shared/reference, and translation invariance.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::GridGeometry;
 use real_space_diff_map::density::filter::ResolutionEdge;
 use real_space_diff_map::density::form_factors::electron_form_factor;
@@ -100,8 +99,7 @@ fn direct_summation(model: &Model, geometry: &GridGeometry, d_min: f64, edge: Re
     out
 }
 
-#[test]
-fn periodic_model_map_matches_direct_summation() {
+pub fn periodic_model_map_matches_direct_summation() {
     let geometry =
         GridGeometry { dims: [20, 18, 16], voxel_size: [1.0, 1.1, 0.95], first_voxel_centre: [5.0, -3.0, 12.0] };
     let cell: [f64; 3] = std::array::from_fn(|a| geometry.dims[a] as f64 * geometry.voxel_size[a]);
@@ -122,8 +120,7 @@ fn periodic_model_map_matches_direct_summation() {
     }
 }
 
-#[test]
-fn translation_by_whole_voxels_changes_nothing() {
+pub fn translation_by_whole_voxels_changes_nothing() {
     let geometry =
         GridGeometry { dims: [24, 20, 22], voxel_size: [1.05, 1.05, 1.05], first_voxel_centre: [100.0, 50.0, -20.0] };
     let cell: [f64; 3] = std::array::from_fn(|a| geometry.dims[a] as f64 * geometry.voxel_size[a]);
@@ -151,8 +148,7 @@ fn translation_by_whole_voxels_changes_nothing() {
     }
 }
 
-#[test]
-fn padded_box_agrees_with_periodic_box_when_the_model_is_well_inside() {
+pub fn padded_box_agrees_with_periodic_box_when_the_model_is_well_inside() {
     let geometry = GridGeometry { dims: [40, 40, 40], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
     let model = toy_model([12.0, 12.0, 12.0], [14.0, 14.0, 14.0]);
     let padded = compute_model_map(&model, &geometry, &ModelMapOptions::new(3.0)).unwrap();
@@ -166,8 +162,7 @@ fn padded_box_agrees_with_periodic_box_when_the_model_is_well_inside() {
     assert!(cc > 0.999, "cc {cc}");
 }
 
-#[test]
-fn atoms_outside_a_tight_box_do_not_wrap_to_the_opposite_face() {
+pub fn atoms_outside_a_tight_box_do_not_wrap_to_the_opposite_face() {
     let geometry = GridGeometry { dims: [30, 30, 30], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
     let mut model = toy_model([1.0, 1.0, 1.0], [0.0, 0.0, 0.0]);
     model.atoms.truncate(1);
@@ -183,9 +178,7 @@ fn atoms_outside_a_tight_box_do_not_wrap_to_the_opposite_face() {
     assert!(at(&periodic.data, 0) > 0.2 * at(&periodic.data, 29));
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn matches_gemmi_model_maps_near_the_model() {
+pub fn matches_gemmi_model_maps_near_the_model() {
     let Some(shared) = common::shared_dir("matches_gemmi_model_maps_near_the_model") else {
         return;
     };
@@ -254,8 +247,7 @@ fn matches_gemmi_model_maps_near_the_model() {
     }
 }
 
-#[test]
-fn unknown_elements_are_named_and_modelled_as_carbon() {
+pub fn unknown_elements_are_named_and_modelled_as_carbon() {
     let geometry = GridGeometry { dims: [20, 20, 20], voxel_size: [1.0; 3], first_voxel_centre: [0.0; 3] };
     let mut model = toy_model([10.0, 10.0, 10.0], [5.0, 5.0, 5.0]);
     model.atoms.truncate(2);

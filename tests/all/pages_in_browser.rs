@@ -5,8 +5,7 @@
 //! logged as an error. Screenshots are saved in the test's folder (and copied to
 //! `$RSDM_SCREENSHOT_DIR` when it is set, to look at them).
 
-mod common;
-
+use crate::common;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,14 +15,8 @@ fn python() -> PathBuf {
         .map_or(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python"), PathBuf::from)
 }
 
-#[cfg(test_browser)]
-fn chromium() -> &'static str {
-    env!("RSDM_CHROMIUM_PATH")
-}
-
-#[cfg(not(test_browser))]
-fn chromium() -> &'static str {
-    "chromium"
+fn chromium() -> String {
+    common::chromium()
 }
 
 /// Opens `url` in Chromium; returns what the page held. The screenshot goes to `screenshot`.
@@ -31,7 +24,7 @@ fn open_in_browser(kind: &str, url: &str, screenshot: &Path) -> Value {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/browser_check.py");
     let output = Command::new(python())
         .arg(script)
-        .args([chromium(), kind, url])
+        .args([chromium().as_str(), kind, url])
         .arg(screenshot)
         .output()
         .expect("run the browser check");
@@ -65,9 +58,7 @@ fn strings(value: &Value) -> Vec<String> {
     value.as_array().unwrap().iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()
 }
 
-#[test]
-#[cfg_attr(not(test_browser), ignore = "needs Chromium and Playwright's driver: bash scripts/install_test_tools.sh")]
-fn run_report_loads_with_its_pictures() {
+pub fn run_report_loads_with_its_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let status = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
@@ -111,9 +102,7 @@ fn small_batch(d: &Path, extra_entry: bool) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-#[cfg_attr(not(test_browser), ignore = "needs Chromium and Playwright's driver: bash scripts/install_test_tools.sh")]
-fn batch_page_sorts_filters_and_refreshes() {
+pub fn batch_page_sorts_filters_and_refreshes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let out = small_batch(d, false);

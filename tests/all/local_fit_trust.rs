@@ -3,8 +3,7 @@
 //! search lists what it was aimed at. Every case runs through the real command line, with the
 //! robust fit (the default) and, where it shows the test can fail, with `robust_fit=false`.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::Map;
 use real_space_diff_map::io::ccp4::{read_map, write_map};
 use real_space_diff_map::report::Report;
@@ -59,8 +58,7 @@ fn flagged(report: &Report) -> Vec<String> {
 /// The committed example: a heme removed from a crowded region, half maps. The plain fit
 /// explains part of the heme with its neighbours (holes at His20 and Val10, residues flagged
 /// even at a 1% false discovery rate); the robust fit does not.
-#[test]
-fn a_ligand_removed_from_a_crowded_pocket_leaves_no_false_holes() {
+pub fn a_ligand_removed_from_a_crowded_pocket_leaves_no_false_holes() {
     let data = common::testdata("ligand_pocket");
     let dir = tempfile::tempdir().unwrap();
     let heme = removed_atoms(&data.join("removed_atoms.json"));
@@ -99,9 +97,7 @@ fn a_ligand_removed_from_a_crowded_pocket_leaves_no_false_holes() {
     assert!(robust.residues.iter().all(|r| r.q_value.is_some() == (r.atoms_scored > 0)));
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn no_false_holes_or_flags_beside_the_removed_groups_of_the_synthetic_cases() {
+pub fn no_false_holes_or_flags_beside_the_removed_groups_of_the_synthetic_cases() {
     let Some(shared) = common::shared_dir("no_false_holes_or_flags_beside_the_removed_groups_of_the_synthetic_cases")
     else {
         return;
@@ -151,9 +147,7 @@ fn no_false_holes_or_flags_beside_the_removed_groups_of_the_synthetic_cases() {
 
 /// The contrast of the removed groups (their weakest maximum over the strongest positive local
 /// maximum farther than 3 Å from them), robust against plain, in every mode.
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn the_robust_fit_keeps_or_raises_the_contrast_of_what_was_removed() {
+pub fn the_robust_fit_keeps_or_raises_the_contrast_of_what_was_removed() {
     let Some(shared) = common::shared_dir("the_robust_fit_keeps_or_raises_the_contrast_of_what_was_removed") else {
         return;
     };
@@ -227,8 +221,7 @@ fn contrast(map: &Map, groups: &[Vec<[f64; 3]>], all: &[[f64; 3]]) -> f64 {
 
 /// `mask=`, `search_radius=` and `min_volume=` aim the peak search; the report and the console
 /// say what was searched and what was left out.
-#[test]
-fn the_peak_search_goes_where_it_is_aimed() {
+pub fn the_peak_search_goes_where_it_is_aimed() {
     let data = common::testdata("ligand_pocket");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -1,8 +1,7 @@
 #![allow(clippy::needless_range_loop)]
 //! Peaks and per-residue scores on data with known answers, and the JSON/CSV reports.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::Map;
 use real_space_diff_map::analysis::peaks::{FlagRule, Peak, find_blobs, score_residues};
 use real_space_diff_map::difference::{DifferenceOptions, compute_difference_map};
@@ -69,9 +68,7 @@ fn removed_atoms(json: &Value, key: &str) -> Vec<(String, isize, [f64; 3])> {
     out
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn removed_groups_are_the_top_positive_blobs_with_the_right_neighbours() {
+pub fn removed_groups_are_the_top_positive_blobs_with_the_right_neighbours() {
     let Some(shared) = common::shared_dir("removed_groups_are_the_top_positive_blobs_with_the_right_neighbours") else {
         return;
     };
@@ -120,9 +117,7 @@ fn removed_groups_are_the_top_positive_blobs_with_the_right_neighbours() {
     }
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn spike_nag_blobs_name_their_asparagines() {
+pub fn spike_nag_blobs_name_their_asparagines() {
     let Some(shared) = common::shared_dir("spike_nag_blobs_name_their_asparagines") else { return };
     let dir = shared.join("data/spike_emd21457_seg");
     let model = read_model(dir.join("6vyb_Ndom_noNAG.pdb")).unwrap();
@@ -176,9 +171,7 @@ fn spike_nag_blobs_name_their_asparagines() {
     }
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn residue_scores_flag_a_misplaced_side_chain() {
+pub fn residue_scores_flag_a_misplaced_side_chain() {
     let Some(shared) = common::shared_dir("residue_scores_flag_a_misplaced_side_chain") else { return };
     // The synthetic map was made from the full model: displace one side chain of that model by
     // 3 Å, and its atoms sit in negative difference density while the rest scores near zero.
@@ -205,8 +198,7 @@ fn residue_scores_flag_a_misplaced_side_chain() {
     assert!(flagged.len() <= 5, "{} residues flagged", flagged.len());
 }
 
-#[test]
-fn json_and_csv_reports_hold_the_run() {
+pub fn json_and_csv_reports_hold_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
         .current_dir(dir.path())

@@ -1,8 +1,7 @@
 //! The README's JSON report table is the schema: a real report has exactly the keys the table
 //! lists (names outside parentheses, per row), and reads back into the typed `Report`.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::report::{REPORT_SCHEMA_VERSION, Report};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -48,8 +47,7 @@ fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
 }
 
-#[test]
-fn a_real_report_has_exactly_the_fields_the_readme_lists() {
+pub fn a_real_report_has_exactly_the_fields_the_readme_lists() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
@@ -108,8 +106,7 @@ fn nested_keys(value: &Value, into: &mut BTreeSet<String>) {
     }
 }
 
-#[test]
-fn a_half_map_report_reads_back_and_the_readme_names_all_its_fields() {
+pub fn a_half_map_report_reads_back_and_the_readme_names_all_its_fields() {
     let dir = tempfile::tempdir().unwrap();
     let map = real_space_diff_map::io::ccp4::read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
     let (h1, h2) = common::halves(&map, |_| 0.5);

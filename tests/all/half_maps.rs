@@ -1,8 +1,7 @@
 //! Half maps: z units calibrated by the half-map noise, FDR q-values, and the command line and
 //! manifest ways of giving them.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::difference::{DifferenceOptions, Units, compute_half_map_difference};
 use real_space_diff_map::io::ccp4::{read_map, write_map};
 use real_space_diff_map::io::model::read_model;
@@ -18,8 +17,7 @@ fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
-#[test]
-fn half_maps_on_the_command_line_give_z_units_and_q_values() {
+pub fn half_maps_on_the_command_line_give_z_units_and_q_values() {
     let dir = tempfile::tempdir().unwrap();
     let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
     let (h1, h2) = common::halves(&map, |_| 0.5);
@@ -97,8 +95,7 @@ fn half_maps_on_the_command_line_give_z_units_and_q_values() {
     assert!(!fdr_alone.status.success() && text(&fdr_alone).contains("fdr= needs half maps"), "{}", text(&fdr_alone));
 }
 
-#[test]
-fn local_z_follows_noise_that_differs_between_two_halves_of_the_box() {
+pub fn local_z_follows_noise_that_differs_between_two_halves_of_the_box() {
     // The model map itself is the signal, so the difference is noise alone; the noise is three
     // times stronger in the upper half of X. z must have sd 1 in both halves; the single-map
     // sigma, one number for the box, is off by the ratio between them.
@@ -139,9 +136,7 @@ fn local_z_follows_noise_that_differs_between_two_halves_of_the_box() {
     assert!(s_high / s_low > 2.0, "the single-map units should differ between the halves: {s_low} / {s_high}");
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out() {
+pub fn z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out() {
     let Some(shared) = common::shared_dir("z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out") else {
         return;
     };
@@ -169,8 +164,7 @@ fn z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out() {
     }
 }
 
-#[test]
-fn batch_entries_with_half_map_columns_match_the_command_line() {
+pub fn batch_entries_with_half_map_columns_match_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;

@@ -3,8 +3,7 @@
 //! (scripts/install_test_tools.sh installs it from PyPI), or `snakemake` on the PATH; skipped
 //! with a message otherwise.
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,9 +21,7 @@ fn snakemake() -> Option<PathBuf> {
     found.status.success().then(|| PathBuf::from("snakemake"))
 }
 
-#[cfg_attr(not(test_snakemake), ignore = "needs Snakemake: run scripts/install_test_tools.sh")]
-#[test]
-fn the_snakefile_runs_a_manifest_like_the_batch_command() {
+pub fn the_snakefile_runs_a_manifest_like_the_batch_command() {
     let Some(snakemake) = snakemake() else {
         eprintln!(
             "SKIPPED the_snakefile_runs_a_manifest_like_the_batch_command: no snakemake (run scripts/install_test_tools.sh)"

@@ -4,8 +4,7 @@
 //! must give a clear error (truncated, too long, NaN, bad dimensions, bad axis order, bad mode).
 //! Plus read-write-read round trips on every map in ../shared.
 
-mod common;
-
+use crate::common;
 use real_space_diff_map::Map;
 use real_space_diff_map::io::ccp4::{
     DataMode, Endianness, MapEncoding, encode_map, read_map, read_map_bytes, write_map,
@@ -31,8 +30,7 @@ fn error_of(bytes: &[u8]) -> String {
     }
 }
 
-#[test]
-fn every_mode_and_byte_order_reads_back() {
+pub fn every_mode_and_byte_order_reads_back() {
     let original = spike();
     // Scale so that integer modes keep the map's shape: 0..2.65 becomes 0..106 (int8) etc.
     for (mode, scale) in [
@@ -62,8 +60,7 @@ fn every_mode_and_byte_order_reads_back() {
     }
 }
 
-#[test]
-fn every_axis_order_lands_on_the_same_grid() {
+pub fn every_axis_order_lands_on_the_same_grid() {
     let original = spike();
     for order in [[1, 2, 3], [1, 3, 2], [2, 1, 3], [2, 3, 1], [3, 1, 2], [3, 2, 1]] {
         let mut permuted = original.clone();
@@ -79,8 +76,7 @@ fn every_axis_order_lands_on_the_same_grid() {
     }
 }
 
-#[test]
-fn machine_stamps_old_missing_and_wrong() {
+pub fn machine_stamps_old_missing_and_wrong() {
     let original = spike();
     let le = encode_map(&original, MapEncoding::default(), "fixture");
     let be = encode_map(&original, MapEncoding { endianness: Endianness::Big, ..Default::default() }, "f");
@@ -110,8 +106,7 @@ fn machine_stamps_old_missing_and_wrong() {
     assert!(read.warnings[0].contains("contradicts"));
 }
 
-#[test]
-fn extended_header_is_skipped() {
+pub fn extended_header_is_skipped() {
     let original = spike();
     let plain = encode_map(&original, MapEncoding::default(), "fixture");
     let mut bytes = plain[..1024].to_vec();
@@ -122,8 +117,7 @@ fn extended_header_is_skipped() {
     assert_eq!(read.data, original.data);
 }
 
-#[test]
-fn gzip_files_read_transparently() {
+pub fn gzip_files_read_transparently() {
     let original = spike();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("emd_21457.map.gz");
@@ -135,8 +129,7 @@ fn gzip_files_read_transparently() {
     assert_eq!(read.geometry, original.geometry);
 }
 
-#[test]
-fn broken_files_give_clear_errors() {
+pub fn broken_files_give_clear_errors() {
     let original = spike();
     let good = encode_map(&original, MapEncoding::default(), "fixture");
 
@@ -207,8 +200,7 @@ fn broken_files_give_clear_errors() {
     assert!(error.contains("/nonexistent/emd_1.map"), "{error}");
 }
 
-#[test]
-fn writer_refuses_to_overwrite_its_input_and_leaves_no_partial_file() {
+pub fn writer_refuses_to_overwrite_its_input_and_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.mrc");
     std::fs::copy(common::testdata("emd_21457_seg.mrc"), &input).unwrap();
@@ -222,9 +214,7 @@ fn writer_refuses_to_overwrite_its_input_and_leaves_no_partial_file() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn every_shared_map_round_trips() {
+pub fn every_shared_map_round_trips() {
     let Some(shared) = common::shared_dir("every_shared_map_round_trips") else {
         return;
     };
@@ -269,9 +259,7 @@ fn every_shared_map_round_trips() {
 
 /// mrcfile's MRC2014 validator accepts what we write (runs when the reference tools are
 /// installed: `../shared/tools/reference/setup.sh`; skipped otherwise).
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn written_maps_pass_the_mrc2014_validator() {
+pub fn written_maps_pass_the_mrc2014_validator() {
     let Some(shared) = common::shared_dir("written_maps_pass_the_mrc2014_validator") else {
         return;
     };

@@ -1,10 +1,9 @@
 //! Behaviour preserved: the command line writes byte-identical difference maps (complex and
 //! amplitude) for every shared case, compared with SHA-256 sums recorded in
 //! `tests/data/regression_sha256.tsv`. A deliberate change of the numbers regenerates the list:
-//! `RSDM_UPDATE_REGRESSION=1 cargo test --test regression`, and the commit says why.
+//! `RSDM_UPDATE_REGRESSION=1 cargo test --test all -- regression`, and the commit says why.
 
-mod common;
-
+use crate::common;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,9 +13,7 @@ fn recorded() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/regression_sha256.tsv")
 }
 
-#[cfg_attr(not(shared_data), ignore = "needs ../shared beside the repository (EMDB data and references)")]
-#[test]
-fn every_shared_case_gives_the_recorded_maps() {
+pub fn every_shared_case_gives_the_recorded_maps() {
     let Some(shared) = common::shared_dir("every_shared_case_gives_the_recorded_maps") else {
         return;
     };

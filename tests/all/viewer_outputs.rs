@@ -5,8 +5,7 @@
 //! with the difference contours in the right colour around the peak), and the HTML report
 //! (self-contained: no address outside the folder, every link resolves).
 
-mod common;
-
+use crate::common;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,8 +95,7 @@ fn option<'a>(words: &'a [String], key: &str) -> Option<&'a str> {
     words.iter().position(|w| w == key).map(|i| words[i + 1].as_str())
 }
 
-#[test]
-fn chimerax_script_opens_the_run_where_it_was_computed() {
+pub fn chimerax_script_opens_the_run_where_it_was_computed() {
     let (_temp, root, report) = run_then_move();
     let results = root.join("results");
     let script = std::fs::read_to_string(results.join("diff_chimerax.cxc")).unwrap();
@@ -165,8 +163,7 @@ fn chimerax_script_opens_the_run_where_it_was_computed() {
     }
 }
 
-#[test]
-fn coot_script_runs_with_coot_functions_and_finds_the_files() {
+pub fn coot_script_runs_with_coot_functions_and_finds_the_files() {
     let (_temp, root, report) = run_then_move();
     let script = root.join("results/diff_coot.py");
     // Stand-ins for Coot's functions record the calls; the script runs as Coot would run it.
@@ -248,8 +245,7 @@ fn near_first_panel_centre(image: &(u32, u32, Vec<u8>), radius: i64, colour: [u8
     count
 }
 
-#[test]
-fn peak_pictures_show_contours_around_each_peak() {
+pub fn peak_pictures_show_contours_around_each_peak() {
     let temp = tempfile::tempdir().unwrap();
     let (results, report) = run_in(temp.path(), &["peak_sigma=2.5", "pictures=60"]);
     let peaks = report["peaks"].as_array().unwrap();
@@ -278,8 +274,7 @@ fn peak_pictures_show_contours_around_each_peak() {
     assert!(!results.join(format!("diff_pictures/peak_{}.png", drawn + 1)).exists());
 }
 
-#[test]
-fn switches_turn_the_pictures_and_scripts_off() {
+pub fn switches_turn_the_pictures_and_scripts_off() {
     let temp = tempfile::tempdir().unwrap();
     let (results, _) = run_in(temp.path(), &["viewer=false", "pictures=0"]);
     assert!(!results.join("diff_chimerax.cxc").exists());
@@ -288,8 +283,7 @@ fn switches_turn_the_pictures_and_scripts_off() {
     assert!(results.join("report.html").exists());
 }
 
-#[test]
-fn html_report_is_self_contained_and_its_links_resolve() {
+pub fn html_report_is_self_contained_and_its_links_resolve() {
     let (_temp, root, report) = run_then_move();
     let results = root.join("results");
     let page = std::fs::read_to_string(results.join("report.html")).unwrap();
@@ -313,8 +307,7 @@ fn html_report_is_self_contained_and_its_links_resolve() {
     }
 }
 
-#[test]
-fn a_run_that_could_not_write_its_extras_fails_before_writing_anything() {
+pub fn a_run_that_could_not_write_its_extras_fails_before_writing_anything() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("diff_pictures"), "a file where the pictures' folder goes").unwrap();

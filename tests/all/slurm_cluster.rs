@@ -9,8 +9,7 @@
 //! Skipped, with the reason, where the cluster cannot start (not root, no package) or Snakemake
 //! and its Slurm plugin are not installed (scripts/install_test_tools.sh installs both).
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -77,8 +76,7 @@ fn squeue(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()
 }
 
-#[test]
-fn the_workflow_runs_on_a_slurm_cluster_like_the_local_batch() {
+pub fn the_workflow_runs_on_a_slurm_cluster_like_the_local_batch() {
     let test = "the_workflow_runs_on_a_slurm_cluster_like_the_local_batch";
     let plugin = Command::new(venv_bin().join("python"))
         .args(["-c", "import snakemake, snakemake_executor_plugin_slurm"])
