@@ -140,8 +140,7 @@ fn main() {
     println!("large case {}: {}x{}x{} map ({map_mib:.0} MiB as float32)", case.display(), dims[0], dims[1], dims[2]);
     let groups = removed_groups(&case);
     for model in ["model.pdb", "model.cif"] {
-        let positions: Vec<[f64; 3]> =
-            read_model(case.join(model)).expect("large case model").atoms.iter().map(|a| a.position).collect();
+        let positions: Vec<[f64; 3]> = read_model(case.join(model)).expect("large case model").positions();
         let single_path = out.path().join(format!("single_{model}.ccp4"));
         let half_path = out.path().join(format!("half_{model}.ccp4"));
         // The machine's speed drifts by ±20% over minutes: single and half runs alternate, and

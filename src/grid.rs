@@ -49,6 +49,31 @@ impl GridGeometry {
         self.voxel_centre(self.dims[0] - 1, self.dims[1] - 1, self.dims[2] - 1)
     }
 
+    /// The box's shortest edge, Å (the half-map window default depends on it).
+    pub fn shortest_edge(&self) -> f64 {
+        (0..3).map(|a| self.dims[a] as f64 * self.voxel_size[a]).fold(f64::INFINITY, f64::min)
+    }
+
+    /// Why two grids cannot be combined voxel by voxel, or `None` when they share dimensions,
+    /// voxel size and placement.
+    pub fn frame_mismatch(&self, other: &GridGeometry) -> Option<String> {
+        if self.dims != other.dims {
+            return Some(format!("grids differ: {:?} and {:?} voxels", self.dims, other.dims));
+        }
+        let close = |x: [f64; 3], y: [f64; 3], tolerance: f64| (0..3).all(|i| (x[i] - y[i]).abs() <= tolerance);
+        if !close(self.voxel_size, other.voxel_size, 1e-4 * self.voxel_size[0]) {
+            return Some(format!("voxel sizes differ: {:?} and {:?} Å", self.voxel_size, other.voxel_size));
+        }
+        if !close(self.first_voxel_centre, other.first_voxel_centre, 1e-3 * self.voxel_size[0]) {
+            return Some(format!(
+                "placements differ: first voxel at {} and {} Å",
+                fmt_xyz(self.first_voxel_centre),
+                fmt_xyz(other.first_voxel_centre)
+            ));
+        }
+        None
+    }
+
     /// Position in voxel units (fractional grid index) of a Cartesian point.
     #[inline]
     pub fn grid_coordinates(&self, xyz: [f64; 3]) -> [f64; 3] {
@@ -292,6 +317,11 @@ pub fn percentiles(samples: &mut [f32]) -> [f64; 3] {
 pub fn chunk_sums<R: Send, F: Fn(std::ops::Range<usize>) -> R + Sync>(len: usize, f: F) -> Vec<R> {
     use rayon::prelude::*;
     (0..len.div_ceil(SUM_CHUNK)).into_par_iter().map(|c| f(c * SUM_CHUNK..((c + 1) * SUM_CHUNK).min(len))).collect()
+}
+
+/// A position as messages print it: `(x, y, z)` to 0.1 Å.
+pub fn fmt_xyz(v: [f64; 3]) -> String {
+    format!("({:.1}, {:.1}, {:.1})", v[0], v[1], v[2])
 }
 
 #[cfg(test)]

@@ -4,11 +4,15 @@
 //! The folders follow the data flow:
 //! [`io`] (CCP4/MRC maps, PDB/mmCIF models) and [`grid`] (a map and its placement) →
 //! [`density`] (form factors, FFTs, the resolution filter, the model map, the envelope) →
-//! [`scaling`] (the sliding-window fit) → [`difference`] (the whole computation) →
-//! [`analysis`] (placement check, peaks, residue scores) → [`report`] → [`view`] (viewer
-//! scripts, peak pictures, HTML pages). Every entry point takes
-//! its settings as one [`parameters::Parameters`]; [`app`] is the program around it (command
-//! line, console, batch), and the only part that prints.
+//! [`scaling`] (the sliding-window fit, the local noise) → [`difference`] (one pipeline, its
+//! noise models) → [`analysis`] (placement check, peaks, residue scores) → [`report`] and
+//! [`outputs`] (every file a run writes) → [`view`] (viewer scripts, peak pictures, HTML pages).
+//! [`pipeline`] runs one job from inputs in memory to its files, reporting through an observer;
+//! every entry point takes its settings as one [`parameters::Parameters`], checked once into
+//! [`parameters::Settings`]. [`limits`] (memory, threads, file kinds), [`escape`] (strings put
+//! into scripts, tables and terminals), [`timings`] and [`defaults`] serve them all. [`app`] is
+//! the program around it (command line, console, batch), and the only part that prints; the
+//! Python package (`python/`) is another shell over [`pipeline`].
 //!
 //! # Example
 //! A validation pipeline computes a difference map without touching files beyond its inputs:
@@ -40,10 +44,12 @@ pub mod escape;
 pub mod grid;
 pub mod io;
 pub mod limits;
+pub mod outputs;
 pub mod parameters;
 pub mod pipeline;
 pub mod report;
 pub mod scaling;
+pub mod timings;
 pub mod view;
 
 pub use error::{Error, Result};

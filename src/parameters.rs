@@ -1,21 +1,30 @@
 //! Every parameter of a run, in one typed structure that every entry point parses into: the
-//! command line (`key=value` or `--key value`), a batch manifest's columns, and the library.
-//! Defaults live here and nowhere else; values are checked once, by [`Parameters::validate`],
-//! before any file is read. Reports and batch stamps record the structure as it is, with the
-//! same spellings as the command line (`variant: "complex"`, `edge: "soft"`).
+//! command line (`key=value` or `--key value`), a batch manifest's columns, a batch entry's
+//! JSON, and Python's keyword arguments (converted by type, not through text).
+//!
+//! Each default is written once: the science's option structs own theirs
+//! ([`DifferenceOptions::new`], [`LocalScalingOptions::default`],
+//! [`crate::density::model_map::ModelMapOptions::new`]), the sections here take theirs from
+//! those (the peak and output defaults from [`crate::defaults`]), and the command line's
+//! defaults are these sections' `Default` values. Values are checked once, by
+//! [`Settings::check`], before any file is read; the pipeline takes only [`Settings`]. Reports
+//! and batch stamps record the structure as it is, with the same spellings as the command
+//! line (`variant: "complex"`, `edge: "soft"`).
 
 use crate::defaults::*;
 use crate::density::filter::ResolutionEdge;
 use crate::density::model_map::ModelMapOptions;
 use crate::difference::{DifferenceOptions, SigmaScope, Variant};
 use crate::error::{Error, Result};
+#[cfg(doc)]
 use crate::scaling::local::LocalScalingOptions;
 use crate::scaling::spectral::SpectralWeighting;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 use std::path::PathBuf;
 
-/// How the resolution limit is applied: the command line's `edge=soft|sharp`.
+/// How the resolution limit is applied: the command line's `edge=soft|sharp`, which with
+/// `edge_width=` spells a [`ResolutionEdge`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
@@ -25,25 +34,37 @@ pub enum EdgeKind {
     Sharp,
 }
 
+/// The library's defaults, from which every section below takes its own (the resolution does
+/// not matter for any of them).
+fn science() -> DifferenceOptions {
+    DifferenceOptions::new(1.0)
+}
+
 /// The model map.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelMapParameters {
     /// Resolution edge: soft (raised cosine inside d_min) or sharp (as Phenix).
-    #[arg(long, value_enum, default_value_t = EdgeKind::Soft)]
+    #[arg(long, value_enum, default_value_t = ModelMapParameters::default().edge)]
     pub edge: EdgeKind,
     /// Width of the soft edge as a fraction of 1/d_min.
-    #[arg(long = "edge_width", alias = "edge-width", default_value_t = DEFAULT_EDGE_WIDTH, value_name = "FRACTION")]
+    #[arg(long = "edge_width", alias = "edge-width", default_value_t = ModelMapParameters::default().edge_width,
+          value_name = "FRACTION")]
     pub edge_width: f64,
     /// Include hydrogen atoms in the model map.
-    #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
-          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, default_value_t = ModelMapParameters::default().hydrogens, value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub hydrogens: bool,
 }
 
 impl Default for ModelMapParameters {
     fn default() -> Self {
-        ModelMapParameters { edge: EdgeKind::Soft, edge_width: DEFAULT_EDGE_WIDTH, hydrogens: true }
+        let model_map = science().model_map;
+        let (edge, edge_width) = match model_map.edge {
+            ResolutionEdge::Sharp => (EdgeKind::Sharp, DEFAULT_EDGE_WIDTH),
+            ResolutionEdge::RaisedCosine { width } => (EdgeKind::Soft, width),
+        };
+        ModelMapParameters { edge, edge_width, hydrogens: model_map.hydrogens }
     }
 }
 
@@ -56,23 +77,32 @@ pub struct ScalingParameters {
     #[arg(long, value_name = "ANGSTROM")]
     pub window: Option<f64>,
     /// Fit a local offset as well as a local scale (obs ≈ a + k·calc).
-    #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
-          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, default_value_t = ScalingParameters::default().offset, value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub offset: bool,
     /// Also fit a local relative B (model maps at B -30, 0, +30, +60 Å²; four times the model-map cost).
-    #[arg(long = "local_b", alias = "local-b", default_value = "false", value_parser = BoolishValueParser::new(),
-          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "local_b", alias = "local-b", default_value_t = ScalingParameters::default().local_b,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
     pub local_b: bool,
     /// Fit twice, leaving out of the second fit the voxels the model does not explain (a
     /// missing ligand), so that they do not pull the scale and dig false holes beside them.
-    #[arg(long = "robust_fit", alias = "robust-fit", default_value = "true", value_parser = BoolishValueParser::new(),
-          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "robust_fit", alias = "robust-fit", default_value_t = ScalingParameters::default().robust_fit,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
     pub robust_fit: bool,
 }
 
 impl Default for ScalingParameters {
     fn default() -> Self {
-        ScalingParameters { window: None, offset: true, local_b: false, robust_fit: true }
+        // The window is settled per run: the library's 20 Å, or the half-map default.
+        let science = science();
+        ScalingParameters {
+            window: None,
+            offset: science.scaling.offset,
+            local_b: science.local_b,
+            robust_fit: science.scaling.robust,
+        }
     }
 }
 
@@ -81,16 +111,17 @@ impl Default for ScalingParameters {
 #[serde(default, deny_unknown_fields)]
 pub struct UnitParameters {
     /// complex (experimental minus scaled model), amplitude, or both.
-    #[arg(long, value_enum, default_value_t = Variant::Complex)]
+    #[arg(long, value_enum, default_value_t = UnitParameters::default().variant)]
     pub variant: Variant,
     /// Where sigma is measured: envelope (within 3 Å of the model) or box (the whole map).
-    #[arg(long = "sigma_scope", alias = "sigma-scope", value_enum, default_value_t = SigmaScope::Envelope)]
+    #[arg(long = "sigma_scope", alias = "sigma-scope", value_enum, default_value_t = UnitParameters::default().sigma_scope)]
     pub sigma_scope: SigmaScope,
 }
 
 impl Default for UnitParameters {
     fn default() -> Self {
-        UnitParameters { variant: Variant::Complex, sigma_scope: SigmaScope::Envelope }
+        let science = science();
+        UnitParameters { variant: science.variant, sigma_scope: science.sigma_scope }
     }
 }
 
@@ -100,24 +131,28 @@ impl Default for UnitParameters {
 pub struct NoiseParameters {
     /// With half maps: weight of each resolution shell: matched (√S/σ², the most contrast),
     /// servalcat (√S/(S+σ²)) or none.
-    #[arg(long = "spectral_weight", alias = "spectral-weight", value_enum, default_value_t = SpectralWeighting::Matched)]
+    #[arg(long = "spectral_weight", alias = "spectral-weight", value_enum,
+          default_value_t = NoiseParameters::default().spectral_weight)]
     pub spectral_weight: SpectralWeighting,
     /// With half maps: width of the window in which the local noise sd is measured (Å).
-    #[arg(long = "noise_window", alias = "noise-window", default_value_t = DEFAULT_NOISE_WINDOW, value_name = "ANGSTROM")]
+    #[arg(long = "noise_window", alias = "noise-window", default_value_t = NoiseParameters::default().noise_window,
+          value_name = "ANGSTROM")]
     pub noise_window: f64,
     /// Without half maps: estimate the noise spectrum from the solvent (farther than 8 Å from
     /// every atom; needs an unmasked map) and weight the difference by resolution shell with it.
-    #[arg(long = "solvent_noise", alias = "solvent-noise", default_value = "false", value_parser = BoolishValueParser::new(),
-          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long = "solvent_noise", alias = "solvent-noise", default_value_t = NoiseParameters::default().solvent_noise,
+          value_parser = BoolishValueParser::new(), value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
     pub solvent_noise: bool,
 }
 
 impl Default for NoiseParameters {
     fn default() -> Self {
+        let science = science();
         NoiseParameters {
-            spectral_weight: SpectralWeighting::Matched,
-            noise_window: DEFAULT_NOISE_WINDOW,
-            solvent_noise: false,
+            spectral_weight: science.spectral_weight,
+            noise_window: science.noise_window,
+            solvent_noise: science.solvent_noise,
         }
     }
 }
@@ -200,7 +235,8 @@ impl<'de> serde::Deserialize<'de> for SearchRadius {
 #[serde(default, deny_unknown_fields)]
 pub struct PeakParameters {
     /// Peaks: blobs of the difference map beyond this many sigma (positive and negative).
-    #[arg(long = "peak_sigma", alias = "peak-sigma", default_value_t = DEFAULT_PEAK_SIGMA, value_name = "SIGMA")]
+    #[arg(long = "peak_sigma", alias = "peak-sigma", default_value_t = PeakParameters::default().peak_sigma,
+          value_name = "SIGMA")]
     pub peak_sigma: f64,
     /// With half maps: threshold the peaks by false discovery rate instead of peak_sigma (for
     /// example 0.01: at most about 1% of the voxels beyond the threshold are noise), and flag
@@ -209,7 +245,7 @@ pub struct PeakParameters {
     pub fdr: Option<f64>,
     /// List only blobs whose maximum is within this many Å of an atom (`none`: the whole box,
     /// where an unmasked map's noise and unmodelled molecules are).
-    #[arg(long = "search_radius", alias = "search-radius", default_value_t = SearchRadius(Some(DEFAULT_SEARCH_RADIUS)),
+    #[arg(long = "search_radius", alias = "search-radius", default_value_t = PeakParameters::default().search_radius,
           value_name = "ANGSTROM|none")]
     pub search_radius: SearchRadius,
     /// List only blobs whose maximum lies where this map (on the same grid as the difference
@@ -217,13 +253,15 @@ pub struct PeakParameters {
     #[arg(long, value_name = "FILE")]
     pub mask: Option<PathBuf>,
     /// List only blobs of at least this volume (Å³).
-    #[arg(long = "min_volume", alias = "min-volume", default_value_t = DEFAULT_MIN_VOLUME, value_name = "A3")]
+    #[arg(long = "min_volume", alias = "min-volume", default_value_t = PeakParameters::default().min_volume,
+          value_name = "A3")]
     pub min_volume: f64,
     /// How many of the strongest peaks to print.
-    #[arg(long = "peaks_shown", alias = "peaks-shown", default_value_t = DEFAULT_PEAKS_SHOWN, value_name = "N")]
+    #[arg(long = "peaks_shown", alias = "peaks-shown", default_value_t = PeakParameters::default().peaks_shown,
+          value_name = "N")]
     pub peaks_shown: usize,
     /// How many peaks the JSON and CSV reports list at most (the totals are always reported).
-    #[arg(long = "max_peaks", alias = "max-peaks", default_value_t = DEFAULT_MAX_PEAKS, value_name = "N")]
+    #[arg(long = "max_peaks", alias = "max-peaks", default_value_t = PeakParameters::default().max_peaks, value_name = "N")]
     pub max_peaks: usize,
 }
 
@@ -246,7 +284,7 @@ impl Default for PeakParameters {
 #[serde(default, deny_unknown_fields)]
 pub struct OutputParameters {
     /// Output difference map (CCP4/MRC).
-    #[arg(long, default_value = DEFAULT_OUTPUT, value_name = "FILE")]
+    #[arg(long, default_value_os_t = OutputParameters::default().output, value_name = "FILE")]
     pub output: PathBuf,
     /// Also write the fitted local scale k as a map.
     #[arg(long = "scale_map", alias = "scale-map", value_name = "FILE")]
@@ -262,12 +300,12 @@ pub struct OutputParameters {
     pub noise_map: Option<PathBuf>,
     /// Write NAME_chimerax.cxc and NAME_coot.py beside the output (the model, the maps at
     /// +-peak_sigma and a marker on each listed peak).
-    #[arg(long, default_value = "true", value_parser = BoolishValueParser::new(), value_name = "BOOL",
-          action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, default_value_t = OutputParameters::default().viewer, value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub viewer: bool,
     /// Draw a PNG of three slices through each of the N strongest peaks, in NAME_pictures/
     /// (0: none).
-    #[arg(long, default_value_t = DEFAULT_PICTURES, value_name = "N")]
+    #[arg(long, default_value_t = OutputParameters::default().pictures, value_name = "N")]
     pub pictures: usize,
     /// Write a self-contained HTML report of the run (inputs, fit, peaks with their pictures).
     #[arg(long, value_name = "FILE")]
@@ -318,8 +356,11 @@ pub struct Parameters {
 
 impl Parameters {
     /// Checks every value that can be checked without the input files; the message names the
-    /// key as the command line spells it.
-    pub fn validate(&self) -> Result<()> {
+    /// key as the command line (and Python) spell it. The values the science computes with
+    /// are checked by the science's own [`DifferenceOptions::check`], once, through here.
+    fn validate(&self) -> Result<()> {
+        // Any resolution stands in when the model file will give it: nothing else depends on it.
+        self.difference_options(self.resolution.unwrap_or(1.0)).check()?;
         let positive = |value: f64, key: &str, what: &str| {
             if value.is_finite() && value > 0.0 {
                 Ok(())
@@ -327,12 +368,6 @@ impl Parameters {
                 Err(Error::Usage(format!("{key} must be a positive number{what}, got {value}")))
             }
         };
-        if let Some(r) = self.resolution {
-            positive(r, "resolution", " of Ångström")?;
-        }
-        if let Some(window) = self.scaling.window {
-            positive(window, "window", " of Ångström")?;
-        }
         positive(self.peaks.peak_sigma, "peak_sigma", "")?;
         if let Some(radius) = self.peaks.search_radius.0 {
             positive(radius, "search_radius", " of Ångström (or none)")?;
@@ -343,15 +378,10 @@ impl Parameters {
                 self.peaks.min_volume
             )));
         }
-        positive(self.noise.noise_window, "noise_window", " of Ångström")?;
         if let Some(rate) = self.peaks.fdr
             && !(rate > 0.0 && rate < 1.0)
         {
             return Err(Error::Usage(format!("fdr must be between 0 and 1, got {rate}")));
-        }
-        let width = self.model_map.edge_width;
-        if self.model_map.edge == EdgeKind::Soft && !(width > 0.0 && width < 1.0) {
-            return Err(Error::Usage(format!("edge_width must be between 0 and 1, got {width}")));
         }
         Ok(())
     }
@@ -368,7 +398,7 @@ impl Parameters {
     pub fn model_map_options(&self, d_min: f64) -> ModelMapOptions {
         ModelMapOptions {
             edge: self.resolution_edge(),
-            include_hydrogens: self.model_map.hydrogens,
+            hydrogens: self.model_map.hydrogens,
             ..ModelMapOptions::new(d_min)
         }
     }
@@ -378,37 +408,36 @@ impl Parameters {
     /// box's shortest edge in Å). Reports record these.
     pub fn settled(&self, resolution: f64, half_maps: bool, shortest_edge: f64) -> Parameters {
         let mut settled = Parameters { resolution: Some(resolution), ..self.clone() };
-        let default = if half_maps { half_map_window(shortest_edge) } else { DEFAULT_WINDOW };
+        let default = if half_maps { half_map_window(shortest_edge) } else { science().scaling.window };
         settled.scaling.window = Some(self.scaling.window.unwrap_or(default));
         settled
     }
 
     /// The local-fit window (Å), the single-map default when not settled.
     pub fn window(&self) -> f64 {
-        self.scaling.window.unwrap_or(DEFAULT_WINDOW)
+        self.scaling.window.unwrap_or(science().scaling.window)
     }
 
     /// The difference map's options at resolution `d_min` (the resolution the run settled on).
     pub fn difference_options(&self, d_min: f64) -> DifferenceOptions {
+        let defaults = DifferenceOptions::new(d_min);
         DifferenceOptions {
-            d_min,
+            model_map: self.model_map_options(d_min),
             variant: self.units.variant,
-            scaling: LocalScalingOptions {
+            scaling: crate::scaling::local::LocalScalingOptions {
                 window: self.window(),
                 offset: self.scaling.offset,
-                ridge: DEFAULT_RIDGE,
                 robust: self.scaling.robust_fit,
+                ..defaults.scaling
             },
-            edge: self.resolution_edge(),
-            include_hydrogens: self.model_map.hydrogens,
-            sigma_scope: self.units.sigma_scope,
-            envelope_radius: DEFAULT_ENVELOPE_RADIUS,
-            keep_local_fields: self.outputs.scale_map.is_some(),
             local_b: self.scaling.local_b,
-            spectral_weighting: self.noise.spectral_weight,
+            sigma_scope: self.units.sigma_scope,
+            spectral_weight: self.noise.spectral_weight,
             noise_window: self.noise.noise_window,
             solvent_noise: self.noise.solvent_noise,
+            keep_local_fields: self.outputs.scale_map.is_some(),
             keep_noise_map: self.outputs.noise_map.is_some(),
+            ..defaults
         }
     }
 
@@ -423,6 +452,56 @@ impl Parameters {
 }
 
 pub use crate::difference::half_map_window;
+
+/// Parameters checked once, for a job with or without half maps: the only form the pipeline
+/// ([`crate::pipeline`]) takes, so that no later stage checks a value again (ripgrep's
+/// `LowArgs` -> `HiArgs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    parameters: Parameters,
+    half_maps: bool,
+}
+
+impl Settings {
+    /// Checks the values, and the combinations that need (or exclude) half maps.
+    pub fn check(parameters: Parameters, half_maps: bool) -> Result<Settings> {
+        parameters.validate()?;
+        if parameters.peaks.fdr.is_some() && !half_maps {
+            return Err(Error::Usage(
+                "fdr= needs half maps (half_map=H1 half_map=H2): without them the map's units are not calibrated \
+                 against noise, so a false discovery rate cannot be computed; use peak_sigma="
+                    .into(),
+            ));
+        }
+        if parameters.noise.solvent_noise && half_maps {
+            return Err(Error::Usage(
+                "solvent_noise= is for a single map: with half maps the noise is measured from their difference".into(),
+            ));
+        }
+        if parameters.outputs.noise_map.is_some() && !half_maps {
+            return Err(Error::Usage("noise_map= needs half maps (half_map=H1 half_map=H2)".into()));
+        }
+        Ok(Settings { parameters, half_maps })
+    }
+
+    /// The parameters.
+    pub fn parameters(&self) -> &Parameters {
+        &self.parameters
+    }
+
+    /// Whether they were checked for a job with half maps.
+    pub fn half_maps(&self) -> bool {
+        self.half_maps
+    }
+}
+
+impl std::ops::Deref for Settings {
+    type Target = Parameters;
+
+    fn deref(&self) -> &Parameters {
+        &self.parameters
+    }
+}
 
 /// The option keys ("resolution", "window", ...), for messages and for Python's keywords.
 pub fn parameter_keys() -> Vec<String> {
@@ -507,14 +586,22 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_before_any_file_is_read() {
+        let refusal = |p: &Parameters| Settings::check(p.clone(), false).unwrap_err().to_string();
         let mut p = Parameters { resolution: Some(-1.0), ..Parameters::default() };
-        assert!(p.validate().unwrap_err().to_string().contains("resolution"));
+        assert!(refusal(&p).contains("resolution"));
         p.resolution = None;
         p.peaks.peak_sigma = 0.0;
-        assert!(p.validate().unwrap_err().to_string().contains("peak_sigma"));
+        assert!(refusal(&p).contains("peak_sigma"));
         p.peaks.peak_sigma = 3.0;
         p.model_map.edge_width = 1.5;
-        assert!(p.validate().unwrap_err().to_string().contains("edge_width"));
+        assert!(refusal(&p).contains("edge_width"));
+        p.model_map.edge_width = 0.1;
+        p.noise.noise_window = -3.0;
+        assert!(refusal(&p).contains("noise_window"));
+        p.noise.noise_window = 20.0;
+        p.peaks.fdr = Some(0.01);
+        assert!(refusal(&p).contains("needs half maps"));
+        assert!(Settings::check(p.clone(), true).is_ok());
         assert!(serde_json::from_str::<Parameters>(r#"{"windw": 3}"#).is_err(), "unknown keys are refused");
     }
 }

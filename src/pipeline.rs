@@ -23,18 +23,20 @@ impl Observer for Silent {}
 
 use crate::analysis::peaks::{FlagRule, NotListed, Peak, PeakSearch, find_peaks_searched, score_residues};
 use crate::analysis::significance::Significance;
-use crate::difference::{DifferenceMaps, Experimental, Units, compute_difference, frame_mismatch};
+use crate::difference::{DifferenceMaps, Experimental, FramePair, HalfMaps, Units, compute_difference};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapHeader};
 use crate::io::atomic_file::Transaction;
 use crate::io::ccp4::write_map_in;
 use crate::io::gz::Digest;
 use crate::io::model::Model;
-use crate::parameters::Parameters;
+use crate::outputs::{OutputKind, OutputLayout};
+use crate::parameters::{Parameters, Settings};
 use crate::report::{
     FileInfo, MapKind, MapSummary, ModelSummary, OutputSummary, PeakSummary, REPORT_SCHEMA_VERSION, Report,
-    ResidueFlags, file_info, stage_key, write_csv, write_json,
+    ResidueFlags, file_info, write_csv, write_json,
 };
+use crate::timings::Timings;
 use crate::view::html::{LinkedFiles, write_run_report};
 use crate::view::pictures::{PictureScene, write_peak_pictures};
 use crate::view::scripts::{SceneMap, ViewerScene, write_viewer_scripts};
@@ -67,17 +69,6 @@ impl InputSource {
             InputSource::File(path) => path.display().to_string(),
             InputSource::Memory(what) => format!("<{what}>"),
         }
-    }
-}
-
-/// Wall time of each stage, in order.
-#[derive(Debug, Clone, Default)]
-pub struct Stages(pub Vec<(String, f64)>);
-
-impl Stages {
-    /// Records the stage `name` as lasting from `since` until now.
-    pub fn add(&mut self, name: &str, since: Instant) {
-        self.0.push((name.to_string(), since.elapsed().as_secs_f64()));
     }
 }
 
@@ -129,18 +120,6 @@ impl ExperimentalInputs {
             })?;
             return Ok(ExperimentalInputs::single_read(full));
         };
-        let mismatch = |map: &LoadedMap, other: &LoadedMap, what: &str| -> Result<()> {
-            let Some(why) = frame_mismatch(&map.map, &other.map) else { return Ok(()) };
-            let message = format!("does not share a frame with the {what} {}: {why}", other.source.describe());
-            Err(match map.source.path() {
-                Some(path) => Error::map(path, message),
-                None => Error::Invalid(format!("{} {message}", map.source.describe())),
-            })
-        };
-        mismatch(&half2, &half1, "other half map")?;
-        if let Some(full) = &full {
-            mismatch(full, &half1, "half map")?;
-        }
         let mut warnings: Vec<String> = half1.warnings.iter().chain(&half2.warnings).cloned().collect();
         let (mut sources, mut digests) = (Vec::new(), Vec::new());
         let (full, summary, header) = match full {
@@ -153,15 +132,27 @@ impl ExperimentalInputs {
             }
             None => (None, MapSummary::of(&half1.map), half1.map.header.clone()),
         };
+        // The set checks its frames; the message names the file that differs.
+        let halves = HalfMaps::new(half1.map, half2.map, full).map_err(|mismatch| {
+            let (map, other, what) = match mismatch.pair {
+                FramePair::Halves => (&half2.source, &half1.source, "other half map"),
+                FramePair::FullAndHalf => (&sources[0], &half1.source, "half map"),
+            };
+            let message = format!("does not share a frame with the {what} {}: {}", other.describe(), mismatch.why);
+            match map.path() {
+                Some(path) => Error::map(path, message),
+                None => Error::Invalid(format!("{} {message}", map.describe())),
+            }
+        })?;
         sources.extend([half1.source, half2.source]);
         digests.extend([half1.digest, half2.digest]);
-        let data = Experimental::HalfMaps { half1: half1.map, half2: half2.map, full };
+        let data = Experimental::HalfMaps(halves);
         Ok(ExperimentalInputs { data, summary, header, warnings, sources, digests })
     }
 
     /// True when the data include half maps.
     pub fn has_half_maps(&self) -> bool {
-        matches!(self.data, Experimental::HalfMaps { .. })
+        self.data.has_half_maps()
     }
 }
 
@@ -192,7 +183,7 @@ pub struct JobInputs {
     /// The map that limits the peak search (`mask=`), when given.
     pub search_mask: Option<LoadedMap>,
     /// Time spent reading, per stage.
-    pub stages: Stages,
+    pub stages: Timings,
 }
 
 /// A computed job: the maps, the peaks, and the report (without outputs until they are written).
@@ -220,58 +211,7 @@ pub struct Job {
     /// The experimental map for the pictures' grey (see [`picture_background`]).
     pub picture_background: Option<Map>,
     /// Wall time of each stage so far, in order.
-    pub stages: Stages,
-}
-
-/// Refuses combinations of parameters that need (or exclude) half maps, before any work.
-pub fn check_combinations(parameters: &Parameters, half_maps: bool) -> Result<()> {
-    parameters.validate()?;
-    if parameters.peaks.fdr.is_some() && !half_maps {
-        return Err(Error::Usage(
-            "fdr= needs half maps (half_map=H1 half_map=H2): without them the map's units are not calibrated \
-             against noise, so a false discovery rate cannot be computed; use peak_sigma="
-                .into(),
-        ));
-    }
-    if parameters.noise.solvent_noise && half_maps {
-        return Err(Error::Usage(
-            "solvent_noise= is for a single map: with half maps the noise is measured from their difference".into(),
-        ));
-    }
-    if parameters.outputs.noise_map.is_some() && !half_maps {
-        return Err(Error::Usage("noise_map= needs half maps (half_map=H1 half_map=H2)".into()));
-    }
-    Ok(())
-}
-
-/// Every file (and the pictures' folder) a run with these parameters may write, with what it
-/// is: the planned outputs, checked before any work ([`check_output_locations`]).
-pub fn planned_outputs(parameters: &Parameters) -> Vec<(&'static str, PathBuf)> {
-    let outputs = &parameters.outputs;
-    let mut planned = vec![("difference map", outputs.output.clone())];
-    if parameters.units.variant == crate::difference::Variant::Both {
-        planned.push(("amplitude map", sibling(&outputs.output, "_amplitude")));
-    }
-    planned.extend(outputs.scale_map.clone().map(|p| ("local scale map", p)));
-    planned.extend(outputs.noise_map.clone().map(|p| ("noise map", p)));
-    planned.extend(outputs.json.clone().map(|p| ("JSON report", p)));
-    if let Some(prefix) = &outputs.csv {
-        for suffix in ["_peaks.csv", "_residues.csv"] {
-            let mut name = prefix.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-            name.push(suffix);
-            planned.push(("CSV table", prefix.with_file_name(name)));
-        }
-    }
-    planned.extend(outputs.html.clone().map(|p| ("HTML report", p)));
-    if outputs.viewer {
-        let [chimerax, coot] = crate::view::scripts::viewer_script_paths(&outputs.output);
-        planned.push(("ChimeraX script", chimerax));
-        planned.push(("Coot script", coot));
-    }
-    if outputs.pictures > 0 {
-        planned.push(("pictures folder", crate::view::companion_path(&outputs.output, "_pictures")));
-    }
-    planned
+    pub stages: Timings,
 }
 
 /// Checks, before any work, that every file the parameters ask for can be written: its folder
@@ -280,12 +220,15 @@ pub fn planned_outputs(parameters: &Parameters) -> Vec<(&'static str, PathBuf)> 
 /// folder is not a file. A run that would fail only at the end fails here instead, before it
 /// has written anything.
 pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Result<()> {
-    let planned = planned_outputs(parameters);
+    let layout = OutputLayout::of(parameters);
+    let planned = layout.planned();
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    for (i, (what, file)) in planned.iter().enumerate() {
+    for (i, (kind, file)) in planned.iter().enumerate() {
+        let what = kind.describe();
         if let Some((other, _)) = planned[..i].iter().find(|(_, earlier)| absolute(earlier) == absolute(file)) {
             return Err(Error::Usage(format!(
-                "the {what} and the {other} would both be written to {}: give them different names",
+                "the {what} and the {} would both be written to {}: give them different names",
+                other.describe(),
                 file.display()
             )));
         }
@@ -296,7 +239,7 @@ pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Resu
                 input.display()
             )));
         }
-        if *what == "pictures folder" {
+        if kind.is_folder() {
             if file.exists() && !file.is_dir() {
                 return Err(Error::Invalid(format!(
                     "cannot write the peak pictures into {}: it exists and is not a folder (or give pictures=0)",
@@ -332,23 +275,27 @@ pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Resu
 
 /// Computes the difference map, finds the peaks and scores the residues, and builds the report.
 /// Nothing is written; see [`write_outputs`].
-pub fn compute_job(inputs: JobInputs, parameters: &Parameters, observer: &dyn Observer) -> Result<Job> {
+pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observer) -> Result<Job> {
     let JobInputs { model, model_source, model_digest, experimental, search_mask, mut stages } = inputs;
-    check_combinations(parameters, experimental.has_half_maps())?;
-    let resolution = settle_resolution(parameters, &model, &model_source, observer)?;
-    let shortest_edge = (0..3)
-        .map(|a| experimental.summary.dims[a] as f64 * experimental.summary.voxel_size[a])
-        .fold(f64::INFINITY, f64::min);
-    let parameters = parameters.settled(resolution, experimental.has_half_maps(), shortest_edge);
+    if settings.half_maps() != experimental.has_half_maps() {
+        return Err(Error::Usage(format!(
+            "the settings were checked for a job {} half maps, and the inputs {} them",
+            if settings.half_maps() { "with" } else { "without" },
+            if experimental.has_half_maps() { "have" } else { "lack" }
+        )));
+    }
+    let resolution = settle_resolution(settings, &model, &model_source, observer)?;
+    let shortest_edge = experimental.data.frame_map().geometry.shortest_edge();
+    let parameters = settings.settled(resolution, experimental.has_half_maps(), shortest_edge);
     let options = parameters.difference_options(resolution);
     observer.stage("computing the model map and the local fit");
-    let has_full_map = !matches!(experimental.data, Experimental::HalfMaps { full: None, .. });
+    let has_full_map = experimental.data.has_full_map();
     let background = (parameters.outputs.pictures > 0).then(|| picture_background(&experimental.data));
     let ExperimentalInputs { data, summary: map_summary, header, warnings: map_warnings, sources, digests } =
         experimental;
     // The map moves in: its buffer becomes the difference map.
     let result = compute_difference(&model, data, &options)?;
-    stages.0.extend(result.timings.iter().map(|(n, s)| (n.to_string(), *s)));
+    stages.extend(&result.timings);
     describe_fit(observer, &parameters, resolution, &result);
 
     observer.stage("finding peaks");
@@ -362,8 +309,7 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, observer: &dyn Ob
     let radius = parameters.peaks.search_radius.0;
     // The voxels searched: the family over which the false discovery rate is controlled.
     let searched = searched_voxels(mask.as_deref(), radius, &model, &peak_map.geometry);
-    let significance =
-        (units == Units::HalfMapZ).then(|| Significance::of_searched(&peak_map.data, searched.as_deref()));
+    let significance = units.is_calibrated().then(|| Significance::of_searched(&peak_map.data, searched.as_deref()));
     let threshold = peak_threshold(&parameters, significance.as_ref(), observer);
     let search = PeakSearch { threshold, radius, mask: mask.as_deref(), min_volume: parameters.peaks.min_volume };
     let (mut peaks, not_listed) = find_peaks_searched(peak_map, &search, Some(&model));
@@ -413,7 +359,7 @@ pub fn compute_job(inputs: JobInputs, parameters: &Parameters, observer: &dyn Ob
         peaks: peaks[..peaks.len().min(parameters.peaks.max_peaks)].to_vec(),
         residues,
         warnings: model.warnings.iter().chain(&map_warnings).chain(&result.warnings).cloned().collect(),
-        timings: stages.0.iter().map(|(name, seconds)| (stage_key(name), *seconds)).collect(),
+        timings: stages.keyed(),
         peak_memory_mb: crate::report::peak_memory_mb(),
     };
     let input_paths = std::iter::once(&model_source)
@@ -464,41 +410,27 @@ pub struct OutputMap {
 /// maps when the parameters ask for them.
 pub fn take_output_maps(job: &mut Job) -> Vec<OutputMap> {
     let parameters = &job.parameters;
+    let layout = OutputLayout::of(parameters);
+    let place = |kind: MapKind| layout.path(kind.into()).map(Path::to_path_buf);
     let result = &mut job.result;
-    let output = &parameters.outputs.output;
     let mut maps = Vec::new();
     let like = result.complex.as_ref().or(result.amplitude.as_ref()).map(|m| m.geometry);
-    let has_complex = result.complex.is_some();
-    if let Some(map) = result.complex.take() {
-        maps.push(OutputMap {
-            kind: MapKind::Complex,
-            path: output.clone(),
-            map,
-            label: map_label(parameters, result.units),
-        });
+    if let (Some(path), Some(map)) = (place(MapKind::Complex), result.complex.take()) {
+        let label = map_label(parameters, result.units);
+        maps.push(OutputMap { kind: MapKind::Complex, path, map, label });
     }
-    if let Some(map) = result.amplitude.take() {
-        let path = if has_complex { sibling(output, "_amplitude") } else { output.clone() };
-        maps.push(OutputMap {
-            kind: MapKind::Amplitude,
-            path,
-            map,
-            label: map_label(parameters, result.amplitude_units),
-        });
+    if let (Some(path), Some(map)) = (place(MapKind::Amplitude), result.amplitude.take()) {
+        let label = map_label(parameters, result.amplitude_units);
+        maps.push(OutputMap { kind: MapKind::Amplitude, path, map, label });
     }
-    if let (Some(path), Some(fields), Some(geometry)) = (&parameters.outputs.scale_map, &mut result.local_fields, like)
-    {
+    if let (Some(path), Some(fields), Some(geometry)) = (place(MapKind::LocalScale), &mut result.local_fields, like) {
         let map = Map { geometry, data: std::mem::take(&mut fields.scale), header: job.header.clone() };
-        maps.push(OutputMap {
-            kind: MapKind::LocalScale,
-            path: path.clone(),
-            map,
-            label: "real_space_diff_map local scale k".into(),
-        });
+        let label = "real_space_diff_map local scale k".into();
+        maps.push(OutputMap { kind: MapKind::LocalScale, path, map, label });
     }
-    if let (Some(path), Some(map)) = (&parameters.outputs.noise_map, result.noise_map.take()) {
+    if let (Some(path), Some(map)) = (place(MapKind::NoiseSd), result.noise_map.take()) {
         let label = "real_space_diff_map local noise sd\nunits: input map units (resolution-limited half-map noise)";
-        maps.push(OutputMap { kind: MapKind::NoiseSd, path: path.clone(), map, label: label.into() });
+        maps.push(OutputMap { kind: MapKind::NoiseSd, path, map, label: label.into() });
     }
     maps
 }
@@ -507,6 +439,7 @@ pub fn take_output_maps(job: &mut Job) -> Vec<OutputMap> {
 /// the parameters ask for them, each through a temporary file renamed into place, never over
 /// an input. Records them in the report; returns their paths.
 pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> {
+    let layout = OutputLayout::of(&job.parameters);
     let input_paths = job.input_paths.clone();
     let inputs: Vec<&Path> = input_paths.iter().map(PathBuf::as_path).collect();
     // Every file of the run is staged and renamed into place at the end, together: a run that
@@ -525,26 +458,29 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
     job.stages.add("write maps", clock);
     let mut outputs: Vec<PathBuf> = written.iter().map(|w| w.path.clone()).collect();
     job.report.outputs = written;
-    if let Some(prefix) = &job.parameters.outputs.csv {
-        outputs.extend(write_csv(&out, prefix, &job.report.peaks, &job.report.residues, &inputs)?);
+    if let (Some(peaks), Some(residues)) = (layout.path(OutputKind::PeaksTable), layout.path(OutputKind::ResiduesTable))
+    {
+        let (listed, scored) = (&job.report.peaks, &job.report.residues);
+        write_csv(&out, [peaks, residues], listed, scored, job.report.peak_search.units, &inputs)?;
+        outputs.extend([peaks.to_path_buf(), residues.to_path_buf()]);
     }
     let mut linked = LinkedFiles::default();
     if let Some(primary) = maps.iter().find(|m| m.kind.is_difference()) {
         let clock = Instant::now();
-        linked = write_views(&out, job, primary, &inputs)?;
+        linked = write_views(&out, job, &layout, primary, &inputs)?;
         job.stages.add("pictures and viewer scripts", clock);
         outputs.extend(linked.viewer_scripts.iter().chain(&linked.pictures).cloned());
     }
-    job.report.timings = job.stages.0.iter().map(|(name, seconds)| (stage_key(name), *seconds)).collect();
+    job.report.timings = job.stages.keyed();
     job.report.peak_memory_mb = crate::report::peak_memory_mb();
-    if let Some(path) = &job.parameters.outputs.json {
+    if let Some(path) = layout.path(OutputKind::JsonReport) {
         write_json(&out, path, &job.report, &inputs)?;
-        outputs.push(path.clone());
-        linked.other.push(path.clone());
+        outputs.push(path.to_path_buf());
+        linked.other.push(path.to_path_buf());
     }
-    if let Some(path) = &job.parameters.outputs.html {
+    if let Some(path) = layout.path(OutputKind::HtmlReport) {
         write_run_report(&out, &job.report, path, &linked, &inputs)?;
-        outputs.push(path.clone());
+        outputs.push(path.to_path_buf());
     }
     out.commit()?;
     Ok(outputs)
@@ -552,12 +488,19 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
 
 /// The viewer scripts and the peak pictures for the difference map `primary`, as the
 /// parameters ask.
-fn write_views(out: &Transaction, job: &mut Job, primary: &OutputMap, inputs: &[&Path]) -> Result<LinkedFiles> {
+fn write_views(
+    out: &Transaction,
+    job: &mut Job,
+    layout: &OutputLayout,
+    primary: &OutputMap,
+    inputs: &[&Path],
+) -> Result<LinkedFiles> {
     let mut linked = LinkedFiles::default();
     let units = job.report.peak_search.units;
     let threshold = job.report.peak_search.threshold;
     let experimental_path = job.map_sources.first().and_then(|s| s.path()).map(Path::to_path_buf);
-    if job.parameters.outputs.viewer {
+    if let (Some(chimerax), Some(coot)) = (layout.path(OutputKind::ChimeraxScript), layout.path(OutputKind::CootScript))
+    {
         let statistics = &job.report.map.statistics;
         let at_atoms = job.report.placement.mean_density_at_atoms_sd;
         // Half the typical density at the model's atoms shows the model's envelope; a model
@@ -574,10 +517,12 @@ fn write_views(out: &Transaction, job: &mut Job, primary: &OutputMap, inputs: &[
             units,
             peaks: &job.report.peaks,
         };
-        linked.viewer_scripts = write_viewer_scripts(out, &scene, inputs)?;
+        linked.viewer_scripts = write_viewer_scripts(out, &scene, chimerax, coot, inputs)?;
     }
     let count = job.parameters.outputs.pictures.min(job.report.peaks.len());
-    if count > 0 {
+    if let Some(folder) = layout.path(OutputKind::PicturesFolder)
+        && count > 0
+    {
         let experimental = job.picture_background.take();
         let scene = PictureScene {
             experimental: experimental.as_ref(),
@@ -586,7 +531,7 @@ fn write_views(out: &Transaction, job: &mut Job, primary: &OutputMap, inputs: &[
             contour: threshold,
             units,
         };
-        linked.pictures = write_peak_pictures(out, &scene, &job.report.peaks, count, &primary.path, inputs)?;
+        linked.pictures = write_peak_pictures(out, &scene, &job.report.peaks, count, folder, inputs)?;
     }
     Ok(linked)
 }
@@ -598,8 +543,10 @@ fn write_views(out: &Transaction, job: &mut Job, primary: &OutputMap, inputs: &[
 fn picture_background(data: &Experimental) -> Map {
     let (map, other) = match data {
         Experimental::Map(map) => (map, None),
-        Experimental::HalfMaps { full: Some(full), .. } => (full, None),
-        Experimental::HalfMaps { half1, half2, full: None } => (half1, Some(half2)),
+        Experimental::HalfMaps(halves) => match halves.full() {
+            Some(full) => (full, None),
+            None => (halves.half1(), Some(halves.half2())),
+        },
     };
     let g = map.geometry;
     let dims = g.dims.map(|n| n.div_ceil(2));
@@ -690,7 +637,7 @@ fn peak_summary(parameters: &Parameters, map: MapKind, units: Units, threshold: 
 /// The voxels of `map` where `mask` is above 0.5, after checking that the mask shares the
 /// map's grid and placement (a mask of another entry, or cropped differently, is refused).
 fn mask_voxels(mask: &LoadedMap, map: &Map) -> Result<Vec<bool>> {
-    if let Some(why) = frame_mismatch(&mask.map, map) {
+    if let Some(why) = mask.map.geometry.frame_mismatch(&map.geometry) {
         let message = format!("the mask (mask=) does not share the difference map's frame: {why}");
         return Err(match mask.source.path() {
             Some(path) => Error::map(path, message),
@@ -744,14 +691,4 @@ fn input_info(
             sha256: None,
         }),
     }
-}
-
-/// `dir/name_suffix.ext` beside `path`.
-pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}{suffix}.{}", ext.to_string_lossy()),
-        None => format!("{stem}{suffix}"),
-    };
-    path.with_file_name(name)
 }

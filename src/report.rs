@@ -293,23 +293,10 @@ pub struct Report {
     pub residues: Vec<ResidueScore>,
     /// Warnings raised on the way.
     pub warnings: Vec<String>,
-    /// Wall time per stage (s), keyed by [`stage_key`] of the stage's name.
+    /// Wall time per stage (s), keyed by [`crate::timings::stage_key`] of the stage's name.
     pub timings: std::collections::BTreeMap<String, f64>,
     /// Peak resident memory of the process so far, MiB (Linux; `None` elsewhere).
     pub peak_memory_mb: Option<f64>,
-}
-
-/// The report key of a stage: its name in snake case ("local fit and sigma" -> "local_fit_and_sigma").
-pub fn stage_key(name: &str) -> String {
-    let mut key = String::new();
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            key.push(c.to_ascii_lowercase());
-        } else if !key.is_empty() && !key.ends_with('_') {
-            key.push('_');
-        }
-    }
-    key.trim_end_matches('_').to_string()
 }
 
 /// Peak resident memory of this process in MiB, from /proc/self/status (VmHWM).
@@ -351,30 +338,28 @@ fn number(v: f64) -> String {
     if v.is_finite() { format!("{v:.4}") } else { String::new() }
 }
 
-/// Writes `PREFIX_peaks.csv` and `PREFIX_residues.csv`, atomically; returns their paths.
+/// Writes the peaks and the residues as CSV to `peaks_path` and `residues_path`, atomically.
+/// Heights and scores are in `units`, which the last column of every row says (`z` or
+/// `sigma`), so that one reader takes tables of both kinds of run.
 pub fn write_csv(
     out: &Transaction,
-    prefix: &Path,
+    [peaks_path, residues_path]: [&Path; 2],
     peaks: &[Peak],
     residues: &[ResidueScore],
+    units: Units,
     inputs: &[&Path],
-) -> Result<Vec<PathBuf>> {
-    let with_suffix = |suffix: &str| {
-        let mut name = prefix.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push(suffix);
-        prefix.with_file_name(name)
-    };
-    let peaks_path = with_suffix("_peaks.csv");
-    out.write(&peaks_path, inputs, |w| {
+) -> Result<()> {
+    let unit = units.word();
+    out.write(peaks_path, inputs, |w| {
         writeln!(
             w,
-            "rank,height_sigma,x,y,z,voxels,volume_A3,integrated_sigma_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A,q_value"
+            "rank,height,x,y,z,voxels,volume_A3,integrated_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A,q_value,units"
         )?;
         for (rank, p) in peaks.iter().enumerate() {
             let near = p.nearest_atom.as_ref();
             writeln!(
                 w,
-                "{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{},{unit}",
                 rank + 1,
                 number(p.height),
                 p.position[0],
@@ -394,16 +379,15 @@ pub fn write_csv(
         }
         Ok(())
     })?;
-    let residues_path = with_suffix("_residues.csv");
-    out.write(&residues_path, inputs, |w| {
+    out.write(residues_path, inputs, |w| {
         writeln!(
             w,
-            "chain,residue_name,residue_number,insertion_code,atoms_scored,mean_sigma,min_sigma,max_sigma,q_value,in_negative_density"
+            "chain,residue_name,residue_number,insertion_code,atoms_scored,mean,min,max,q_value,in_negative_density,units"
         )?;
         for r in residues {
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{unit}",
                 csv_field(&r.chain),
                 csv_field(&r.residue_name),
                 r.residue_number,
@@ -417,14 +401,13 @@ pub fn write_csv(
             )?;
         }
         Ok(())
-    })?;
-    Ok(vec![peaks_path, residues_path])
+    })
 }
 
 /// The strongest `count` peaks as a text table; heights in `units` (a q-value column when the
 /// peaks have them).
 pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
-    let heading = if units == Units::HalfMapZ { "      z" } else { "  sigma" };
+    let heading = format!("{:>7}", units.word());
     let with_q = peaks.iter().any(|p| p.q_value.is_some());
     let mut out = format!(
         "  rank {heading}        x        y        z   vol(A^3)  nearest atom                 dist(A){}\n",

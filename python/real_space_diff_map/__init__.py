@@ -73,22 +73,6 @@ def option_names() -> list:
     return _core.option_names()
 
 
-def _option_words(options: Mapping[str, Any]) -> list:
-    """Keyword options as the command line's ``key=value`` words."""
-    words = []
-    for key, value in options.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, os.PathLike):
-            text = os.fspath(value)
-        else:
-            text = str(value)
-        words.append(f"{key}={text}")
-    return words
-
-
 def _as_model(model: ModelInput) -> Union[PathLike, Model]:
     if isinstance(model, Mapping):
         return Model(**model)
@@ -140,7 +124,8 @@ def difference_map(
     most memory a run may ask for, for this process from then on (default: 90% of the memory
     available); a map or model that would need more raises :class:`LimitError`.
 
-    Raises ``ValueError`` for bad options, :class:`FileError` (an ``OSError``) for files that
+    Raises ``TypeError`` for an unknown option or a value of the wrong type (``window="big"``),
+    ``ValueError`` for a value out of range, :class:`FileError` (an ``OSError``) for files that
     cannot be read or written. Warnings about the inputs or the fit are issued as
     :class:`RealSpaceDiffMapWarning` and kept in ``result.report["warnings"]``.
     """
@@ -153,7 +138,7 @@ def difference_map(
             raise ValueError("half_maps must be a pair: (half1, half2)")
         halves = tuple(_as_map(h, voxel_size, origin, f"half map {i + 1}") for i, h in enumerate(half_maps))
     limit = None if max_memory is None else str(max_memory)
-    result = _core.difference_map(_as_model(model), full, halves, _option_words(options), threads, verbose, limit)
+    result = _core.difference_map(_as_model(model), full, halves, options, threads, verbose, limit)
     _warn(result.report["warnings"])
     return result
 
@@ -172,7 +157,7 @@ def model_map(
     voxel size and placement), limited to ``resolution`` (Å) as the difference map's model map
     is (options ``edge``, ``edge_width``, ``hydrogens``). Units: the form factors' (Å⁻²)."""
     like = _as_map(like_map, voxel_size, origin, "like_map")
-    result = _core.model_map(_as_model(model), like, float(resolution), _option_words(options), threads)
+    result = _core.model_map(_as_model(model), like, float(resolution), options, threads)
     _warn(result.warnings)
     return result
 

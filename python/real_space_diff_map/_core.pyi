@@ -129,14 +129,14 @@ def model_map(
     model: Union[_Path, Model],
     like_map: Union[_Path, Map],
     resolution: float,
-    options: List[str] = ...,
+    options: Optional[Dict[str, Any]] = None,
     threads: Optional[int] = None,
 ) -> Map: ...
 def difference_map(
     model: Union[_Path, Model],
     map: Optional[Union[_Path, Map]] = None,
     half_maps: Optional[Tuple[Union[_Path, Map], Union[_Path, Map]]] = None,
-    options: List[str] = ...,
+    options: Optional[Dict[str, Any]] = None,
     threads: Optional[int] = None,
     verbose: bool = False,
     max_memory: Optional[str] = None,

@@ -1,28 +1,32 @@
 //! The compiled core of the Python package `real_space_diff_map` (imported as
 //! `real_space_diff_map._core`; the package's `__init__.py` is the public face). Every function
-//! here runs the library's own pipeline with the command line's typed parameters (parsed from
-//! the same `key=value` words), releases the interpreter while it computes, and turns the
-//! library's errors into Python exceptions with the command line's messages.
+//! here runs the library's own pipeline ([`real_space_diff_map::pipeline`]) with the library's
+//! typed parameters, converted from the keyword options by type ([`conversion`]), releases
+//! the interpreter while it computes, and turns the library's errors into Python exceptions
+//! with the command line's messages.
 
+mod conversion;
 mod errors;
 mod map;
 mod model;
 mod result;
 
+use conversion::Wrap;
 use errors::{guarded, install_quiet_panic_hook, to_py_err};
 use map::{MapOrigin, PyMap};
 use model::PyModel;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use real_space_diff_map::density::model_map::compute_model_map;
 use real_space_diff_map::io::ccp4::read_map as read_map_file;
 use real_space_diff_map::io::model::{Model, read_model as read_model_file};
-use real_space_diff_map::parameters::Parameters;
-use real_space_diff_map::parameters::{parameter_keys, parse_parameters};
+use real_space_diff_map::parameters::{Parameters, Settings};
 use real_space_diff_map::pipeline::{
-    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
-    compute_job, take_output_maps, write_outputs,
+    ExperimentalInputs, InputSource, JobInputs, LoadedMap, check_output_locations, compute_job, take_output_maps,
+    write_outputs,
 };
+use real_space_diff_map::timings::Timings;
 use real_space_diff_map::{Error, Map};
 use result::PyDifferenceResult;
 use std::path::PathBuf;
@@ -124,18 +128,17 @@ impl real_space_diff_map::pipeline::Observer for Account {
     }
 }
 
-/// Parses `key=value` words as the command line does; an unknown key lists the valid ones.
-fn parameters_from(options: &[String]) -> PyResult<Parameters> {
-    let keys = parameter_keys();
-    for word in options {
-        let key = word.split_once('=').map_or(word.as_str(), |(k, _)| k);
-        if !keys.iter().any(|k| k == key || k.replace('-', "_") == key) {
-            return Err(PyValueError::new_err(format!("unknown option '{key}'; valid options: {}", keys.join(", "))));
+/// The keyword options as typed parameters, and the keys given (not `None`).
+fn parameters_from(options: Option<&Bound<'_, PyDict>>) -> PyResult<(Parameters, Vec<String>)> {
+    let Some(options) = options else { return Ok((Parameters::default(), Vec::new())) };
+    let Wrap(parameters) = options.as_any().extract::<Wrap<Parameters>>()?;
+    let mut given = Vec::new();
+    for (key, value) in options.iter() {
+        if !value.is_none() {
+            given.push(key.extract::<String>()?);
         }
     }
-    let parameters = parse_parameters(options).map_err(PyValueError::new_err)?;
-    parameters.validate().map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(parameters)
+    Ok((parameters, given))
 }
 
 /// Runs `work` on `threads` worker threads (all cores when `None`).
@@ -177,33 +180,30 @@ fn read_model(py: Python<'_>, path: PathBuf) -> PyResult<PyModel> {
 /// The names of the options `difference_map` and `model_map` take (as on the command line).
 #[pyfunction]
 fn option_names() -> Vec<String> {
-    parameter_keys()
+    conversion::option_names()
 }
 
 /// The model's map from electron form factors on `like_map`'s grid, limited to `resolution`.
 #[pyfunction]
-#[pyo3(signature = (model, like_map, resolution, options = Vec::new(), threads = None))]
+#[pyo3(signature = (model, like_map, resolution, options = None, threads = None))]
 fn model_map(
     py: Python<'_>,
     model: &Bound<'_, PyAny>,
     like_map: &Bound<'_, PyAny>,
     resolution: f64,
-    options: Vec<String>,
+    options: Option<&Bound<'_, PyDict>>,
     threads: Option<usize>,
 ) -> PyResult<PyMap> {
-    let parameters = parameters_from(&options)?;
-    if !(resolution.is_finite() && resolution > 0.0) {
-        return Err(PyValueError::new_err(format!(
-            "resolution must be a positive number of Ångström, got {resolution}"
-        )));
-    }
+    let (parameters, _) = parameters_from(options)?;
+    let model_options = parameters.model_map_options(resolution);
+    model_options.check().map_err(|e| to_py_err(py, e))?;
     let model = ModelArgument::from_python(model)?;
     let like = MapArgument::from_python(py, like_map, "like_map")?;
     let work = || {
         on_threads(threads, || {
             let (model, _) = model.load()?;
             let like = like.load()?;
-            let density = compute_model_map(&model, &like.map.geometry, &parameters.model_map_options(resolution))?;
+            let density = compute_model_map(&model, &like.map.geometry, &model_options)?;
             let map = Map { geometry: like.map.geometry, data: density.data, header: like.map.header };
             Ok((map, density.warnings))
         })
@@ -214,16 +214,16 @@ fn model_map(
 }
 
 /// The difference map of `model` against `map` and/or the two `half_maps`, with the command
-/// line's options as `key=value` words.
+/// line's options as a dict of keyword options.
 #[pyfunction]
-#[pyo3(signature = (model, map = None, half_maps = None, options = Vec::new(), threads = None, verbose = false, max_memory = None))]
+#[pyo3(signature = (model, map = None, half_maps = None, options = None, threads = None, verbose = false, max_memory = None))]
 #[allow(clippy::too_many_arguments)]
 fn difference_map(
     py: Python<'_>,
     model: &Bound<'_, PyAny>,
     map: Option<&Bound<'_, PyAny>>,
     half_maps: Option<(Bound<'_, PyAny>, Bound<'_, PyAny>)>,
-    options: Vec<String>,
+    options: Option<&Bound<'_, PyDict>>,
     threads: Option<usize>,
     verbose: bool,
     max_memory: Option<String>,
@@ -232,8 +232,8 @@ fn difference_map(
         let bytes = real_space_diff_map::limits::parse_memory(&text).map_err(PyValueError::new_err)?;
         real_space_diff_map::limits::set_memory_limit(bytes);
     }
-    let parameters = parameters_from(&options)?;
-    let given = |key: &str| options.iter().any(|w| w.split_once('=').is_some_and(|(k, _)| k == key));
+    let (parameters, given_keys) = parameters_from(options)?;
+    let given = |key: &str| given_keys.iter().any(|k| k == key);
     let writes_files = FILE_OPTIONS.iter().any(|k| given(k));
     if writes_files && !given("output") {
         return Err(PyValueError::new_err(
@@ -241,10 +241,10 @@ fn difference_map(
              (or call result.write(path) and keep the report from result.report)",
         ));
     }
-    check_combinations(&parameters, half_maps.is_some()).map_err(|e| to_py_err(py, e))?;
+    let settings = Settings::check(parameters, half_maps.is_some()).map_err(|e| to_py_err(py, e))?;
     if writes_files {
         // (Inputs are checked again when each file is written: none is ever replaced.)
-        check_output_locations(&parameters, &[]).map_err(|e| to_py_err(py, e))?;
+        check_output_locations(&settings, &[]).map_err(|e| to_py_err(py, e))?;
     }
     if map.is_none() && half_maps.is_none() {
         return Err(PyValueError::new_err("no map given: give map= or half_maps=(half1, half2)"));
@@ -261,7 +261,7 @@ fn difference_map(
         .transpose()?;
     let work = || {
         on_threads(threads, || {
-            let stages = Stages::default();
+            let stages = Timings::new();
             let full = full.map(MapArgument::load).transpose()?;
             let halves = match halves {
                 Some([a, b]) => Some([a.load()?, b.load()?]),
@@ -271,7 +271,7 @@ fn difference_map(
             let (model, model_source) = model.load()?;
             let console = Account { verbose };
             // mask= is a path, read as the command line reads it.
-            let search_mask = match &parameters.peaks.mask {
+            let search_mask = match &settings.peaks.mask {
                 Some(path) => {
                     let read = real_space_diff_map::io::ccp4::read_map(path)?;
                     Some(LoadedMap {
@@ -284,7 +284,7 @@ fn difference_map(
                 None => None,
             };
             let inputs = JobInputs { model, model_source, model_digest: None, experimental, search_mask, stages };
-            let mut job = compute_job(inputs, &parameters, &console)?;
+            let mut job = compute_job(inputs, &settings, &console)?;
             let maps = take_output_maps(&mut job);
             let outputs = if writes_files { write_outputs(&mut job, &maps)? } else { Vec::new() };
             Ok((job, maps, outputs))

@@ -28,6 +28,8 @@ def same_science(python_report, cli_report):
 
 
 def test_result_equals_the_command_lines_map_and_report(binary, spike, tmp_path):
+    # No options on either side: the report's parameters show that Python's defaults (the
+    # library's, through the serde form) are the command line's (clap's).
     cli_map, cli_report = cli_outputs(binary, tmp_path, spike["model"], [spike["map"]], spike["resolution"])
     result = rsdm.difference_map(spike["model"], spike["map"], resolution=spike["resolution"])
     expected = rsdm.read_map(cli_map)
@@ -54,8 +56,10 @@ def test_the_map_is_a_view_of_the_results_buffer_not_a_copy(spike):
 def test_options_are_the_command_lines_keys(binary, spike, tmp_path):
     words = ["window=15", "variant=both", "sigma_scope=box", "peak_sigma=3.5"]
     cli_map, cli_report = cli_outputs(binary, tmp_path, spike["model"], [spike["map"]], 3.2, *words)
+    # NumPy scalars are numbers like Python's.
     result = rsdm.difference_map(
-        spike["model"], spike["map"], resolution=3.2, window=15, variant="both", sigma_scope="box", peak_sigma=3.5
+        spike["model"], spike["map"], resolution=3.2, window=np.float32(15), variant="both", sigma_scope="box",
+        peak_sigma=3.5, max_peaks=np.int64(1000),
     )
     assert set(result.maps) == {"complex", "amplitude"}
     assert result.units == "box_sigma"

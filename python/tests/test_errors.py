@@ -40,10 +40,22 @@ def test_a_model_without_atoms_is_a_model_file_error(spike, tmp_path):
 def test_bad_parameters_are_value_errors_with_the_command_lines_words(spike):
     with pytest.raises(ValueError, match="resolution must be a positive number"):
         rsdm.difference_map(spike["model"], spike["map"], resolution=-1)
-    with pytest.raises(ValueError, match="unknown option 'windw'.*window"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'windw'.*window"):
         rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, windw=20)
-    with pytest.raises(ValueError, match="sideways"):
+    with pytest.raises(ValueError, match="variant='sideways': unknown variant `sideways`, expected one of"):
         rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, variant="sideways")
+    # Errors name the Python argument and its type, not a command-line flag.
+    with pytest.raises(TypeError, match="window='big': string \"big\", expected a number") as caught:
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, window="big")
+    assert "--" not in str(caught.value)
+    with pytest.raises(ValueError, match="pictures=-1: integer `-1`, expected a whole number"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, pictures=-1)
+    with pytest.raises(TypeError, match="offset=3.5: float `3.5`, expected True or False"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, offset=3.5)
+    with pytest.raises(ValueError, match="window must be a positive number of Ångström, got -5"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, window=-5)
+    with pytest.raises(ValueError, match="window must be a finite number"):
+        rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, window=float("nan"))
     with pytest.raises(ValueError, match="fdr= needs half maps"):
         rsdm.difference_map(spike["model"], spike["map"], resolution=3.2, fdr=0.01)
     with pytest.raises(ValueError, match="threads must be at least 1"):

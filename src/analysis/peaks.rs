@@ -117,7 +117,7 @@ pub struct AtomIndex<'a> {
 impl<'a> AtomIndex<'a> {
     /// Indexes the atoms of `model`.
     pub fn new(model: &'a Model) -> Self {
-        let points: Vec<[f64; 3]> = model.atoms.iter().map(|a| a.position).collect();
+        let points: Vec<[f64; 3]> = model.positions();
         // Construction fails only for more than 2^32 atoms; a linear scan still answers then.
         let tree = if points.is_empty() { None } else { kiddo::ImmutableKdTree::new_from_slice(&points).ok() };
         AtomIndex { model, tree }

@@ -7,11 +7,13 @@ use crate::error::{Error, Result};
 use crate::io::ccp4::{MapRead, read_map};
 use crate::io::gz::Digest;
 use crate::io::model::{Model, read_model_hashed};
+use crate::parameters::Settings;
 use crate::pipeline::{
-    ExperimentalInputs, InputSource, JobInputs, LoadedMap, Stages, check_combinations, check_output_locations,
-    compute_job, take_output_maps, write_outputs,
+    ExperimentalInputs, InputSource, JobInputs, LoadedMap, check_output_locations, compute_job, take_output_maps,
+    write_outputs,
 };
 use crate::report::Report;
+use crate::timings::Timings;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -28,7 +30,7 @@ pub struct RunSummary {
 
 /// Reads the map and/or the half maps; [`ExperimentalInputs::assemble`] checks that they share
 /// a frame.
-fn read_experimental(args: &RunArgs, console: &Console, stages: &mut Stages) -> Result<ExperimentalInputs> {
+fn read_experimental(args: &RunArgs, console: &Console, stages: &mut Timings) -> Result<ExperimentalInputs> {
     let halves = args.half_map_pair()?;
     let map_path = args.map();
     if map_path.is_none() && halves.is_none() {
@@ -60,7 +62,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let model_path = args
         .model()
         .ok_or_else(|| Error::Usage("no model given: real_space_diff_map MODEL MAP resolution=R".into()))?;
-    check_combinations(&args.parameters, args.half_map_pair()?.is_some())?;
+    let settings = Settings::check(args.parameters.clone(), args.half_map_pair()?.is_some())?;
     let mut inputs = vec![model_path.clone()];
     inputs.extend(args.map());
     inputs.extend(args.parameters.peaks.mask.clone());
@@ -72,7 +74,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     let console = Console::new(args.quiet);
     use_threads(args.threads, args.force_threads, &console)?;
     check_job_size(args)?;
-    let mut stages = Stages::default();
+    let mut stages = Timings::new();
     let experimental = read_experimental(args, &console, &mut stages)?;
     let (model, model_digest) = read_model_stage(&model_path, &console, &mut stages)?;
     let search_mask = match &args.parameters.peaks.mask {
@@ -87,12 +89,12 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
         search_mask,
         stages,
     };
-    let mut job = compute_job(inputs, &args.parameters, &console)?;
+    let mut job = compute_job(inputs, &settings, &console)?;
     console.stage("writing");
     let maps = take_output_maps(&mut job);
     let outputs = write_outputs(&mut job, &maps)?;
     console.finish();
-    let times: Vec<String> = job.stages.0.iter().map(|(name, s)| format!("{name} {s:.2} s")).collect();
+    let times: Vec<String> = job.stages.stages().iter().map(|(name, s)| format!("{name} {s:.2} s")).collect();
     console.say(format!("time: {}", times.join(", ")));
     for path in &outputs {
         console.say(format!("wrote {}", path.display()));
@@ -140,7 +142,7 @@ fn check_job_size(args: &RunArgs) -> Result<()> {
 }
 
 /// Reads the map and says what it is and where it sits.
-fn read_map_stage(path: &Path, what: &str, console: &Console, stages: &mut Stages) -> Result<LoadedMap> {
+fn read_map_stage(path: &Path, what: &str, console: &Console, stages: &mut Timings) -> Result<LoadedMap> {
     console.stage(format!("reading the {what}"));
     let clock = Instant::now();
     let map_read = read_map(path)?;
@@ -180,7 +182,7 @@ fn describe_map(map_read: MapRead, path: &Path, what: &str, console: &Console) -
 }
 
 /// Reads the model and says what it holds.
-fn read_model_stage(path: &Path, console: &Console, stages: &mut Stages) -> Result<(Model, Digest)> {
+fn read_model_stage(path: &Path, console: &Console, stages: &mut Timings) -> Result<(Model, Digest)> {
     console.stage("reading the model");
     let clock = Instant::now();
     let (model, digest) = read_model_hashed(path)?;

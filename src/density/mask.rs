@@ -9,7 +9,7 @@ use rayon::prelude::*;
 /// This is the model envelope: statistics over it do not change with how much solvent the box
 /// holds, which is why difference maps are normalised by the sd inside it.
 pub fn envelope_mask(model: &Model, geometry: &GridGeometry, radius: f64) -> Vec<bool> {
-    let positions: Vec<[f64; 3]> = model.atoms.iter().map(|a| a.position).collect();
+    let positions: Vec<[f64; 3]> = model.positions();
     near_points(geometry, &positions, radius)
 }
 

@@ -36,7 +36,7 @@ pub struct ModelMapOptions {
     /// How the limit is applied.
     pub edge: ResolutionEdge,
     /// Include hydrogen atoms (they scatter electrons noticeably; on by default).
-    pub include_hydrogens: bool,
+    pub hydrogens: bool,
     /// Treat the box as a periodic cell (as Phenix and gemmi do) instead of padding it.
     pub periodic: bool,
     /// Target relative accuracy: the Gaussian cut-off and the aliasing bound (1e-4 by default).
@@ -50,10 +50,28 @@ impl ModelMapOptions {
         ModelMapOptions {
             d_min,
             edge: ResolutionEdge::RaisedCosine { width: crate::defaults::DEFAULT_EDGE_WIDTH },
-            include_hydrogens: true,
+            hydrogens: true,
             periodic: false,
             accuracy: 1e-4,
         }
+    }
+
+    /// Refuses values that cannot be computed; the message names the key as the command line
+    /// and Python spell it (`resolution`, `edge_width`).
+    pub fn check(&self) -> Result<()> {
+        let d_min = self.d_min;
+        if !(d_min.is_finite() && d_min > 0.0) {
+            return Err(Error::Usage(format!("resolution must be a positive number of Ångström, got {d_min}")));
+        }
+        if let ResolutionEdge::RaisedCosine { width } = self.edge
+            && !(width > 0.0 && width < 1.0)
+        {
+            return Err(Error::Usage(format!("edge_width must be between 0 and 1, got {width}")));
+        }
+        if !(self.accuracy > 0.0 && self.accuracy < 0.1) {
+            return Err(Error::Usage(format!("accuracy must be in (0, 0.1), got {}", self.accuracy)));
+        }
+        Ok(())
     }
 }
 
@@ -67,8 +85,6 @@ pub struct ModelDensity {
     pub blur: f64,
     /// Size of the grid the FFT ran on (padded unless periodic).
     pub fft_dims: [usize; 3],
-    /// Atoms that contributed.
-    pub atoms_used: usize,
     /// Non-fatal remarks (unknown elements, coarse grid...).
     pub warnings: Vec<String>,
 }
@@ -122,12 +138,17 @@ pub fn compute_model_map_in(
     options: &ModelMapOptions,
     workspace: &mut FourierWorkspace,
 ) -> Result<ModelDensity> {
-    if !(options.d_min.is_finite() && options.d_min > 0.0) {
-        return Err(Error::Usage(format!("resolution must be a positive number of Ångström, got {}", options.d_min)));
-    }
-    if !(options.accuracy > 0.0 && options.accuracy < 0.1) {
-        return Err(Error::Usage(format!("accuracy must be in (0, 0.1), got {}", options.accuracy)));
-    }
+    options.check()?;
+    compute_model_map_checked(model, target, options, workspace)
+}
+
+/// [`compute_model_map_in`] with options already checked ([`ModelMapOptions::check`]).
+pub(crate) fn compute_model_map_checked(
+    model: &Model,
+    target: &GridGeometry,
+    options: &ModelMapOptions,
+    workspace: &mut FourierWorkspace,
+) -> Result<ModelDensity> {
     let mut warnings = Vec::new();
     let h_max = target.voxel_size.iter().cloned().fold(0.0, f64::max);
     let mut d_min = options.d_min;
@@ -138,7 +159,7 @@ pub fn compute_model_map_in(
             options.d_min
         ));
     }
-    let atoms: Vec<_> = model.atoms.iter().filter(|a| options.include_hydrogens || !a.is_hydrogen).collect();
+    let atoms: Vec<_> = model.atoms.iter().filter(|a| options.hydrogens || !a.is_hydrogen).collect();
     // A negative B has no physical meaning; a hugely negative one (-1e30) made the blur and the
     // Gaussians' reach run away (the run never ended). They are used as 0, with a warning.
     let negative: Vec<f64> = atoms.iter().map(|a| a.b_for_density()).filter(|b| *b < 0.0).collect();
@@ -155,7 +176,6 @@ pub fn compute_model_map_in(
 
     let splats_in_angstrom = atom_splats(model, &atoms, blur, options.accuracy, &mut warnings);
     let (fft_dims, padding, splats) = place_on_fft_grid(splats_in_angstrom, target, options.periodic)?;
-    let atoms_used = splats.len();
 
     let mut density = workspace.take_real(fft_dims.iter().product());
     add_gaussians(&mut density, fft_dims, target.voxel_size, &splats);
@@ -177,7 +197,7 @@ pub fn compute_model_map_in(
         workspace.give_back_real(density);
         cropped
     };
-    Ok(ModelDensity { data, blur, fft_dims, atoms_used, warnings })
+    Ok(ModelDensity { data, blur, fft_dims, warnings })
 }
 
 /// Each atom as five Gaussians (its form factor convolved with its B and the blur), in Å, cut

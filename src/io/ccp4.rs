@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::grid::{GridGeometry, Map, MapHeader, MapStatistics};
 use crate::io::atomic_file::write_atomically;
 use crate::io::gz::{self, read_up_to};
+pub use crate::io::map_source::{MapFileHeader, MapSource, SourceIdentity};
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -120,22 +121,16 @@ pub struct MapRead {
     pub mode: DataMode,
     /// Byte order of the file.
     pub endianness: Endianness,
-    /// Text labels from the header.
-    pub labels: Vec<String>,
     /// Things that were odd but not fatal (missing machine stamp, both ORIGIN and NSTART set...).
     pub warnings: Vec<String>,
     /// Size and SHA-256 of the file's bytes as they were read (none for bytes in memory).
     pub digest: Option<gz::Digest>,
 }
 
-/// Reads a CCP4/MRC map (plain or gzip-compressed).
+/// Reads a CCP4/MRC map (plain or gzip-compressed): the whole box as one slab of a
+/// [`Ccp4Source`].
 pub fn read_map(path: impl AsRef<Path>) -> Result<MapRead> {
-    let path = path.as_ref();
-    crate::limits::ensure_regular_file(path)?;
-    let (reader, length, digest) = gz::open_hashed(path).map_err(|e| Error::io(path, e))?;
-    let mut read = parse_map(reader, path, length)?;
-    read.digest = Some(digest.digest());
-    Ok(read)
+    read_whole(Ccp4Source::open(path.as_ref())?)
 }
 
 /// Grid size (X, Y, Z) from a map's header alone (plain or gzip), without reading the data:
@@ -149,31 +144,152 @@ pub fn read_map_header_dims(path: &Path) -> Option<[usize; 3]> {
 /// against the file length of a compressed file, unknown before reading it). Refuses anything
 /// but a regular file before opening it.
 pub fn read_map_header(path: &Path) -> Result<GridGeometry> {
-    crate::limits::ensure_regular_file(path)?;
-    let (mut reader, length) = gz::open(path).map_err(|e| Error::io(path, e))?;
-    let mut head = [0u8; HEADER_BYTES];
-    let got = read_up_to(&mut reader, &mut head).map_err(|e| Error::io(path, e))?;
-    if got != HEADER_BYTES {
-        return Err(Error::map(
-            path,
-            format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header"),
-        ));
-    }
-    let mut warnings = Vec::new();
-    let endianness = choose_endianness(&head, &mut warnings);
-    let words = Words { bytes: head, endianness };
-    let layout = read_layout(&words, length, &mut warnings).map_err(|e| match e {
-        LayoutError::Format(message) => Error::map(path, message),
-        LayoutError::Limit(message) => Error::limit(Some(path), message),
-    })?;
-    let (geometry, _) = read_placement(&words, &layout, &mut warnings).map_err(|m| Error::map(path, m))?;
-    Ok(geometry)
+    Ok(Ccp4Source::open(path)?.header().geometry)
 }
 
 /// Parses a map from bytes in memory; `name` is used in error messages.
 pub fn read_map_bytes(bytes: &[u8], name: impl AsRef<Path>) -> Result<MapRead> {
     let (reader, length) = gz::reader(bytes);
-    parse_map(reader, name.as_ref(), length)
+    read_whole(Ccp4Source::from_reader(reader, name.as_ref(), length)?)
+}
+
+/// Reads every slab of `source` at once, as one map.
+fn read_whole<R: Read>(mut source: Ccp4Source<R>) -> Result<MapRead> {
+    let data = source.read_slab(0..source.header().geometry.dims[2])?;
+    let digest = source.identity().digest;
+    let MapFileHeader { geometry, header, mode, endianness, warnings } = source.header;
+    Ok(MapRead { map: Map { geometry, data, header }, mode, endianness, warnings, digest })
+}
+
+/// A CCP4/MRC file opened as a [`MapSource`]: the header read and checked when it opens (every
+/// size limited before anything is allocated), the values read slab by slab after it.
+///
+/// Slabs come in order, Z sections from the first: a map stored with Z as its slowest axis
+/// (MAPS = 3, as EMDB's are) reads any slabs; a map stored in another axis order needs every
+/// value to place one section, and is read as one slab, the whole box.
+pub struct Ccp4Source<R: Read> {
+    reader: R,
+    name: std::path::PathBuf,
+    header: MapFileHeader,
+    layout: Layout,
+    size_verified: bool,
+    next_section: usize,
+    voxels_read: usize,
+    digest: Option<gz::DigestHandle>,
+}
+
+impl Ccp4Source<Box<dyn Read + Send>> {
+    /// Opens a map file (plain or gzip) and reads its header; refuses anything but a regular
+    /// file before opening it.
+    pub fn open(path: &Path) -> Result<Self> {
+        crate::limits::ensure_regular_file(path)?;
+        let (reader, length, digest) = gz::open_hashed(path).map_err(|e| Error::io(path, e))?;
+        let mut source = Ccp4Source::from_reader(reader, path, length)?;
+        source.digest = Some(digest);
+        Ok(source)
+    }
+}
+
+impl<R: Read> Ccp4Source<R> {
+    /// Reads the header from `reader` (`name` in messages, `file_len` checked against the
+    /// header's sizes when known) and skips the extended header.
+    pub fn from_reader(mut reader: R, name: &Path, file_len: Option<u64>) -> Result<Self> {
+        let bad = |message: String| Error::map(name, message);
+        let mut bytes = [0u8; HEADER_BYTES];
+        let got = read_up_to(&mut reader, &mut bytes).map_err(|e| Error::io(name, e))?;
+        if got < HEADER_BYTES {
+            return Err(bad(format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header")));
+        }
+        let mut warnings = Vec::new();
+        let endianness = choose_endianness(&bytes, &mut warnings);
+        let words = Words { bytes, endianness };
+        let layout = read_layout(&words, file_len, &mut warnings).map_err(|e| match e {
+            LayoutError::Format(message) => bad(message),
+            LayoutError::Limit(message) => Error::limit(Some(name), message),
+        })?;
+        let (geometry, header) = read_placement(&words, &layout, &mut warnings).map_err(bad)?;
+        if &bytes[MAP_TAG_OFFSET..MAP_TAG_OFFSET + 4] != b"MAP " {
+            warnings.push("header word 53 is not 'MAP ' (pre-2000 CCP4 file?)".into());
+        }
+        // Skip the extended header without trusting its size for an allocation.
+        let extended = layout.extended as u64;
+        let skipped =
+            std::io::copy(&mut (&mut reader).take(extended), &mut std::io::sink()).map_err(|e| Error::io(name, e))?;
+        if skipped < extended {
+            return Err(bad(format!("file ends inside its {extended}-byte extended header")));
+        }
+        let header = MapFileHeader { geometry, header, mode: layout.mode, endianness, warnings };
+        Ok(Ccp4Source {
+            reader,
+            name: name.to_path_buf(),
+            header,
+            layout,
+            size_verified: file_len.is_some(),
+            next_section: 0,
+            voxels_read: 0,
+            digest: None,
+        })
+    }
+}
+
+impl<R: Read> MapSource for Ccp4Source<R> {
+    fn header(&self) -> &MapFileHeader {
+        &self.header
+    }
+
+    fn read_slab(&mut self, z: std::ops::Range<usize>) -> Result<Vec<f32>> {
+        let bad = |message: String| Error::map(&self.name, message);
+        let dims = self.header.geometry.dims;
+        let in_order = self.layout.axis_order == [1, 2, 3];
+        if z.start != self.next_section || z.end > dims[2] || z.start >= z.end {
+            return Err(Error::Invalid(format!(
+                "{}: Z sections {}..{} asked for, but slabs are read in order and {}..{} comes next",
+                self.name.display(),
+                z.start,
+                z.end,
+                self.next_section,
+                dims[2]
+            )));
+        }
+        if !in_order && z != (0..dims[2]) {
+            return Err(Error::Invalid(format!(
+                "{}: stored with axes MAPC/MAPR/MAPS = {:?}, it is read as one slab (Z 0..{})",
+                self.name.display(),
+                self.layout.axis_order,
+                dims[2]
+            )));
+        }
+        let count = (z.end - z.start) * dims[0] * dims[1];
+        let last = z.end == dims[2];
+        let (mode, endianness, voxels) = (self.layout.mode, self.header.endianness, self.layout.voxels);
+        let before = self.voxels_read;
+        let values =
+            read_values(&mut self.reader, mode, endianness, count, self.size_verified, last).map_err(|e| match e {
+                ValuesError::Io(e) => Error::io(&self.name, e),
+                ValuesError::Short(n) => {
+                    bad(format!("file ends after {} of the {voxels} voxels its header promises", before + n))
+                }
+                ValuesError::Long => bad("file is longer than its header promises".into()),
+            })?;
+        if let Some(bad_index) = values.iter().position(|v| !v.is_finite()) {
+            let count = values.iter().filter(|v| !v.is_finite()).count();
+            return Err(bad(format!(
+                "{count} voxel values are NaN or infinite (the first at file position {})",
+                before + bad_index
+            )));
+        }
+        self.voxels_read += count;
+        self.next_section = z.end;
+        if in_order {
+            return Ok(values);
+        }
+        let file_dims = self.layout.file_dims.map(|n| n as usize);
+        Ok(permute_to_xyz(values, file_dims, self.layout.axis_order, dims))
+    }
+
+    fn identity(&self) -> SourceIdentity {
+        SourceIdentity { name: self.name.clone(), digest: self.digest.as_ref().map(|d| d.digest()) }
+    }
 }
 
 /// Header words decoded with one byte order.
@@ -391,73 +507,20 @@ fn read_placement(
     Ok((geometry, MapHeader { axis_order, nstart, origin, sampling, cell_lengths, cell_angles, space_group }))
 }
 
-fn parse_map<R: Read>(mut reader: R, path: &Path, file_len: Option<u64>) -> Result<MapRead> {
-    let bad = |message: String| Error::map(path, message);
-    let mut bytes = [0u8; HEADER_BYTES];
-    let got = read_up_to(&mut reader, &mut bytes).map_err(|e| Error::io(path, e))?;
-    if got < HEADER_BYTES {
-        return Err(bad(format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header")));
-    }
-    let mut warnings = Vec::new();
-    let endianness = choose_endianness(&bytes, &mut warnings);
-    let words = Words { bytes, endianness };
-    let layout = read_layout(&words, file_len, &mut warnings).map_err(|e| match e {
-        LayoutError::Format(message) => bad(message),
-        LayoutError::Limit(message) => Error::limit(Some(path), message),
-    })?;
-    let (geometry, header) = read_placement(&words, &layout, &mut warnings).map_err(bad)?;
-    if &bytes[MAP_TAG_OFFSET..MAP_TAG_OFFSET + 4] != b"MAP " {
-        warnings.push("header word 53 is not 'MAP ' (pre-2000 CCP4 file?)".into());
-    }
-    let labels = read_labels(&words);
-
-    // Skip the extended header without trusting its size for an allocation.
-    let (extended, voxels) = (layout.extended as u64, layout.voxels);
-    let skipped =
-        std::io::copy(&mut (&mut reader).take(extended), &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
-    if skipped < extended {
-        return Err(bad(format!("file ends inside its {extended}-byte extended header")));
-    }
-    let file_order = read_values(&mut reader, layout.mode, endianness, voxels as usize, file_len.is_some()).map_err(
-        |e| match e {
-            ValuesError::Io(e) => Error::io(path, e),
-            ValuesError::Short(n) => bad(format!("file ends after {n} of the {voxels} voxels its header promises")),
-            ValuesError::Long => bad("file is longer than its header promises".into()),
-        },
-    )?;
-    if let Some(bad_index) = file_order.iter().position(|v| !v.is_finite()) {
-        let count = file_order.iter().filter(|v| !v.is_finite()).count();
-        return Err(bad(format!("{count} voxel values are NaN or infinite (the first at file position {bad_index})")));
-    }
-    let file_dims = layout.file_dims.map(|n| n as usize);
-    let data = permute_to_xyz(file_order, file_dims, layout.axis_order, geometry.dims);
-    let mode = layout.mode;
-    Ok(MapRead { map: Map { geometry, data, header }, mode, endianness, labels, warnings, digest: None })
-}
-
-fn read_labels(words: &Words) -> Vec<String> {
-    let count = words.int(56).clamp(0, 10) as usize;
-    (0..count)
-        .map(|i| {
-            let raw = &words.bytes[LABELS_OFFSET + LABEL_BYTES * i..LABELS_OFFSET + LABEL_BYTES * (i + 1)];
-            String::from_utf8_lossy(raw).trim_end_matches(['\0', ' ']).to_string()
-        })
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
 enum ValuesError {
     Io(std::io::Error),
     Short(usize),
     Long,
 }
 
+/// Reads `count` values; with `at_end`, the file must end there.
 fn read_values<R: Read>(
     reader: &mut R,
     mode: DataMode,
     endianness: Endianness,
     count: usize,
     size_verified: bool,
+    at_end: bool,
 ) -> std::result::Result<Vec<f32>, ValuesError> {
     // Reserve up front only when the file size already proved the data is there.
     let mut values = Vec::with_capacity(if size_verified { count } else { count.min(1 << 20) });
@@ -473,7 +536,7 @@ fn read_values<R: Read>(
         }
     }
     let mut extra = [0u8; 1];
-    if read_up_to(reader, &mut extra).map_err(ValuesError::Io)? > 0 {
+    if at_end && read_up_to(reader, &mut extra).map_err(ValuesError::Io)? > 0 {
         return Err(ValuesError::Long);
     }
     Ok(values)

@@ -2,7 +2,7 @@
 
 use super::Observer;
 use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak};
-use crate::difference::{DifferenceMaps, SigmaScope, Units};
+use crate::difference::{DifferenceMaps, SigmaScope};
 use crate::parameters::Parameters;
 use crate::report::{PeakSummary, ResidueFlags, peak_table};
 
@@ -82,7 +82,7 @@ fn describe_noise(observer: &dyn Observer, result: &DifferenceMaps, noise: &crat
     observer.say(&format!(
         "half maps: {} shells, {:?} spectral weight ({})",
         noise.shells.len(),
-        noise.spectral_weighting,
+        noise.spectral_weight,
         weighted.join("; ")
     ));
     if noise.full_map {
@@ -114,7 +114,7 @@ pub fn describe_peaks(
     flags: &ResidueFlags,
     peaks: &[Peak],
 ) {
-    let unit = if search.units == Units::HalfMapZ { "z" } else { "sigma" };
+    let unit = search.units.word();
     let threshold = search.threshold;
     let mut region = Vec::new();
     if let Some(radius) = search.search_radius.0 {

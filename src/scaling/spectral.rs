@@ -29,11 +29,12 @@ use rustfft::num_complex::Complex32;
 
 /// How the shells of the difference are weighted, given the unexplained signal `S` and the
 /// noise variance `σ²` of each (the command line's `spectral_weight=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpectralWeighting {
     /// `√S / σ²`: the matched filter for features whose spectrum is that of the unexplained
     /// signal, the highest peak-over-noise ratio for them.
+    #[default]
     Matched,
     /// `√S / (S + σ²)`: servalcat's `w/√S`; like `matched` where noise dominates, flattening
     /// (normalising) the shells where signal dominates.

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::io::atomic_file::Transaction;
 use crate::report::Report;
 use crate::view::scripts::peak_label;
-use crate::view::{directory_of, escape_html, relative_path, slash_path, unit_symbol};
+use crate::view::{directory_of, escape_html, relative_path, slash_path};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ fn file_name(path: &Path) -> String {
 
 fn summary_cards(page: &mut String, report: &Report) {
     let search = &report.peak_search;
-    let unit = unit_symbol(search.units);
+    let unit = search.units.symbol();
     let flagged = report.residues.iter().filter(|r| r.in_negative_density).count();
     let strongest = |positive: bool| {
         report
@@ -118,7 +118,7 @@ fn summary_cards(page: &mut String, report: &Report) {
 }
 
 fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &dyn Fn(&Path) -> String) {
-    let unit = unit_symbol(report.peak_search.units);
+    let unit = report.peak_search.units.symbol();
     let shown = report.peaks.len().min(HTML_PEAK_ROWS);
     let search = &report.peak_search;
     let mut region = Vec::new();
@@ -199,7 +199,7 @@ fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &
 
 fn residue_section(page: &mut String, report: &Report) {
     let flagged: Vec<_> = report.residues.iter().filter(|r| r.in_negative_density).collect();
-    let unit = unit_symbol(report.peak_search.units);
+    let unit = report.peak_search.units.symbol();
     let flags = &report.residue_flags;
     let rule = match (flags.rule.as_str(), flags.fdr, flags.threshold) {
         ("fdr", Some(rate), _) => format!(

@@ -11,15 +11,7 @@ pub mod html;
 pub mod pictures;
 pub mod scripts;
 
-use crate::difference::Units;
 use std::path::{Component, Path, PathBuf};
-
-/// `dir/STEM{suffix}` beside `output`, where STEM is the output's name without its extension
-/// (`diff.ccp4` and `_coot.py` give `diff_coot.py`).
-pub fn companion_path(output: &Path, suffix: &str) -> PathBuf {
-    let stem = output.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    output.with_file_name(format!("{stem}{suffix}"))
-}
 
 /// The path of `target` as seen from the directory `from_dir`, with `..` where needed; the
 /// absolute path when the two share no root (another drive). Both are resolved through links
@@ -56,14 +48,6 @@ pub fn slash_path(path: &Path) -> String {
     path.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect::<Vec<_>>().join("/")
 }
 
-/// The one-character unit of a difference map in labels: z for half-map z scores, σ otherwise.
-pub fn unit_symbol(units: Units) -> &'static str {
-    match units {
-        Units::HalfMapZ => "z",
-        Units::EnvelopeSigma | Units::BoxSigma => "σ",
-    }
-}
-
 /// Text made safe for HTML element content and attribute values.
 pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -97,9 +81,7 @@ mod tests {
     }
 
     #[test]
-    fn companions_take_the_output_stem() {
-        assert_eq!(companion_path(Path::new("out/diff.ccp4"), "_coot.py"), Path::new("out/diff_coot.py"));
-        assert_eq!(companion_path(Path::new("diff"), "_pictures"), Path::new("diff_pictures"));
+    fn html_text_is_escaped() {
         assert_eq!(escape_html("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 }

@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::grid::Map;
 use crate::io::atomic_file::Transaction;
 use crate::io::model::Model;
-use crate::view::unit_symbol;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 use rayon::prelude::*;
@@ -72,34 +71,29 @@ const PLANES: [Plane; 3] = [
 ];
 const AXIS_NAMES: [&str; 3] = ["X", "Y", "Z"];
 
-/// The picture files for the peaks of a difference map `output`: `NAME_pictures/peak_N.png`.
-pub fn picture_path(output: &Path, rank: usize) -> PathBuf {
-    crate::view::companion_path(output, "_pictures").join(format!("peak_{rank}.png"))
-}
-
-/// Draws the `count` strongest peaks (`peaks` is strongest first) into
-/// `NAME_pictures/peak_N.png` beside `output`; returns the files written, by rank.
+/// Draws the `count` strongest peaks (`peaks` is strongest first) into `folder` (where the
+/// run's [`crate::outputs::OutputLayout`] puts it) as `peak_N.png`; returns the files written,
+/// by rank.
 pub fn write_peak_pictures(
     out: &Transaction,
     scene: &PictureScene,
     peaks: &[Peak],
     count: usize,
-    output: &Path,
+    folder: &Path,
     protected: &[&Path],
 ) -> Result<Vec<PathBuf>> {
     let chosen = &peaks[..count.min(peaks.len())];
     if chosen.is_empty() {
         return Ok(Vec::new());
     }
-    let folder = crate::view::companion_path(output, "_pictures");
-    out.create_dir(&folder)?;
+    out.create_dir(folder)?;
     // Each picture is independent and small: drawn side by side.
     chosen
         .par_iter()
         .enumerate()
         .map(|(index, peak)| {
             let png = render_peak_picture(scene, peak, index + 1)?;
-            let path = picture_path(output, index + 1);
+            let path = crate::outputs::picture_in(folder, index + 1);
             out.write(&path, protected, |w| w.write_all(&png))?;
             Ok(path)
         })
@@ -226,7 +220,7 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 type DrawResult = std::result::Result<(), DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>>;
 
 fn draw_overlays(root: &Area, scene: &PictureScene, peak: &Peak, rank: usize) -> DrawResult {
-    let unit = unit_symbol(scene.units);
+    let unit = scene.units.symbol();
     let near = match &peak.nearest_atom {
         Some(a) => format!("nearest atom {} {} at {:.1} Å", a.residue_label(), a.atom_name, a.distance),
         None => "away from the model".to_string(),

@@ -13,7 +13,7 @@ use crate::difference::Units;
 use crate::error::Result;
 use crate::grid::GridGeometry;
 use crate::io::atomic_file::Transaction;
-use crate::view::{companion_path, directory_of, relative_path, slash_path, unit_symbol};
+use crate::view::{directory_of, relative_path, slash_path};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -43,20 +43,21 @@ pub struct ViewerScene<'a> {
     pub peaks: &'a [Peak],
 }
 
-/// Where the scripts for the difference map `output` go: `NAME_chimerax.cxc`, `NAME_coot.py`.
-pub fn viewer_script_paths(output: &Path) -> [PathBuf; 2] {
-    [companion_path(output, "_chimerax.cxc"), companion_path(output, "_coot.py")]
-}
-
-/// Writes both scripts beside the difference map (atomically, never over an input); returns
-/// their paths.
-pub fn write_viewer_scripts(out: &Transaction, scene: &ViewerScene, protected: &[&Path]) -> Result<Vec<PathBuf>> {
-    let [chimerax, coot] = viewer_script_paths(&scene.difference.path);
-    let chimerax_text = chimerax_script(scene, &directory_of(&chimerax));
-    out.write(&chimerax, protected, |w| w.write_all(chimerax_text.as_bytes()))?;
-    let coot_text = coot_script(scene, &directory_of(&coot));
-    out.write(&coot, protected, |w| w.write_all(coot_text.as_bytes()))?;
-    Ok(vec![chimerax, coot])
+/// Writes the ChimeraX script to `chimerax` and the Coot script to `coot` (where the run's
+/// [`crate::outputs::OutputLayout`] puts them; atomically, never over an input); returns their
+/// paths.
+pub fn write_viewer_scripts(
+    out: &Transaction,
+    scene: &ViewerScene,
+    chimerax: &Path,
+    coot: &Path,
+    protected: &[&Path],
+) -> Result<Vec<PathBuf>> {
+    let chimerax_text = chimerax_script(scene, chimerax);
+    out.write(chimerax, protected, |w| w.write_all(chimerax_text.as_bytes()))?;
+    let coot_text = coot_script(scene, coot);
+    out.write(coot, protected, |w| w.write_all(coot_text.as_bytes()))?;
+    Ok(vec![chimerax.to_path_buf(), coot.to_path_buf()])
 }
 
 /// A peak's label: rank, height with its unit, and the nearest residue and atom.
@@ -65,7 +66,7 @@ pub fn peak_label(rank: usize, peak: &Peak, units: Units) -> String {
         Some(atom) => format!("{} {} {:.1} Å", atom.residue_label(), atom.atom_name, atom.distance),
         None => "away from the model".to_string(),
     };
-    format!("{rank}: {:+.1} {} {near}", peak.height, unit_symbol(units))
+    format!("{rank}: {:+.1} {} {near}", peak.height, units.symbol())
 }
 
 /// A path for a ChimeraX command: relative to the script, quoted, led by `./` (so that a name
@@ -102,8 +103,8 @@ fn placement(geometry: &GridGeometry) -> String {
 
 /// The ChimeraX command script. ChimeraX runs a `.cxc` from the script's own folder, so the
 /// relative paths hold wherever the folder is opened from.
-pub fn chimerax_script(scene: &ViewerScene, script_dir: &Path) -> String {
-    let [own_path, _] = viewer_script_paths(&scene.difference.path);
+pub fn chimerax_script(scene: &ViewerScene, own_path: &Path) -> String {
+    let script_dir = &directory_of(own_path);
     let own_name = own_path.file_name().map(|n| crate::escape::chimerax_text(&n.to_string_lossy())).unwrap_or_default();
     let mut lines = vec![
         format!(
@@ -167,7 +168,8 @@ fn python_string(text: &str) -> String {
 
 /// The Coot script (Python; Coot 0.9 and 1.x). Coot does not always tell a script where it
 /// lives, so the script falls back from `__file__` to the current folder.
-pub fn coot_script(scene: &ViewerScene, script_dir: &Path) -> String {
+pub fn coot_script(scene: &ViewerScene, own_path: &Path) -> String {
+    let script_dir = &directory_of(own_path);
     let relative = |p: &Path| python_string(&slash_path(&relative_path(script_dir, p)));
     let optional = |p: Option<&Path>| p.map_or("None".to_string(), relative);
     let peaks: Vec<String> = scene
@@ -254,10 +256,7 @@ def open_run():
 open_run()
 "#,
         version = env!("CARGO_PKG_VERSION"),
-        own_name = viewer_script_paths(&scene.difference.path)[1]
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default(),
+        own_name = own_path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
         model = optional(scene.model.as_deref()),
         experimental = optional(scene.experimental.as_ref().map(|m| m.path.as_path())),
         difference = relative(&scene.difference.path),

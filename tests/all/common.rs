@@ -249,3 +249,40 @@ pub fn halves(
     };
     (noisy(&n1), noisy(&n2))
 }
+
+/// One removed group (a ligand, a glycan, a side chain) of a `removed_atoms.json`: its id
+/// (`CHAIN/RESNAME/NUMBER`) and the positions of its atoms.
+pub struct RemovedGroup {
+    pub id: String,
+    pub atoms: Vec<[f64; 3]>,
+}
+
+/// The removed groups of a `removed_atoms.json`, in either layout: `../shared/synthetic`'s flat
+/// `removed` atom list, or `testdata`'s `groups`.
+pub fn removed_groups(path: &std::path::Path) -> Vec<RemovedGroup> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let xyz = |atom: &serde_json::Value| -> [f64; 3] { std::array::from_fn(|i| atom["xyz"][i].as_f64().unwrap()) };
+    let mut groups: Vec<RemovedGroup> = Vec::new();
+    if let Some(listed) = json.get("groups") {
+        for group in listed.as_array().unwrap() {
+            let atoms = group["atoms"].as_array().unwrap().iter().map(xyz).collect();
+            groups.push(RemovedGroup { id: group["id"].as_str().unwrap().to_string(), atoms });
+        }
+        return groups;
+    }
+    for atom in json["removed"].as_array().unwrap() {
+        let id =
+            format!("{}/{}/{}", atom["chain"].as_str().unwrap(), atom["resname"].as_str().unwrap(), atom["resnum"]);
+        match groups.iter_mut().find(|g| g.id == id) {
+            Some(g) => g.atoms.push(xyz(atom)),
+            None => groups.push(RemovedGroup { id, atoms: vec![xyz(atom)] }),
+        }
+    }
+    groups
+}
+
+/// Every removed atom's position, group after group.
+pub fn removed_atoms(path: &std::path::Path) -> Vec<[f64; 3]> {
+    removed_groups(path).into_iter().flat_map(|g| g.atoms).collect()
+}

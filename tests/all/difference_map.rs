@@ -9,7 +9,6 @@ use real_space_diff_map::density::mask::envelope_mask;
 use real_space_diff_map::difference::{DifferenceOptions, Variant, compute_difference_map};
 use real_space_diff_map::io::ccp4::{read_map, read_map_bytes};
 use real_space_diff_map::io::model::read_model;
-use serde_json::Value;
 use std::path::Path;
 
 fn difference(model: &Path, map: &Map, d_min: f64) -> Map {
@@ -129,22 +128,6 @@ pub fn result_does_not_depend_on_where_the_box_starts() {
     }
 }
 
-/// Removed atoms of a synthetic case, grouped by residue.
-fn removed_groups(path: &Path) -> Vec<(String, Vec<[f64; 3]>)> {
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut groups: Vec<(String, Vec<[f64; 3]>)> = Vec::new();
-    for atom in json["removed"].as_array().unwrap() {
-        let id = format!("{}/{}{}", atom["chain"].as_str().unwrap(), atom["resname"].as_str().unwrap(), atom["resnum"]);
-        let xyz = atom["xyz"].as_array().unwrap();
-        let xyz = [xyz[0].as_f64().unwrap(), xyz[1].as_f64().unwrap(), xyz[2].as_f64().unwrap()];
-        match groups.iter_mut().find(|g| g.0 == id) {
-            Some(g) => g.1.push(xyz),
-            None => groups.push((id, vec![xyz])),
-        }
-    }
-    groups
-}
-
 /// Max value within `radius` of any of `points`, and the max over voxels farther than `far` from
 /// all of `all_points`.
 fn near_and_far(map: &Map, points: &[[f64; 3]], all_points: &[[f64; 3]], radius: f64, far: f64) -> (f64, f64) {
@@ -174,7 +157,10 @@ pub fn removed_atoms_are_the_strongest_positive_features() {
     };
     for case in ["4a7h", "1ahq_heme"] {
         let dir = shared.join("synthetic").join(case);
-        let groups = removed_groups(&dir.join("removed_atoms.json"));
+        let groups = common::removed_groups(&dir.join("removed_atoms.json"))
+            .into_iter()
+            .map(|g| (g.id, g.atoms))
+            .collect::<Vec<_>>();
         let all: Vec<[f64; 3]> = groups.iter().flat_map(|g| g.1.clone()).collect();
         let truth = read_map(dir.join("truth_removed.mrc")).unwrap().map;
         for (model, map) in
@@ -332,7 +318,10 @@ pub fn local_relative_b_is_fitted_on_request() {
     let b = result.local.relative_b_percentiles.expect("B percentiles when fitted");
     assert!(b[0] >= -30.0 && b[2] <= 60.0 && b[0] <= b[1] && b[1] <= b[2], "{b:?}");
     let map = result.complex.unwrap();
-    let groups = removed_groups(&dir.join("removed_atoms.json"));
+    let groups = common::removed_groups(&dir.join("removed_atoms.json"))
+        .into_iter()
+        .map(|g| (g.id, g.atoms))
+        .collect::<Vec<_>>();
     let all: Vec<[f64; 3]> = groups.iter().flat_map(|g| g.1.clone()).collect();
     let (near, far) = near_and_far(&map, &groups[0].1, &all, 1.5, 3.0);
     eprintln!("heme with local B: {near:.2} sd at the heme, {far:.2} sd elsewhere; B percentiles {b:?}");

@@ -149,17 +149,14 @@ pub fn z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out() {
         let options = DifferenceOptions::with_half_maps(3.0, &h1.geometry);
         let result = compute_half_map_difference(&model, h1, h2, None, &options).unwrap();
         let z = result.complex.unwrap();
-        let positions: Vec<[f64; 3]> = full_model.atoms.iter().map(|a| a.position).collect();
+        let positions: Vec<[f64; 3]> = full_model.positions();
         let far = far_from_model_statistics(&z.data, &z.geometry, &positions, 8.0).unwrap();
         eprintln!("{case}: z far from the model: mean {:.3}, sd {:.3} over {} voxels", far.mean, far.sd, far.voxels);
         assert!(far.mean.abs() <= 0.05 && (far.sd - 1.0).abs() <= 0.05, "{case}: {far:?}");
         // Every removed atom's neighbourhood holds a strong positive blob.
-        let removed: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("removed_atoms.json")).unwrap()).unwrap();
-        for atom in removed["removed"].as_array().unwrap().iter().step_by(7) {
-            let xyz: Vec<f64> = atom["xyz"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-            let value = z.interpolate([xyz[0], xyz[1], xyz[2]]).unwrap();
-            assert!(value > 5.0, "{case}: z {value} at removed atom {atom}");
+        for atom in common::removed_atoms(&dir.join("removed_atoms.json")).iter().step_by(7) {
+            let value = z.interpolate(*atom).unwrap();
+            assert!(value > 5.0, "{case}: z {value} at removed atom {atom:?}");
         }
     }
 }

@@ -26,16 +26,6 @@ fn run(dir: &Path, name: &str, args: &[String]) -> (Report, Map) {
     (report, read_map(dir.join(format!("{name}.ccp4"))).unwrap().map)
 }
 
-/// The atoms of a removed_atoms.json (either layout of ../shared).
-fn removed_atoms(path: &Path) -> Vec<[f64; 3]> {
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let atoms: Vec<&serde_json::Value> = match json.get("groups") {
-        Some(groups) => groups.as_array().unwrap().iter().flat_map(|g| g["atoms"].as_array().unwrap()).collect(),
-        None => json["removed"].as_array().unwrap().iter().collect(),
-    };
-    atoms.iter().map(|a| std::array::from_fn(|i| a["xyz"][i].as_f64().unwrap())).collect()
-}
-
 /// Lowest and highest value of `map` within `radius` Å of any of `points`.
 fn extremes_near(map: &Map, points: &[[f64; 3]], radius: f64) -> (f64, f64) {
     let (_, near) = mark_near_atoms(&map.geometry, 1, points, radius);
@@ -61,7 +51,7 @@ fn flagged(report: &Report) -> Vec<String> {
 pub fn a_ligand_removed_from_a_crowded_pocket_leaves_no_false_holes() {
     let data = common::testdata("ligand_pocket");
     let dir = tempfile::tempdir().unwrap();
-    let heme = removed_atoms(&data.join("removed_atoms.json"));
+    let heme = common::removed_atoms(&data.join("removed_atoms.json"));
     let args = |extra: &str| {
         vec![
             data.join("model.pdb").display().to_string(),
@@ -105,7 +95,7 @@ pub fn no_false_holes_or_flags_beside_the_removed_groups_of_the_synthetic_cases(
     let dir = tempfile::tempdir().unwrap();
     for case in ["1ahq_heme", "4a7h"] {
         let data = shared.join("synthetic").join(case);
-        let removed = removed_atoms(&data.join("removed_atoms.json"));
+        let removed = common::removed_atoms(&data.join("removed_atoms.json"));
         let file = |name: &str| data.join(name).display().to_string();
         let half = |extra: &str| {
             vec![
@@ -154,7 +144,8 @@ pub fn the_robust_fit_keeps_or_raises_the_contrast_of_what_was_removed() {
     let dir = tempfile::tempdir().unwrap();
     for case in ["1ahq_heme", "4a7h"] {
         let data = shared.join("synthetic").join(case);
-        let groups = residue_groups(&data.join("removed_atoms.json"));
+        let groups =
+            common::removed_groups(&data.join("removed_atoms.json")).into_iter().map(|g| g.atoms).collect::<Vec<_>>();
         let all: Vec<[f64; 3]> = groups.iter().flatten().copied().collect();
         let file = |name: &str| data.join(name).display().to_string();
         for (mode, maps) in [
@@ -174,21 +165,6 @@ pub fn the_robust_fit_keeps_or_raises_the_contrast_of_what_was_removed() {
             assert!(contrasts[1] >= contrasts[0], "{case} {mode}: {contrasts:?}");
         }
     }
-}
-
-/// Removed atoms grouped by residue.
-fn residue_groups(path: &Path) -> Vec<Vec<[f64; 3]>> {
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut groups: Vec<(String, Vec<[f64; 3]>)> = Vec::new();
-    for atom in json["removed"].as_array().unwrap() {
-        let id = format!("{}{}", atom["chain"], atom["resnum"]);
-        let xyz = std::array::from_fn(|i| atom["xyz"][i].as_f64().unwrap());
-        match groups.iter_mut().find(|g| g.0 == id) {
-            Some(g) => g.1.push(xyz),
-            None => groups.push((id, vec![xyz])),
-        }
-    }
-    groups.into_iter().map(|g| g.1).collect()
 }
 
 /// The bench's contrast: the weakest group's maximum within 1.5 Å over the strongest positive
@@ -225,7 +201,7 @@ pub fn the_peak_search_goes_where_it_is_aimed() {
     let data = common::testdata("ligand_pocket");
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let heme = removed_atoms(&data.join("removed_atoms.json"));
+    let heme = common::removed_atoms(&data.join("removed_atoms.json"));
     let base = vec![
         data.join("model.pdb").display().to_string(),
         format!("half_map={}", data.join("half1.mrc").display()),

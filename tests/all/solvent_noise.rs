@@ -63,7 +63,7 @@ pub fn a_masked_map_is_left_alone_and_half_maps_refuse_the_option() {
     let model = read_model(&model_path).unwrap();
     let map = read_map(common::testdata("emd_21457_seg.mrc")).unwrap().map;
     // Flatten everything farther than 6 Å from the model, as a deposited masked map is.
-    let positions: Vec<[f64; 3]> = model.atoms.iter().map(|a| a.position).collect();
+    let positions: Vec<[f64; 3]> = model.positions();
     let inside = near(&map.geometry, &positions, 6.0);
     let masked = map.with_data(map.data.iter().zip(&inside).map(|(v, i)| if *i { *v } else { 0.0 }).collect());
     write_map(dir.path().join("masked.mrc"), &masked, "masked", &[]).unwrap();

@@ -77,7 +77,11 @@ fn confine_outputs(parameters: &Parameters) -> std::result::Result<(), String> {
     let defaults = crate::parameters::OutputParameters::default();
     let outputs = &parameters.outputs;
     if outputs.output != defaults.output || outputs.json.is_some() {
-        return Err("output= and json= are the batch's to name (DIR/<id>/difference.ccp4 and report.json)".into());
+        return Err(format!(
+            "output= and json= are the batch's to name (DIR/<id>/{} and {})",
+            crate::outputs::ENTRY_MAP,
+            crate::outputs::ENTRY_REPORT
+        ));
     }
     for (key, value) in [
         ("html", &outputs.html),
@@ -173,7 +177,8 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
         // The mask is an input like the maps: relative to the manifest.
         parameters.peaks.mask = parameters.peaks.mask.map(|m| base.join(m));
         confine_outputs(&parameters).map_err(|message| bad(n + 1, format!("entry '{id}': {message}")))?;
-        parameters.validate().map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
+        crate::parameters::Settings::check(parameters.clone(), half_maps.is_some())
+            .map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
         let map = Some(get(map_col)).filter(|m| !m.is_empty()).map(|m| base.join(m));
         entries.push(Entry { id, model: base.join(get(model_col)), map, half_maps, parameters });
     }

@@ -123,7 +123,7 @@ impl Runner<'_> {
     fn run_locked(&self, entry: &Entry, dir: &Path) -> SummaryRow {
         let done_path = dir.join("done.json");
         let failed_path = dir.join("failed.json");
-        let report_path = dir.join("report.json");
+        let report_path = dir.join(crate::outputs::ENTRY_REPORT);
         let version = env!("CARGO_PKG_VERSION").to_string();
         let matches = |stamp: &Stamp| {
             stamp.version == version && stamp.parameters == entry.parameters && inputs_unchanged(&stamp.inputs, entry)
@@ -249,7 +249,7 @@ impl Runner<'_> {
         let stamp = Stamp {
             version: version.to_string(),
             parameters: entry.parameters.clone(),
-            inputs: with_checksums_read(inputs, &dir.join("report.json")),
+            inputs: with_checksums_read(inputs, &dir.join(crate::outputs::ENTRY_REPORT)),
             error: None,
         };
         let text = serde_json::to_string_pretty(&stamp).map_err(|e| record_failure(Vec::new(), internal(e)))?;
@@ -261,19 +261,9 @@ fn internal(e: impl std::fmt::Display) -> ErrorReport {
     ErrorReport { kind: ErrorKind::Crash, file: None, message: format!("internal error: {e}") }
 }
 
-/// The entry's parameters with every output inside its folder: the map, the report and the
-/// page under the batch's names, and the files a manifest may name (a plain file name, checked
-/// when the manifest was read) placed there.
+/// The entry's parameters with every output inside its folder ([`crate::outputs`] names them).
 fn entry_parameters(entry: &Entry, dir: &Path) -> crate::parameters::Parameters {
-    let mut parameters = entry.parameters.clone();
-    let outputs = &mut parameters.outputs;
-    outputs.output = dir.join("difference.ccp4");
-    outputs.json = Some(dir.join("report.json"));
-    outputs.html = Some(dir.join(outputs.html.as_deref().unwrap_or(Path::new("report.html"))));
-    for named in [&mut outputs.csv, &mut outputs.scale_map, &mut outputs.noise_map] {
-        *named = named.as_ref().map(|name| dir.join(name));
-    }
-    parameters
+    crate::outputs::entry_parameters(&entry.parameters, dir)
 }
 
 /// The stamp's inputs with the checksums of the bytes the entry actually read (its report's

@@ -110,6 +110,11 @@ impl Model {
         self.residues.iter().map(|r| r.chain.as_str()).collect::<std::collections::HashSet<_>>().len()
     }
 
+    /// The atoms' positions (Å), in order: what the distance masks and searches take.
+    pub fn positions(&self) -> Vec<[f64; 3]> {
+        self.atoms.iter().map(|a| a.position).collect()
+    }
+
     /// Mean position of the atoms (Å); the origin for a model without atoms.
     pub fn centroid(&self) -> [f64; 3] {
         let n = self.atoms.len().max(1) as f64;
