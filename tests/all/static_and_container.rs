@@ -9,6 +9,11 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The Cargo profile of the static builds here: the release program's code with fewer
+/// optimisation passes (Cargo.toml), since what is checked is the linking and the bytes of the
+/// map, not the speed.
+const STATIC_PROFILE: &str = "static-check";
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -32,7 +37,11 @@ fn ordinary_build_map() -> Vec<u8> {
 }
 
 pub fn the_static_build_needs_no_shared_library_and_computes_the_same_map() {
-    let build = Command::new("bash").arg(root().join("scripts/build_static.sh")).output().unwrap();
+    let build = Command::new("bash")
+        .arg(root().join("scripts/build_static.sh"))
+        .env("RSDM_STATIC_PROFILE", STATIC_PROFILE)
+        .output()
+        .unwrap();
     assert!(build.status.success(), "static build failed: {}", String::from_utf8_lossy(&build.stderr));
     let binary = root().join(String::from_utf8_lossy(&build.stdout).lines().last().unwrap().trim());
     let ldd = Command::new("ldd").arg(&binary).output().unwrap();
@@ -60,7 +69,11 @@ pub fn the_container_image_holds_the_program_and_runs_it() {
         eprintln!("SKIPPED {test}: podman is not installed (Debian's podman; scripts/install_test_tools.sh)");
         return;
     }
-    let build = Command::new("bash").arg(root().join("scripts/build_container.sh")).output().unwrap();
+    let build = Command::new("bash")
+        .arg(root().join("scripts/build_container.sh"))
+        .env("RSDM_STATIC_PROFILE", STATIC_PROFILE)
+        .output()
+        .unwrap();
     if build.status.code() == Some(3) {
         eprintln!("SKIPPED {test}: {}", String::from_utf8_lossy(&build.stderr).trim());
         return;
