@@ -23,15 +23,15 @@ fn installed_wheel() -> &'static Result<String, String> {
     WHEEL.get_or_init(|| {
         let out = root().join("target/python-wheels");
         let _ = std::fs::remove_dir_all(&out);
-        // Built with the test profile: the library and every dependency are then the ones
-        // `cargo test` compiled already, and only PyO3 and the bindings are new (a release
-        // build compiled everything a second time, the largest share of a fresh CI run; the
-        // dev profile, though its settings are the same, does not share them). The code is the
+        // Built with the dev profile: most dependencies are then the ones `cargo test`
+        // compiled already (a release build compiled everything a second time, the largest
+        // share of a fresh CI run). Not the test profile: cargo builds a library in that profile
+        // as a test harness, and Python cannot load the resulting executable. The code is the
         // same; `pip install .` and `maturin build --release` give users the optimised build.
         let build = Command::new(python())
             .current_dir(root())
             .env("CARGO_TARGET_DIR", root().join("target"))
-            .args(["-m", "maturin", "build", "--profile", "test", "--out"])
+            .args(["-m", "maturin", "build", "--profile", "dev", "--out"])
             .arg(&out)
             .arg("--interpreter")
             .arg(python())
