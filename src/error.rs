@@ -33,6 +33,11 @@ pub enum Error {
     /// A parameter or command-line argument is invalid.
     #[error("{0}")]
     Usage(String),
+    /// No resolution was given and the model file records none that may be used; the text
+    /// says what the file records, if anything. (A type of its own: a batch entry asks for the
+    /// manifest's `resolution` column instead of a command-line word.)
+    #[error("resolution is required (resolution=3.5): {0}")]
+    NoResolution(String),
     /// The inputs are individually valid but cannot be used together.
     #[error("{0}")]
     Invalid(String),
@@ -104,6 +109,7 @@ impl From<&Error> for ErrorReport {
             Error::Map { path, message } => (ErrorKind::Map, Some(path.clone()), message.clone()),
             Error::Model { path, message } => (ErrorKind::Model, Some(path.clone()), message.clone()),
             Error::Usage(message) => (ErrorKind::Usage, None, message.clone()),
+            Error::NoResolution(_) => (ErrorKind::Usage, None, error.to_string()),
             Error::Invalid(message) => (ErrorKind::Invalid, None, message.clone()),
             Error::Limit { path, message } => (ErrorKind::Limit, path.clone(), message.clone()),
         };

@@ -58,6 +58,13 @@ pub fn terminal(text: &str) -> String {
     out
 }
 
+/// `text` as one word of a POSIX shell command: unchanged when it holds only characters no
+/// shell reads specially, else in single quotes (a quote inside becomes `'\''`).
+pub fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "._-/=,:+@%".contains(c));
+    if plain { text.to_string() } else { format!("'{}'", text.replace('\'', "'\\''")) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +88,9 @@ mod tests {
         assert!(!chimerax_safe_path("a\nb.pdb"));
         assert_eq!(python_string("a\"b\n"), "\"a\\\"b\\n\"");
         assert_eq!(terminal("\u{1b}[31mred\r"), "\\x1b[31mred\\r");
+        assert_eq!(shell_word("output=diff.ccp4"), "output=diff.ccp4");
+        assert_eq!(shell_word("my map.mrc"), "'my map.mrc'");
+        assert_eq!(shell_word("it's;rm -rf"), "'it'\\''s;rm -rf'");
+        assert_eq!(shell_word(""), "''");
     }
 }

@@ -49,6 +49,7 @@ pub mod parameters;
 pub mod pipeline;
 pub mod report;
 pub mod scaling;
+pub mod suggest;
 pub mod timings;
 pub mod view;
 

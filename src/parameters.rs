@@ -526,6 +526,15 @@ pub fn parse_parameters(words: &[String]) -> std::result::Result<Parameters, Str
     }
     let argv: Vec<String> = words.iter().map(|w| format!("--{}", w.trim_start_matches('-'))).collect();
     Words::try_parse_from(argv).map(|w| w.parameters).map_err(|e| {
+        if e.kind() == clap::error::ErrorKind::UnknownArgument {
+            let offending = e.get(clap::error::ContextKind::InvalidArg).map(|v| v.to_string()).unwrap_or_default();
+            let key = offending.trim_start_matches('-').split('=').next().unwrap_or("").to_string();
+            let keys = parameter_keys();
+            return format!(
+                "unknown option '{key}'{}",
+                crate::suggest::did_you_mean(&key, keys.iter().map(String::as_str))
+            );
+        }
         let text = e.to_string();
         text.lines().next().unwrap_or("invalid options").trim_start_matches("error: ").to_string()
     })

@@ -215,7 +215,7 @@ pub struct Job {
 }
 
 /// Checks, before any work, that every file the parameters ask for can be written: its folder
-/// exists, it is none of the `inputs`, no two outputs (the companions beside the map included:
+/// exists or can be created under a folder that exists, it is none of the `inputs`, no two outputs (the companions beside the map included:
 /// viewer scripts, pictures, the amplitude map) fall on the same file, and the peak pictures'
 /// folder is not a file. A run that would fail only at the end fails here instead, before it
 /// has written anything.
@@ -248,17 +248,26 @@ pub fn check_output_locations(parameters: &Parameters, inputs: &[&Path]) -> Resu
             }
             continue;
         }
+        // A missing folder is created when the file is written; the nearest folder that
+        // exists must be a folder.
         let folder = crate::view::directory_of(file);
-        match std::fs::metadata(&folder) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
+        let existing = folder.ancestors().find(|f| f.as_os_str().is_empty() || std::fs::metadata(f).is_ok());
+        match existing.map(|f| (f, f.as_os_str().is_empty() || f.is_dir())) {
+            Some((_, true)) => {}
+            Some((f, false)) => {
                 return Err(Error::Invalid(format!(
-                    "cannot write {}: {} is not a folder",
+                    "cannot write the {what} {}: {} is not a folder",
+                    file.display(),
+                    f.display()
+                )));
+            }
+            None => {
+                return Err(Error::Invalid(format!(
+                    "cannot write the {what} {}: no part of {} exists",
                     file.display(),
                     folder.display()
                 )));
             }
-            Err(e) => return Err(Error::io(file, e)),
         }
         if let Ok(meta) = std::fs::symlink_metadata(file)
             && !meta.is_file()
@@ -361,6 +370,8 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
         warnings: model.warnings.iter().chain(&map_warnings).chain(&result.warnings).cloned().collect(),
         timings: stages.keyed(),
         peak_memory_mb: crate::report::peak_memory_mb(),
+        histogram: Some(crate::analysis::histogram::Histogram::of(&peak_map.data)),
+        command: reproducing_command(&parameters, &model_source, &sources, has_full_map),
     };
     let input_paths = std::iter::once(&model_source)
         .chain(&sources)
@@ -380,6 +391,31 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
         has_full_map,
         picture_background: background,
     })
+}
+
+/// The words of a command line that reproduces the run (see [`Report::command`]); `None` when
+/// an input came from memory.
+fn reproducing_command(
+    parameters: &Parameters,
+    model: &InputSource,
+    maps: &[InputSource],
+    has_full_map: bool,
+) -> Option<Vec<String>> {
+    let path = |source: &InputSource| source.path().map(|p| p.display().to_string());
+    let mut words = vec!["real_space_diff_map".to_string(), path(model)?];
+    let (full, halves) = if has_full_map { (maps.first(), &maps[1.min(maps.len())..]) } else { (None, maps) };
+    if let Some(full) = full {
+        words.push(path(full)?);
+    }
+    for half in halves {
+        words.push(format!("half_map={}", path(half)?));
+    }
+    let defaults = Parameters::default().to_arguments();
+    let mut changed: Vec<String> = parameters.to_arguments().into_iter().filter(|w| !defaults.contains(w)).collect();
+    // The resolution first, as users write it.
+    changed.sort_by_key(|w| !w.starts_with("resolution="));
+    words.extend(changed);
+    Some(words)
 }
 
 /// The first header label of a difference map written by this program, and its units.
@@ -587,10 +623,7 @@ fn settle_resolution(
             observer.say(&format!("resolution {r} Å, as recorded in {}", source.describe()));
             Ok(r)
         }
-        (None, None) => Err(Error::Usage(format!(
-            "resolution is required (resolution=3.5): {} does not record one",
-            source.describe()
-        ))),
+        (None, None) => Err(Error::NoResolution(crate::io::model::why_no_resolution(model, &source.describe()))),
     }
 }
 

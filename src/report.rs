@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Version of the report layout; bumped when a field changes meaning or disappears.
-pub const REPORT_SCHEMA_VERSION: u32 = 4;
+pub const REPORT_SCHEMA_VERSION: u32 = 5;
 
 /// An input file, identified by content.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -297,6 +297,15 @@ pub struct Report {
     pub timings: std::collections::BTreeMap<String, f64>,
     /// Peak resident memory of the process so far, MiB (Linux; `None` elsewhere).
     pub peak_memory_mb: Option<f64>,
+    /// The distribution of the values of the map the peaks come from (units of
+    /// `peak_search.units`).
+    #[serde(default)]
+    pub histogram: Option<crate::analysis::histogram::Histogram>,
+    /// A command line that reproduces the run: the program, the input files as given, the
+    /// resolution and every parameter that differs from its default; `null` when an input
+    /// came from memory (Python).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
 }
 
 /// Peak resident memory of this process in MiB, from /proc/self/status (VmHWM).
@@ -407,10 +416,12 @@ pub fn write_csv(
 /// The strongest `count` peaks as a text table; heights in `units` (a q-value column when the
 /// peaks have them).
 pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
-    let heading = format!("{:>7}", units.word());
+    // The height's column carries its unit, and the coordinates theirs: with half maps the
+    // unit is z, which must not read as a fourth coordinate.
+    let heading = format!("{:>9}", format!("height({})", units.word()));
     let with_q = peaks.iter().any(|p| p.q_value.is_some());
     let mut out = format!(
-        "  rank {heading}        x        y        z   vol(A^3)  nearest atom                 dist(A){}\n",
+        "  rank {heading}     x(A)     y(A)     z(A)   vol(A^3)  nearest atom                 dist(A){}\n",
         if with_q { "   q-value" } else { "" }
     );
     for (rank, p) in peaks.iter().take(count).enumerate() {
@@ -420,7 +431,7 @@ pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
         let distance = p.nearest_atom.as_ref().map_or(String::new(), |a| format!("{:.2}", a.distance));
         let q = p.q_value.map_or(String::new(), |q| format!("  {q:>8.1e}"));
         out.push_str(&format!(
-            "  {:>4} {:>7.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}{q}\n",
+            "  {:>4} {:>9.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}{q}\n",
             rank + 1,
             p.height,
             p.position[0],

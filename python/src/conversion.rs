@@ -98,7 +98,8 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Wrap<Parameters> {
             let Some((_, section)) = sections.iter().find(|(k, _)| *k == key) else {
                 let names: Vec<&str> = sections.iter().map(|(k, _)| k.as_str()).collect();
                 return Err(PyTypeError::new_err(format!(
-                    "unexpected keyword argument '{key}'; the options are: {}",
+                    "unexpected keyword argument '{key}'{}\nThe options are: {}",
+                    real_space_diff_map::suggest::did_you_mean(&key, names.iter().copied()),
                     names.join(", ")
                 )));
             };

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub fn to_py_err(py: Python<'_>, error: Error) -> PyErr {
     let message = error.to_string();
     let (kind, path, errno) = match &error {
-        Error::Usage(_) | Error::Invalid(_) => return PyValueError::new_err(message),
+        Error::Usage(_) | Error::NoResolution(_) | Error::Invalid(_) => return PyValueError::new_err(message),
         Error::Io { path, source } => ("io", path, source.raw_os_error()),
         Error::Map { path, .. } => ("map", path, None),
         Error::Model { path, .. } => ("model", path, None),

@@ -294,6 +294,24 @@ fn difference_map(
     PyDifferenceResult::new(py, job, maps, outputs)
 }
 
+/// The `real_space_diff_map` command, run inside this interpreter (the wheel's console script
+/// and `python -m real_space_diff_map`): `argv` as the program would get it, `program` the
+/// words that start this command again (a batch starts its entries with them). Returns the
+/// exit code.
+#[pyfunction]
+fn main(py: Python<'_>, argv: Vec<String>, program: Vec<String>) -> i32 {
+    use real_space_diff_map::app::batch::scheduler::{ProgramCommand, set_program_command};
+    if let Some((first, leading)) = program.split_first() {
+        set_program_command(ProgramCommand { program: first.into(), leading: leading.to_vec() });
+    }
+    py.detach(|| {
+        std::panic::catch_unwind(|| real_space_diff_map::app::main_with_args(argv)).unwrap_or_else(|_| {
+            eprintln!("error: internal error; please report it with the input files");
+            1
+        })
+    })
+}
+
 /// Real-space difference maps for cryo-EM (compiled core; use the `real_space_diff_map`
 /// package).
 #[pymodule]
@@ -307,6 +325,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(model_map, module)?)?;
     module.add_function(wrap_pyfunction!(difference_map, module)?)?;
     module.add_function(wrap_pyfunction!(option_names, module)?)?;
+    module.add_function(wrap_pyfunction!(main, module)?)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -112,8 +112,12 @@ def test_writing_over_an_input_is_refused(spike, tmp_path):
     with pytest.raises(ValueError, match="refusing to write"):
         result.write(copy)
     assert copy.read_bytes() == spike["map"].read_bytes()
-    with pytest.raises(FileNotFoundError):
-        result.write(tmp_path / "no" / "such" / "folder.mrc")
+    # A missing folder is created; one that cannot be (a file is in the way) is named.
+    result.write(tmp_path / "new" / "folder" / "diff.mrc")
+    assert (tmp_path / "new" / "folder" / "diff.mrc").stat().st_size > 1024
+    (tmp_path / "a_file").write_text("in the way")
+    with pytest.raises(OSError, match="a_file.*cannot create this folder"):
+        result.write(tmp_path / "a_file" / "diff.mrc")
 
 
 def test_the_readme_example_runs(tmp_path, monkeypatch):

@@ -138,10 +138,12 @@ pub fn parse_run_args(args: Vec<String>) -> std::result::Result<RunArgs, (String
             ErrorKind::UnknownArgument => {
                 let offending = e.get(clap::error::ContextKind::InvalidArg).map(|v| v.to_string()).unwrap_or_default();
                 let key = offending.trim_start_matches('-').split('=').next().unwrap_or("").to_string();
+                let keys = valid_keys();
+                let hint = crate::suggest::did_you_mean(&key, keys.iter().map(String::as_str));
                 (
                     format!(
-                        "error: unknown key '{key}'. Valid keys: {}\n(use --help for descriptions)\n",
-                        valid_keys().join(", ")
+                        "error: unknown key '{key}'{hint}\nValid keys: {}\n(use --help for descriptions)\n",
+                        keys.join(", ")
                     ),
                     2,
                 )
@@ -186,7 +188,7 @@ mod tests {
     fn unknown_keys_list_the_valid_ones() {
         let (text, code) = parse_run_args(args(&["m.pdb", "x.map", "resolutoin=3"])).unwrap_err();
         assert_eq!(code, 2);
-        assert!(text.contains("unknown key 'resolutoin'"), "{text}");
+        assert!(text.contains("unknown key 'resolutoin'; did you mean 'resolution'?"), "{text}");
         assert!(text.contains("resolution") && text.contains("window"), "{text}");
         assert!(!text.contains("error_json"), "hidden keys are not advertised: {text}");
         let (text, code) = parse_run_args(args(&["m.pdb", "x.map", "resolution=abc"])).unwrap_err();

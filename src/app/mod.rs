@@ -57,8 +57,16 @@ fn run_and_report(parsed: &args::RunArgs) -> i32 {
         Ok(Ok(_)) => return 0,
         Ok(Err(error)) => {
             eprintln!("error: {}", console::printable(&error.to_string()));
-            let code = if matches!(error, Error::Usage(_)) { 2 } else { 1 };
-            (ErrorReport::from(&error), code)
+            let code = if matches!(error, Error::Usage(_) | Error::NoResolution(_)) { 2 } else { 1 };
+            let mut report = ErrorReport::from(&error);
+            if let (Error::NoResolution(why), Some(_)) = (&error, &parsed.error_json) {
+                // A batch entry: the resolution belongs in the manifest.
+                report.message = format!(
+                    "resolution is required: give the entry a value in a `resolution` column of the manifest \
+                     (or resolution=3.5 in its `options` column): {why}"
+                );
+            }
+            (report, code)
         }
         Err(_) => {
             let message = format!("internal error ({}); please report it with the input files", last_panic_message());

@@ -311,14 +311,31 @@ fn normalise(values: &mut [f32], mask: Option<&[bool]>, what: &str) -> Result<f6
     Ok(sd)
 }
 
+/// The corners of the box around the model's atoms, in Å.
+fn model_extent(model: &Model) -> ([f64; 3], [f64; 3]) {
+    let mut low = [f64::INFINITY; 3];
+    let mut high = [f64::NEG_INFINITY; 3];
+    for atom in &model.atoms {
+        for axis in 0..3 {
+            low[axis] = low[axis].min(atom.position[axis]);
+            high[axis] = high[axis].max(atom.position[axis]);
+        }
+    }
+    (low, high)
+}
+
 /// Where the model sits in `map`; refuses a model that lies outside the map entirely.
 fn place_model(model: &Model, map: &Map) -> Result<PlacementReport> {
     let placement = check_placement(model, map);
     if placement.atoms_inside == 0 {
+        let (low, high) = model_extent(model);
         return Err(Error::Invalid(format!(
-            "none of the model's {} atoms lies inside the map box ({:.1} .. {:.1} Å): the model and the \
-             map are in different frames",
+            "the model and the map do not overlap: the model's {} atoms span {} .. {} Å, the map's \
+             box spans {} .. {} Å. They are in different frames: check the map header's origin \
+             (ORIGIN or NSTART) and that this is the model built into this map",
             placement.atoms,
+            fmt_xyz(low),
+            fmt_xyz(high),
             fmt_xyz(map.geometry.first_voxel_centre),
             fmt_xyz(map.geometry.last_voxel_centre())
         )));

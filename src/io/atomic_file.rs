@@ -142,10 +142,11 @@ impl Transaction {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(Permissions::from_mode(0o666));
         }
-        // The folder first: its error keeps the system's code (a missing folder is "not found"
-        // to every caller), which tempfile's own error, wrapped with the temporary's name, loses.
+        // The folder first: a missing one is created (and removed again if the run fails), and
+        // an error names the folder, which tempfile's own error, wrapped with the temporary's
+        // name, would not.
         let folder = folder_of(path);
-        std::fs::metadata(&folder).map_err(|e| Error::io(path, e))?;
+        self.create_dir(&folder)?;
         let file = builder.tempfile_in(&folder).map_err(|e| Error::io(path, e))?;
         // Kept past the NamedTempFile: this transaction owns the path from here on.
         let (file, temp) = file.keep().map_err(|e| Error::io(path, e.error))?;
@@ -178,7 +179,9 @@ impl Transaction {
             missing.push(dir.to_path_buf());
             current = dir.parent();
         }
-        std::fs::create_dir_all(folder).map_err(|e| Error::io(folder, e))?;
+        std::fs::create_dir_all(folder).map_err(|e| {
+            Error::io(folder, std::io::Error::new(e.kind(), format!("cannot create this folder for the outputs: {e}")))
+        })?;
         self.created.lock().unwrap_or_else(|e| e.into_inner()).extend(missing);
         Ok(())
     }

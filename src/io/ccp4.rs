@@ -197,6 +197,12 @@ impl<R: Read> Ccp4Source<R> {
         let bad = |message: String| Error::map(name, message);
         let mut bytes = [0u8; HEADER_BYTES];
         let got = read_up_to(&mut reader, &mut bytes).map_err(|e| Error::io(name, e))?;
+        if crate::io::sniff::looks_like_model(&bytes[..got]) {
+            return Err(bad(format!(
+                "this is a model file (PDB or mmCIF text), not a CCP4/MRC map: {}",
+                crate::io::sniff::ORDER
+            )));
+        }
         if got < HEADER_BYTES {
             return Err(bad(format!("file is {got} bytes, shorter than the {HEADER_BYTES}-byte CCP4/MRC header")));
         }

@@ -69,6 +69,7 @@ const COLUMNS = [
   {key: "positive_residue", title: "residue +", type: "text"},
   {key: "negative", title: "strongest \u2212", type: "number"},
   {key: "negative_residue", title: "residue \u2212", type: "text"},
+  {key: "units", title: "units", type: "text"},
   {key: "flagged_residues", title: "residues in negative density", type: "number"},
   {key: "error", title: "error", type: "text"},
 ];
@@ -88,6 +89,7 @@ function flatten(row) {
     positive_residue: row.top_positive ? row.top_positive[1] : "",
     negative: row.top_negative ? row.top_negative[0] : null,
     negative_residue: row.top_negative ? row.top_negative[1] : "",
+    units: row.units || "",
     flagged_residues: row.flagged_residues,
     error: row.error ? (row.error.file ? row.error.file + ": " : "") + row.error.message : "",
   };
@@ -165,6 +167,7 @@ function render() {
     cell(tr, r.positive_residue);
     cell(tr, number(r.negative, 2), "num neg");
     cell(tr, r.negative_residue);
+    cell(tr, r.units);
     cell(tr, r.flagged_residues == null ? "" : String(r.flagged_residues), "num");
     cell(tr, r.error);
     body.appendChild(tr);

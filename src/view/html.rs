@@ -34,7 +34,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}.pos{color:#087a08}.ne
 .warn{background:#fff4d6;border:1px solid #e8c66a;padding:0.4em 0.7em;margin:0.3em 0}\
 .cards{display:flex;flex-wrap:wrap;gap:0.8em}.card{border:1px solid #d4d7dd;border-radius:6px;padding:0.5em 0.9em;\
 background:#f7f8fb}.card b{display:block;font-size:1.25em}figure{margin:0.6em 0}figure img{max-width:100%;\
-border:1px solid #ccd}figcaption{font-size:0.9em;color:#444}code{font-size:0.92em}.muted{color:#666}";
+border:1px solid #ccd}figcaption{font-size:0.9em;color:#444}code{font-size:0.92em}.muted{color:#666}\
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f8fb;border:1px solid #d4d7dd;padding:0.5em 0.7em}";
 
 /// The page for `report`, to be written at `html_path` (links are made relative to it).
 pub fn run_report_html(report: &Report, html_path: &Path, files: &LinkedFiles) -> String {
@@ -63,8 +64,12 @@ pub fn run_report_html(report: &Report, html_path: &Path, files: &LinkedFiles) -
     for warning in &report.warnings {
         let _ = writeln!(page, "<div class=\"warn\">{}</div>", escape_html(warning));
     }
+    command_section(&mut page, report);
     peak_section(&mut page, report, files, &link);
+    histogram_section(&mut page, report);
     residue_section(&mut page, report);
+    chain_section(&mut page, report);
+    half_map_section(&mut page, report);
     placement_and_fit(&mut page, report);
     file_section(&mut page, report, files, &link);
     parameter_section(&mut page, report);
@@ -289,29 +294,217 @@ fn placement_and_fit(page: &mut String, report: &Report) {
         fit.envelope_voxels,
         fit.model_map_blur
     );
-    let local = serde_json::to_value(fit.local).unwrap_or_default();
-    if let serde_json::Value::Object(fields) = local {
-        page.push_str("<table><tr><th colspan=\"2\">local fit</th></tr>");
-        for (key, value) in fields {
-            let shown = compact(&value);
-            let _ =
-                write!(page, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", escape_html(&key), escape_html(&shown));
-        }
-        page.push_str("</table>\n");
+    let local = &fit.local;
+    let triple = |v: [f64; 3], digits: usize| format!("{:.digits$} / {:.digits$} / {:.digits$}", v[0], v[1], v[2]);
+    let mut rows = vec![
+        (
+            "window (voxels along X, Y, Z)",
+            format!("{} × {} × {}", local.window_voxels[0], local.window_voxels[1], local.window_voxels[2]),
+        ),
+        ("local scale k at the model (1st / 50th / 99th percentile)", triple(local.scale_percentiles, 3)),
+    ];
+    if let Some(b) = local.relative_b_percentiles {
+        rows.push(("local relative B, Å² (1st / 50th / 99th percentile)", triple(b, 1)));
     }
+    if let Some(robust) = &local.robust {
+        rows.push((
+            "robust fit: left out of the second pass",
+            format!(
+                "{:.1}% of the box, {:.1}% of the model envelope (residual beyond {:.4} = {:.1} robust sd)",
+                100.0 * robust.excluded_fraction,
+                100.0 * robust.excluded_in_envelope,
+                robust.threshold,
+                robust.threshold / robust.residual_sd.max(f64::MIN_POSITIVE)
+            ),
+        ));
+    }
+    page.push_str("<table><tr><th colspan=\"2\">local fit</th></tr>");
+    for (name, value) in rows {
+        let _ = write!(page, "<tr><th>{}</th><td>{}</td></tr>", escape_html(name), escape_html(&value));
+    }
+    page.push_str("</table>\n");
 }
 
-/// A JSON value for a table cell: numbers to four significant places, lists joined.
-fn compact(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Number(n) => match n.as_f64() {
-            Some(x) if x.fract() != 0.0 => format!("{x:.4}"),
-            _ => n.to_string(),
-        },
-        serde_json::Value::Array(items) => items.iter().map(compact).collect::<Vec<_>>().join(", "),
-        serde_json::Value::Null => "none".into(),
-        other => other.to_string(),
+/// The command line that reproduces the run, ready to paste into a shell.
+fn command_section(page: &mut String, report: &Report) {
+    let Some(words) = &report.command else { return };
+    let line: Vec<String> = words.iter().map(|w| crate::escape::shell_word(w)).collect();
+    let _ = writeln!(
+        page,
+        "<h2 id=\"command\">Command</h2><p>This run again, from the folder it was started in:</p>\
+         <pre id=\"command-line\"><code>{}</code></pre>",
+        escape_html(&line.join(" "))
+    );
+}
+
+/// The distribution of the values as an inline SVG bar chart (log scale), with the peak
+/// threshold marked on both sides.
+fn histogram_section(page: &mut String, report: &Report) {
+    let Some(h) = &report.histogram else { return };
+    let unit = report.peak_search.units.symbol();
+    let threshold = report.peak_search.threshold;
+    let (width, height, left, bottom) = (640.0, 200.0, 40.0, 24.0);
+    let plot_w = width - left - 10.0;
+    let plot_h = height - bottom - 10.0;
+    let upper = h.lower + h.width * h.counts.len() as f64;
+    let x_of = |v: f64| left + (v - h.lower) / (upper - h.lower) * plot_w;
+    let top = h.counts.iter().map(|&c| ((c + 1) as f64).log10()).fold(0.0, f64::max).max(1.0);
+    let y_of = |c: u64| 10.0 + plot_h * (1.0 - ((c + 1) as f64).log10() / top);
+    let mut svg = format!(
+        "<svg width=\"{width}\" height=\"{height}\" role=\"img\" \
+         aria-label=\"histogram of the difference map's values\" id=\"histogram\">"
+    );
+    for (i, &count) in h.counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+        let v = h.lower + h.width * i as f64;
+        let class = if v + h.width <= -threshold {
+            "#c00000"
+        } else if v >= threshold {
+            "#087a08"
+        } else {
+            "#8a94a6"
+        };
+        let _ = write!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{class}\"/>",
+            x_of(v),
+            y_of(count),
+            (x_of(v + h.width) - x_of(v) - 0.5).max(0.5),
+            10.0 + plot_h - y_of(count)
+        );
     }
+    for t in [-threshold, threshold] {
+        if t > h.lower && t < upper {
+            let _ = write!(
+                svg,
+                "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"10\" y2=\"{1:.1}\" stroke=\"#1d1d1f\" stroke-dasharray=\"4 3\" class=\"threshold\"/>",
+                x_of(t),
+                10.0 + plot_h
+            );
+        }
+    }
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{1:.1}\" y2=\"{1:.1}\" stroke=\"#1d1d1f\"/>",
+        left + plot_w,
+        10.0 + plot_h
+    );
+    let mut tick = (h.lower / 5.0).ceil() * 5.0;
+    while tick <= upper + 1e-9 {
+        let _ = write!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{tick}</text>",
+            x_of(tick),
+            height - 6.0
+        );
+        tick += 5.0;
+    }
+    svg.push_str("</svg>");
+    let _ = writeln!(
+        page,
+        "<h2 id=\"distribution\">Distribution of the values</h2><p>Voxels of the difference map by value ({}; counts \
+         on a log scale). Dashed: the peak threshold ±{threshold:.2} {unit}; beyond it in green (positive) and red \
+         (negative). A bell of width one around zero is noise in these units; {} voxels lie below {:.0} {unit} and {} \
+         above {:.0} {unit}.</p>{svg}",
+        escape_html(report.peak_search.units.label()),
+        h.below,
+        h.lower,
+        h.above,
+        upper
+    );
+}
+
+/// One row per chain: residues scored and flagged, its most negative residue, and the peaks
+/// whose nearest atom is in it.
+fn chain_section(page: &mut String, report: &Report) {
+    let mut chains: Vec<&str> = Vec::new();
+    for r in &report.residues {
+        if !chains.contains(&r.chain.as_str()) {
+            chains.push(&r.chain);
+        }
+    }
+    if chains.is_empty() {
+        return;
+    }
+    let unit = report.peak_search.units.symbol();
+    let _ = writeln!(
+        page,
+        "<h2 id=\"chains\">Chains</h2><table id=\"chain-table\"><thead><tr><th>chain</th><th>residues scored</th>\
+         <th>in negative density</th><th>lowest residue (min {unit})</th><th>positive peaks</th><th>negative peaks</th>\
+         </tr></thead><tbody>"
+    );
+    for chain in chains {
+        let residues: Vec<_> = report.residues.iter().filter(|r| r.chain == chain && r.atoms_scored > 0).collect();
+        let flagged = residues.iter().filter(|r| r.in_negative_density).count();
+        let lowest = residues
+            .iter()
+            .filter(|r| r.min.is_finite())
+            .min_by(|a, b| a.min.total_cmp(&b.min))
+            .map_or(String::new(), |r| format!("{}{} {:.2}", r.residue_name, r.residue_number, r.min));
+        let near = |positive: bool| {
+            report
+                .peaks
+                .iter()
+                .filter(|p| (p.height > 0.0) == positive && p.nearest_atom.as_ref().is_some_and(|a| a.chain == chain))
+                .count()
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{flagged}</td><td>{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape_html(chain),
+            residues.len(),
+            escape_html(&lowest),
+            near(true),
+            near(false)
+        );
+    }
+    page.push_str("</tbody></table>\n");
+}
+
+/// With half maps: how the noise was measured and how well the z units hold far from the model.
+fn half_map_section(page: &mut String, report: &Report) {
+    let Some(noise) = &report.fit.noise else { return };
+    let far = noise.far_from_model.as_ref().map_or("not measured (no voxels far enough from the model)".to_string(), |f| {
+        format!("mean {:+.3}, sd {:.3} over {} voxels farther than {:.0} Å from every atom (0 and 1 when the z units are right)", f.mean, f.sd, f.voxels, f.distance)
+    });
+    let p = noise.local_sd_percentiles;
+    let _ = writeln!(
+        page,
+        "<h2 id=\"half-maps\">Half maps</h2><table>\
+         <tr><th>units</th><td>z: each voxel divided by the noise sd of its region, measured from the half maps' difference</td></tr>\
+         <tr><th>z far from the model</th><td>{}</td></tr>\
+         <tr><th>local noise sd (1st / 50th / 99th percentile, map units)</th><td>{:.4} / {:.4} / {:.4} in a {:.0} Å window</td></tr>\
+         <tr><th>experimental map</th><td>{}</td></tr></table>",
+        escape_html(&far),
+        p[0],
+        p[1],
+        p[2],
+        noise.window,
+        if noise.full_map {
+            "the full map, its noise carried over from the halves shell by shell"
+        } else {
+            "the mean of the two half maps"
+        }
+    );
+    page.push_str(
+        "<table id=\"shell-table\"><thead><tr><th>shell (Å)</th><th>Fourier terms</th><th>FSC of the halves</th>\
+         <th>noise variance per term</th><th>unexplained signal per term</th><th>weight</th></tr></thead><tbody>",
+    );
+    for shell in &noise.shells {
+        let _ = write!(
+            page,
+            "<tr><td>{} – {:.2}</td><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td class=\"num\">{:.3e}</td>\
+             <td class=\"num\">{:.3e}</td><td class=\"num\">{:.3}</td></tr>",
+            shell.d_max.map_or("∞".to_string(), |d| format!("{d:.2}")),
+            shell.d_min,
+            shell.terms,
+            shell.fsc_half,
+            shell.noise_variance,
+            shell.unexplained_signal,
+            shell.weight
+        );
+    }
+    page.push_str("</tbody></table>\n");
 }
 
 fn file_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &dyn Fn(&Path) -> String) {

@@ -11,6 +11,7 @@ mod common;
 mod batch;
 mod command_line;
 mod difference_map;
+mod first_hour;
 mod half_maps;
 mod hostile_inputs;
 mod local_fit_trust;
@@ -69,6 +70,11 @@ fn main() {
         difference_map::agrees_with_the_reference_tool_and_every_shared_case_runs [Shared];
         difference_map::the_same_case_in_another_frame_gives_the_same_map [Shared];
         difference_map::local_relative_b_is_fitted_on_request [Shared];
+        first_hour::the_readme_first_example_shows_the_removed_heme_as_peak_1;
+        first_hour::the_conda_recipe_tests_the_readme_example_at_this_version;
+        first_hour::a_resolution_from_an_x_ray_entry_is_named_and_refused;
+        first_hour::messages_name_the_real_mistake;
+        first_hour::units_travel_with_every_number;
         half_maps::half_maps_on_the_command_line_give_z_units_and_q_values;
         half_maps::local_z_follows_noise_that_differs_between_two_halves_of_the_box;
         half_maps::z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out [Shared];
@@ -119,6 +125,7 @@ fn main() {
         model_map_accuracy::unknown_elements_are_named_and_modelled_as_carbon;
         pages_in_browser::run_report_loads_with_its_pictures [Browser];
         pages_in_browser::batch_page_sorts_filters_and_refreshes [Browser];
+        pages_in_browser::half_map_report_shows_its_noise_histogram_chains_and_command [Browser];
         peaks_report::removed_groups_are_the_top_positive_blobs_with_the_right_neighbours [Shared];
         peaks_report::spike_nag_blobs_name_their_asparagines [Shared];
         peaks_report::residue_scores_flag_a_misplaced_side_chain [Shared];
@@ -126,6 +133,7 @@ fn main() {
         python_package::the_abi3_wheel_builds_and_passes_the_pytest_suite [PythonTools];
         python_package::the_python_package_matches_the_command_line_on_shared_entries [Shared, PythonTools];
         python_package::the_same_wheel_works_on_cpython_3_9_and_the_newest_installed [OtherPythons];
+        python_package::the_pip_installed_command_runs_the_readme_example_in_a_fresh_venv [PythonTools];
         regression::every_shared_case_gives_the_recorded_maps [Shared];
         report_schema::a_real_report_has_exactly_the_fields_the_readme_lists;
         report_schema::a_half_map_report_reads_back_and_the_readme_names_all_its_fields;

@@ -209,9 +209,13 @@ pub fn writer_refuses_to_overwrite_its_input_and_leaves_no_partial_file() {
     let err = write_map(&input, &map, "x", &[input.as_path()]).unwrap_err();
     assert!(err.to_string().contains("refusing"), "{err}");
     assert_eq!(std::fs::read(&input).unwrap(), before);
-    let err = write_map(dir.path().join("no/such/dir/out.mrc"), &map, "x", &[]).unwrap_err();
-    assert!(err.to_string().contains("out.mrc"), "{err}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // A missing folder is made; a file where a folder should be is named, and nothing is left.
+    write_map(dir.path().join("new/dir/out.mrc"), &map, "x", &[]).unwrap();
+    assert!(dir.path().join("new/dir/out.mrc").is_file());
+    std::fs::write(dir.path().join("blocker"), "a file").unwrap();
+    let err = write_map(dir.path().join("blocker/sub/out.mrc"), &map, "x", &[]).unwrap_err();
+    assert!(err.to_string().contains("blocker"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3, "in.mrc, new/ and blocker only");
 }
 
 pub fn every_shared_map_round_trips() {

@@ -81,6 +81,61 @@ pub fn run_report_loads_with_its_pictures() {
     assert!(d.join("run_report.png").metadata().unwrap().len() > 10_000);
 }
 
+/// A half-map run's page: the half-map section with one row per shell of the report, the
+/// histogram drawn with both thresholds, one row per chain, and the command that reproduces
+/// the run, which does reproduce it.
+pub fn half_map_report_shows_its_noise_histogram_chains_and_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink(common::root().join("testdata"), d.join("testdata")).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args([
+            "testdata/ligand_pocket/model.pdb",
+            "half_map=testdata/ligand_pocket/half1.mrc",
+            "half_map=testdata/ligand_pocket/half2.mrc",
+            "resolution=3.2",
+            "output=diff.ccp4",
+            "json=report.json",
+            "html=report.html",
+            "--quiet",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).unwrap()).unwrap();
+    let result = open_in_browser("run", &file_url(&d.join("report.html")), &d.join("half_map_report.png"));
+    assert_clean(&result);
+    let sections = strings(&result["sections"]);
+    for section in ["command", "peaks", "distribution", "chains", "half-maps", "placement", "fit", "parameters"] {
+        assert!(sections.iter().any(|s| s == section), "section {section} in {sections:?}");
+    }
+    let shells = report["fit"]["noise"]["shells"].as_array().unwrap().len();
+    assert_eq!(result["shell_rows"].as_u64().unwrap() as usize, shells);
+    let chains: std::collections::BTreeSet<&str> =
+        report["residues"].as_array().unwrap().iter().map(|r| r["chain"].as_str().unwrap()).collect();
+    assert_eq!(result["chain_rows"].as_u64().unwrap() as usize, chains.len());
+    assert_eq!(result["threshold_lines"].as_u64(), Some(2), "both thresholds are marked");
+    let bins = report["histogram"]["counts"].as_array().unwrap().iter().filter(|c| c.as_u64() != Some(0)).count();
+    assert_eq!(result["histogram_bars"].as_u64().unwrap() as usize, bins, "one bar per non-empty bin");
+    assert!(result["histogram_height"].as_f64().unwrap() > 100.0, "the histogram is drawn");
+    // The command, pasted into a shell in the same folder, gives the same map.
+    let command = result["command"].as_str().unwrap().to_string();
+    assert!(command.starts_with("real_space_diff_map testdata/ligand_pocket/model.pdb half_map="), "{command}");
+    let again = command.replace("real_space_diff_map ", "").replace("output=diff.ccp4", "output=again.ccp4");
+    let words: Vec<&str> =
+        again.split_whitespace().filter(|w| !w.starts_with("json=") && !w.starts_with("html=")).collect();
+    let status = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .args(&words)
+        .arg("--quiet")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let data = |name: &str| std::fs::read(d.join(name)).unwrap()[1024..].to_vec();
+    assert!(data("again.ccp4") == data("diff.ccp4"), "the printed command reproduces the map");
+}
+
 /// A small batch: three good entries of the testdata (different windows, so different peaks)
 /// and one whose map is missing.
 fn small_batch(d: &Path, extra_entry: bool) -> std::process::Output {

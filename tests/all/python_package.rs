@@ -117,3 +117,62 @@ pub fn the_same_wheel_works_on_cpython_3_9_and_the_newest_installed() {
         eprintln!("{interpreter}: {}", stdout.lines().last().unwrap_or_default());
     }
 }
+
+/// What a user without a Rust toolchain does: `pip install` the wheel into a fresh virtual
+/// environment, then run the `real_space_diff_map` command it put on the PATH: `--help`, the
+/// README's first example (peak 1 is the removed heme, as with the binary), and a batch, whose
+/// entries the command starts through the same interpreter.
+pub fn the_pip_installed_command_runs_the_readme_example_in_a_fresh_venv() {
+    let wheel = installed_wheel().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    assert!(wheel.contains("manylinux"), "a manylinux wheel: {wheel}");
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let made = Command::new(python()).args(["-m", "venv"]).arg(&venv).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let install = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet"])
+        .arg(root().join("target/python-wheels").join(wheel))
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "pip install: {}", String::from_utf8_lossy(&install.stderr));
+    let command = venv.join("bin/real_space_diff_map");
+    assert!(command.is_file(), "pip put the command in the venv's bin/");
+    let help = Command::new(&command).arg("--help").output().unwrap();
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage: real_space_diff_map"));
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::os::unix::fs::symlink(root().join("testdata"), work.join("testdata")).unwrap();
+    let words = crate::first_hour::readme_first_command();
+    // Only the venv's bin/ on the PATH besides the system's: no cargo, no test binary.
+    let path = format!("{}:/usr/bin:/bin", venv.join("bin").display());
+    let out = Command::new(&command).current_dir(&work).env("PATH", &path).args(&words).output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}{}", String::from_utf8_lossy(&out.stderr));
+    let distance = crate::first_hour::first_peak_distance_to_heme(&printed).expect("a peak table");
+    assert!(distance < 2.0, "peak 1 lies {distance:.2} Å from the removed heme");
+    let binary = tempfile::tempdir().unwrap();
+    let same = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(&work)
+        .args(words.iter().filter(|w| !w.starts_with("output=")))
+        .arg(format!("output={}", binary.path().join("diff.ccp4").display()))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(same.status.success(), "{}", String::from_utf8_lossy(&same.stderr));
+    let data = |p: &Path| std::fs::read(p).unwrap()[1024..].to_vec();
+    assert!(data(&work.join("diff.ccp4")) == data(&binary.path().join("diff.ccp4")), "the same map as the binary's");
+    // A batch: its entries run as `python -m real_space_diff_map entry ...`.
+    std::fs::write(
+        work.join("one.tsv"),
+        "id\tmodel\tmap\tresolution\npocket\ttestdata/ligand_pocket/model.pdb\ttestdata/ligand_pocket/map.mrc\t3.2\n",
+    )
+    .unwrap();
+    let batch = Command::new(&command)
+        .current_dir(&work)
+        .env("PATH", &path)
+        .args(["batch", "one.tsv", "--out-dir", "out"])
+        .output()
+        .unwrap();
+    assert!(batch.status.success(), "{}", String::from_utf8_lossy(&batch.stderr));
+    assert!(work.join("out/pocket/done.json").is_file() && work.join("out/pocket/difference.ccp4").is_file());
+}

@@ -60,6 +60,28 @@ pub fn the_static_build_needs_no_shared_library_and_computes_the_same_map() {
     assert!(!interpreter, "the binary asks for a dynamic loader (PT_INTERP)");
     let dir = tempfile::tempdir().unwrap();
     assert!(readme_example(&binary, dir.path()) == ordinary_build_map(), "the static build's map differs");
+    // The release script packs the same build (already compiled: only the checks and the
+    // packing run) with its checksum.
+    let out = dir.path().join("artefacts");
+    let release = Command::new("bash")
+        .arg(root().join("scripts/release_static.sh"))
+        .arg(&out)
+        .env("RSDM_STATIC_PROFILE", STATIC_PROFILE)
+        .output()
+        .unwrap();
+    assert!(release.status.success(), "release script failed: {}", String::from_utf8_lossy(&release.stderr));
+    let tarball = PathBuf::from(String::from_utf8_lossy(&release.stdout).lines().last().unwrap().trim());
+    let name = tarball.file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(name, format!("real_space_diff_map-{}-x86_64-linux.tar.gz", env!("CARGO_PKG_VERSION")));
+    let check =
+        Command::new("sha256sum").current_dir(&out).args(["--check", &format!("{name}.sha256")]).output().unwrap();
+    assert!(check.status.success(), "the checksum file verifies: {}", String::from_utf8_lossy(&check.stdout));
+    let listing = Command::new("tar").arg("-tzf").arg(&tarball).output().unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let stem = name.trim_end_matches(".tar.gz");
+    for file in ["real_space_diff_map", "README.md", "testdata/ligand_pocket/map.mrc"] {
+        assert!(listing.lines().any(|l| l == format!("{stem}/{file}")), "{file} in {listing}");
+    }
 }
 
 pub fn the_container_image_holds_the_program_and_runs_it() {

@@ -314,10 +314,11 @@ pub fn a_run_that_could_not_write_its_extras_fails_before_writing_anything() {
     let map = common::testdata("emd_21457_seg.mrc");
     let cases: [&[&str]; 3] = [
         &["output=diff.ccp4"],
-        &["output=other.ccp4", "html=missing_folder/report.html"],
+        &["output=other.ccp4", "html=diff_pictures/report.html"],
         &["output=other.ccp4", &format!("html={}", map.display())],
     ];
-    let expected = ["diff_pictures: it exists and is not a folder", "missing_folder/report.html", "refusing to write"];
+    let expected =
+        ["diff_pictures: it exists and is not a folder", "diff_pictures is not a folder", "refusing to write"];
     for (args, message) in cases.iter().zip(expected) {
         let output = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
             .current_dir(d)

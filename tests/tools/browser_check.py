@@ -65,6 +65,15 @@ def check_run(page, result):
     result["residue_rows"] = page.locator("#residue-table tbody tr").count()
     result["title"] = page.title()
     result["links"] = page.eval_on_selector_all("a", "links => links.map(a => a.getAttribute('href'))")
+    result["sections"] = page.eval_on_selector_all("h2[id]", "hs => hs.map(h => h.id)")
+    result["histogram_bars"] = page.locator("#histogram rect").count()
+    result["threshold_lines"] = page.locator("#histogram line.threshold").count()
+    result["histogram_height"] = page.eval_on_selector_all(
+        "#histogram", "e => e.length ? e[0].getBoundingClientRect().height : 0"
+    )
+    result["chain_rows"] = page.locator("#chain-table tbody tr").count()
+    result["shell_rows"] = page.locator("#shell-table tbody tr").count()
+    result["command"] = page.eval_on_selector_all("#command-line", "e => e.length ? e[0].textContent : ''")
 
 
 def main():

@@ -136,7 +136,16 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
         if !fixed.contains(&i) && c != "options" && !valid_keys.contains(c) {
             return Err(bad(
                 header_line + 1,
-                format!("unknown column '{c}'; valid option columns: {}", valid_keys.join(", ")),
+                format!(
+                    "unknown column '{c}'{}\nValid columns: id, model, map, half_map_1, half_map_2, options, and the option keys {}",
+                    crate::suggest::did_you_mean(
+                        c,
+                        ["id", "model", "map", "half_map_1", "half_map_2", "options"]
+                            .into_iter()
+                            .chain(valid_keys.iter().map(String::as_str))
+                    ),
+                    valid_keys.join(", ")
+                ),
             ));
         }
     }

@@ -18,7 +18,7 @@ pub mod summary;
 use crate::error::{Error, ErrorReport, Result};
 use clap::Parser;
 use manifest::{Entry, read_manifest};
-use scheduler::{MemoryBudget, Runner, map_geometry, memory_estimate, memory_for_geometry, program_path};
+use scheduler::{MemoryBudget, Runner, map_geometry, memory_estimate, memory_for_geometry, program_command};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
@@ -103,7 +103,7 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
     std::fs::create_dir_all(&args.out_dir).map_err(|e| Error::io(&args.out_dir, e))?;
     refuse_summaries_over_inputs(args, &entries)?;
     let program =
-        program_path().map_err(|e| Error::Invalid(format!("cannot find this program to run the entries: {e}")))?;
+        program_command().map_err(|e| Error::Invalid(format!("cannot find this program to run the entries: {e}")))?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let total_memory = crate::limits::available_memory() * 4 / 5;
     let estimates: Vec<u64> = entries.iter().map(memory_estimate).collect();

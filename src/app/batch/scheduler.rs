@@ -65,8 +65,8 @@ impl MemoryBudget {
 /// How the batch runs its entries.
 pub(super) struct Runner<'a> {
     pub(super) out_dir: &'a Path,
-    /// This program, resolved once when the batch started (see [`program_path`]).
-    pub(super) program: &'a Path,
+    /// This program, resolved once when the batch started (see [`program_command`]).
+    pub(super) program: &'a ProgramCommand,
     pub(super) threads: usize,
     pub(super) retry_failed: bool,
     pub(super) max_memory: Option<u64>,
@@ -79,6 +79,33 @@ pub(super) struct Runner<'a> {
 pub(super) fn program_path() -> std::io::Result<PathBuf> {
     let own = Path::new("/proc/self/exe");
     if own.exists() { Ok(own.to_path_buf()) } else { std::env::current_exe() }
+}
+
+/// The command that runs an entry: a program and the words before the entry's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramCommand {
+    /// The executable.
+    pub program: PathBuf,
+    /// Words before `entry SPEC` (`-m real_space_diff_map` for the Python package's command).
+    pub leading: Vec<String>,
+}
+
+static PROGRAM_COMMAND: std::sync::OnceLock<ProgramCommand> = std::sync::OnceLock::new();
+
+/// Sets how this process's batches start their entries, when this process is not the program
+/// itself: the Python package's `real_space_diff_map` command runs inside the interpreter,
+/// whose own executable is Python, so it says `python -m real_space_diff_map`. Only the first
+/// call counts.
+pub fn set_program_command(command: ProgramCommand) {
+    let _ = PROGRAM_COMMAND.set(command);
+}
+
+/// The command set by [`set_program_command`], else this executable ([`program_path`]).
+pub(super) fn program_command() -> std::io::Result<ProgramCommand> {
+    match PROGRAM_COMMAND.get() {
+        Some(command) => Ok(command.clone()),
+        None => Ok(ProgramCommand { program: program_path()?, leading: Vec::new() }),
+    }
 }
 
 /// The entry's folder `DIR/<id>/`, made if missing; an existing link or file there is refused
@@ -202,7 +229,8 @@ impl Runner<'_> {
         let text = serde_json::to_string_pretty(&spec).map_err(|e| record_failure(inputs.clone(), internal(e)))?;
         write_atomically(&spec_path, &entry.input_files(), |w| w.write_all(text.as_bytes()))
             .map_err(|e| record_failure(inputs.clone(), ErrorReport::from(&e)))?;
-        let output = std::process::Command::new(self.program)
+        let output = std::process::Command::new(&self.program.program)
+            .args(&self.program.leading)
             .arg(ENTRY_COMMAND)
             .arg(&spec_path)
             .stdin(std::process::Stdio::piped())
@@ -219,13 +247,13 @@ impl Runner<'_> {
             })
             .map_err(|e| {
                 let message = if e.kind() == std::io::ErrorKind::NotFound {
-                    format!("cannot start the entry: the program {} is gone: {e}", self.program.display())
+                    format!("cannot start the entry: the program {} is gone: {e}", self.program.program.display())
                 } else {
-                    format!("cannot start the entry with {}: {e}", self.program.display())
+                    format!("cannot start the entry with {}: {e}", self.program.program.display())
                 };
                 record_failure(
                     inputs.clone(),
-                    ErrorReport { kind: ErrorKind::Io, file: Some(self.program.to_path_buf()), message },
+                    ErrorReport { kind: ErrorKind::Io, file: Some(self.program.program.clone()), message },
                 )
             })?;
         let mut log = output.stdout.clone();

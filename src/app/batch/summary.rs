@@ -62,10 +62,14 @@ pub struct SummaryRow {
     pub peak_memory_mb: Option<f64>,
     /// Map size in voxels.
     pub map_voxels: Option<u64>,
-    /// Strongest positive peak (sigma) and its nearest residue.
+    /// Strongest positive peak (in [`SummaryRow::units`]) and its nearest residue.
     pub top_positive: Option<(f64, String)>,
-    /// Strongest negative peak (sigma) and its nearest residue.
+    /// Strongest negative peak (in [`SummaryRow::units`]) and its nearest residue.
     pub top_negative: Option<(f64, String)>,
+    /// The unit of the peak heights: `z` (half maps) or `sigma`; entries of one batch may
+    /// differ, so every row says.
+    #[serde(default)]
+    pub units: Option<String>,
     /// What went wrong, for failures.
     pub error: Option<ErrorReport>,
     /// Map size in voxels along X, Y, Z.
@@ -90,6 +94,7 @@ impl SummaryRow {
             map_voxels: None,
             top_positive: None,
             top_negative: None,
+            units: None,
             error: None,
             map_dims: None,
             flagged_residues: None,
@@ -113,6 +118,7 @@ pub(super) fn summary_from_report(row: &mut SummaryRow, report_path: &Path) {
     };
     row.top_positive = report.peaks.iter().find(|p| p.height > 0.0).map(describe);
     row.top_negative = report.peaks.iter().find(|p| p.height < 0.0).map(describe);
+    row.units = Some(report.peak_search.units.word().to_string());
 }
 
 /// The summary as last written while a batch runs, for [`write_interrupted_summary`].
@@ -145,13 +151,13 @@ pub(super) fn write_summary(out_dir: &Path, rows: &[SummaryRow]) -> Result<()> {
     write_atomically(&out_dir.join("summary.tsv"), &[], |w| {
         writeln!(
             w,
-            "id\tstatus\twall_s\tpeak_memory_mb\tmap_voxels\ttop_positive_sigma\ttop_positive_residue\ttop_negative_sigma\ttop_negative_residue\terror"
+            "id\tstatus\twall_s\tpeak_memory_mb\tmap_voxels\ttop_positive\ttop_positive_residue\ttop_negative\ttop_negative_residue\tunits\terror"
         )?;
         for r in rows {
             let num = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.2}"));
             writeln!(
                 w,
-                "{}\t{}\t{:.2}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{:.2}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 clean(&r.id),
                 r.status,
                 r.wall_seconds,
@@ -161,6 +167,7 @@ pub(super) fn write_summary(out_dir: &Path, rows: &[SummaryRow]) -> Result<()> {
                 r.top_positive.as_ref().map_or(String::new(), |p| clean(&p.1)),
                 num(r.top_negative.as_ref().map(|p| p.0)),
                 r.top_negative.as_ref().map_or(String::new(), |p| clean(&p.1)),
+                r.units.as_deref().unwrap_or(""),
                 r.error.as_ref().map(|e| clean(&e.to_string())).unwrap_or_default()
             )?;
         }

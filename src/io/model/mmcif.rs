@@ -6,7 +6,7 @@
 //! atom names come from the `auth_*` items, as PDB files write them, falling back to `label_*`.
 
 use super::element::{element_from_name, element_from_symbol};
-use super::{AtomRecord, ModelBuilder};
+use super::{AtomRecord, IgnoredResolution, ModelBuilder};
 use crate::error::{Error, Result};
 use crate::io::model::Model;
 use std::collections::HashMap;
@@ -243,8 +243,9 @@ fn number(value: Value) -> Option<f64> {
 
 /// Reads the first model of an mmCIF file.
 pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
-    let tables = read_tables(text, &["atom_site", "atom_site_anisotrop", "em_3d_reconstruction"])
-        .map_err(|problem| Error::model(path, problem))?;
+    let tables =
+        read_tables(text, &["atom_site", "atom_site_anisotrop", "em_3d_reconstruction", "exptl", "refine", "reflns"])
+            .map_err(|problem| Error::model(path, problem))?;
     let missing = |what: &str| Error::model(path, format!("no {what} in the first data block"));
     let atoms = tables.get("atom_site").filter(|t| t.rows() > 0).ok_or_else(|| missing("_atom_site table"))?;
     let column = |names: &[&str]| atoms.column(names);
@@ -321,12 +322,25 @@ pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
         apply_anisou(aniso, &serial_of_row, &mut builder);
     }
     let mut model = builder.finish();
-    model.resolution = tables
-        .get("em_3d_reconstruction")
-        .filter(|t| t.rows() > 0)
-        .and_then(|t| Some(t.get(0, t.column(&["resolution"])?)))
-        .and_then(number)
-        .filter(|r| r.is_finite() && *r > 0.0);
+    let first = |category: &str, item: &str| {
+        tables.get(category).filter(|t| t.rows() > 0).and_then(|t| Some(t.get(0, t.column(&[item])?)))
+    };
+    let positive = |value: Option<Value>| value.and_then(number).filter(|r| r.is_finite() && *r > 0.0);
+    model.method = tables.get("exptl").and_then(|t| {
+        let column = t.column(&["method"])?;
+        let methods: Vec<&str> = (0..t.rows()).filter_map(|row| t.get(row, column).present()).collect();
+        (!methods.is_empty()).then(|| methods.join("; "))
+    });
+    // An EM reconstruction's resolution is the map's by definition; an X-ray refinement's
+    // high-resolution limit is not, and is only named when a run has none.
+    model.resolution = positive(first("em_3d_reconstruction", "resolution"));
+    if model.resolution.is_none() {
+        model.ignored_resolution =
+            [("refine", "ls_d_res_high"), ("reflns", "d_resolution_high")].into_iter().find_map(|(category, item)| {
+                positive(first(category, item))
+                    .map(|value| IgnoredResolution { value, record: format!("_{category}.{item}") })
+            });
+    }
     Ok(model)
 }
 
@@ -396,6 +410,14 @@ mod tests {
         );
         let model = read(&text);
         assert_eq!(model.resolution, Some(2.85));
+        let atom = "loop_\n_atom_site.group_PDB\n_atom_site.id\n_atom_site.type_symbol\n_atom_site.label_atom_id\n\
+                    _atom_site.label_comp_id\n_atom_site.label_asym_id\n_atom_site.label_seq_id\n\
+                    _atom_site.Cartn_x\n_atom_site.Cartn_y\n_atom_site.Cartn_z\nATOM 1 C CA ALA A 1 1 2 3\n";
+        let xray = read(&format!("data_x\n_exptl.method 'X-RAY DIFFRACTION'\n_refine.ls_d_res_high 1.54\n{atom}"));
+        assert_eq!(xray.resolution, None);
+        assert_eq!(xray.method.as_deref(), Some("X-RAY DIFFRACTION"));
+        let ignored = xray.ignored_resolution.unwrap();
+        assert_eq!((ignored.value, ignored.record.as_str()), (1.54, "_refine.ls_d_res_high"));
         assert_eq!(model.atoms.len(), 1);
         let looped = "data_x\nloop_\n_em_3d_reconstruction.id\n_em_3d_reconstruction.method\n\
                       _em_3d_reconstruction.resolution\n1 'FSC 0.143 CUT-OFF' 2.85\n";

@@ -85,6 +85,39 @@ impl std::fmt::Display for Residue {
     }
 }
 
+/// A resolution a model file records for another method than electron microscopy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IgnoredResolution {
+    /// The value, in Ångström.
+    pub value: f64,
+    /// Where it is recorded (`REMARK 2 RESOLUTION`, `_refine.ls_d_res_high`).
+    pub record: String,
+}
+
+/// True when an experimental method as a model file writes it (`EXPDTA`, `_exptl.method`) is
+/// electron microscopy (single particle, tomography, helical: all "ELECTRON MICROSCOPY").
+pub fn is_electron_microscopy(method: &str) -> bool {
+    method.to_ascii_uppercase().contains("ELECTRON MICROSCOPY")
+}
+
+/// Why the model's file gives no usable resolution, for the message that asks for one.
+pub fn why_no_resolution(model: &Model, file: &str) -> String {
+    let method = model.method.as_deref().map(str::trim).filter(|m| !m.is_empty());
+    match (&model.ignored_resolution, method) {
+        (Some(ignored), Some(method)) => format!(
+            "{file} records {} Å in {}, but its experimental method is {method}, not electron microscopy: \
+             that is not the map's resolution, so it was not used",
+            ignored.value, ignored.record
+        ),
+        (Some(ignored), None) => format!(
+            "{file} records {} Å in {}, but does not say the model is from electron microscopy \
+             (no EXPDTA / _exptl.method): not used as the map's resolution",
+            ignored.value, ignored.record
+        ),
+        (None, _) => format!("{file} does not record one"),
+    }
+}
+
 /// A model: atoms of the first MODEL, their residues, and what the reader noticed.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Model {
@@ -92,9 +125,19 @@ pub struct Model {
     pub atoms: Vec<Atom>,
     /// Residues, referenced by [`Atom::residue`].
     pub residues: Vec<Residue>,
-    /// Resolution recorded in the file (mmCIF `_em_3d_reconstruction.resolution`, or PDB
-    /// `REMARK 2 RESOLUTION.`), in Ångström.
+    /// Resolution of the reconstruction the model was built into, in Ångström, as the file
+    /// records it: mmCIF `_em_3d_reconstruction.resolution`, or PDB `REMARK 2 RESOLUTION.` when
+    /// `EXPDTA` says ELECTRON MICROSCOPY. Never an X-ray or NMR entry's resolution, which says
+    /// nothing about a map (see [`Model::ignored_resolution`]).
     pub resolution: Option<f64>,
+    /// The experimental method the file records (PDB `EXPDTA`, mmCIF `_exptl.method`), as
+    /// written.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// A resolution the file records that is not an electron-microscopy reconstruction's: not
+    /// used, but named when a run has no resolution.
+    #[serde(default)]
+    pub ignored_resolution: Option<IgnoredResolution>,
     /// Things that were odd but not fatal.
     pub warnings: Vec<String>,
 }
@@ -362,6 +405,12 @@ pub fn read_model_hashed(path: &Path) -> Result<(Model, crate::io::gz::Digest)> 
                 ),
             )
         })?;
+    if crate::io::sniff::looks_like_map(&bytes) {
+        return Err(Error::model(
+            path,
+            format!("this is a CCP4/MRC map, not a model (PDB or mmCIF): {}", crate::io::sniff::ORDER),
+        ));
+    }
     let format = format_from_name(path)
         .unwrap_or_else(|| sniff_format(&String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])));
     // PDB fields are byte columns: a stray non-ASCII byte becomes one '?', so it cannot shift

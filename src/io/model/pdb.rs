@@ -93,7 +93,15 @@ pub(super) fn parse_pdb(text_all: &str, path: &Path) -> Result<Model> {
         ));
     }
     let mut model = builder.finish();
-    model.resolution = pdb_resolution(text_all);
+    model.method = pdb_method(text_all);
+    if let Some(resolution) = pdb_resolution(text_all) {
+        if model.method.as_deref().is_some_and(super::is_electron_microscopy) {
+            model.resolution = Some(resolution);
+        } else {
+            model.ignored_resolution =
+                Some(super::IgnoredResolution { value: resolution, record: "REMARK 2 RESOLUTION".into() });
+        }
+    }
     Ok(model)
 }
 
@@ -146,6 +154,17 @@ fn charge(bytes: &[u8]) -> i8 {
     }
 }
 
+/// `EXPDTA    ELECTRON MICROSCOPY` (columns 11-79, continued over lines numbered in 9-10).
+pub(super) fn pdb_method(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("EXPDTA"))
+        .map(|l| l.get(10..).unwrap_or("").trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
 /// `REMARK   2 RESOLUTION. 3.20 ANGSTROMS.`
 pub(super) fn pdb_resolution(text: &str) -> Option<f64> {
     text.lines()
@@ -170,6 +189,16 @@ mod tests {
         let text = "REMARK   2\nREMARK   2 RESOLUTION.    3.20 ANGSTROMS.\n";
         assert_eq!(pdb_resolution(text), Some(3.2));
         assert_eq!(pdb_resolution("REMARK   2 RESOLUTION. NOT APPLICABLE.\n"), None);
+        let atom = "ATOM      1  CA  ALA A   1       1.000   2.000   3.000  1.00 20.00           C\n";
+        let remark = "REMARK   2 RESOLUTION.    3.20 ANGSTROMS.\n";
+        let em = read(&format!("EXPDTA    ELECTRON MICROSCOPY\n{remark}{atom}"));
+        assert_eq!((em.resolution, em.ignored_resolution), (Some(3.2), None));
+        let xray = read(&format!("EXPDTA    X-RAY DIFFRACTION\n{remark}{atom}"));
+        assert_eq!(xray.resolution, None);
+        assert_eq!(xray.method.as_deref(), Some("X-RAY DIFFRACTION"));
+        assert_eq!(xray.ignored_resolution.map(|i| i.value), Some(3.2));
+        let unknown = read(&format!("{remark}{atom}"));
+        assert!(unknown.resolution.is_none() && unknown.ignored_resolution.is_some() && unknown.method.is_none());
     }
 
     /// An ATOM/HETATM line with every field in its columns.
