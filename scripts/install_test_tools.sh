@@ -6,7 +6,8 @@
 # of them on a Slurm cluster), gemmi (the independent reader of the differential tests),
 # maturin, pytest and NumPy (tests/all/python_package.rs builds the Python package's wheel with
 # maturin, installs it here and runs its pytest suite), and Playwright's Python driver
-# (tests/all/pages_in_browser.rs opens the HTML pages in headless Chromium).
+# (tests/all/pages_in_browser.rs opens the HTML pages in headless Chromium), and moto's S3
+# server (tests/all/archive.rs).
 #
 # From Debian, when this runs as root with apt-get: chromium (the browser Playwright drives;
 # Playwright never downloads its own), slurm-wlm and munge (scripts/slurm_test_cluster.sh),
@@ -24,6 +25,12 @@ if [ -x .venv-test/bin/python ]; then
         echo "warning: could not install $package from PyPI; the tests that need it will be skipped" >&2
     fi
   done
+  # moto's S3-compatible server (with boto3 to fill it): tests/all/archive.rs serves a small
+  # EMDB/PDB archive from it on 127.0.0.1.
+  if ! .venv-test/bin/python -c "import moto.server, boto3, flask" 2>/dev/null; then
+    .venv-test/bin/pip install --quiet "moto[server]" ||
+      echo "warning: could not install moto[server] from PyPI; the S3 archive test will be skipped" >&2
+  fi
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod batch;
 pub mod console;
+pub mod emdb;
 pub mod run;
 
 use crate::error::{Error, ErrorReport};
@@ -18,6 +19,9 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     if args.get(1).map(String::as_str) == Some("batch") {
         let rest = std::iter::once("real_space_diff_map batch".to_string()).chain(args.into_iter().skip(2)).collect();
         return batch::main_with_args(rest);
+    }
+    if args.get(1).map(String::as_str) == Some("emdb") {
+        return run_emdb_entry(args);
     }
     if args.get(1).map(String::as_str) == Some(batch::entry::ENTRY_COMMAND) {
         let Some(path) = args.get(2) else {
@@ -47,6 +51,40 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         }
     };
     run_and_report(&parsed)
+}
+
+/// `real_space_diff_map emdb ID ...`: fetches what the entry needs, then the ordinary run.
+fn run_emdb_entry(args: Vec<String>) -> i32 {
+    let (options, id, parsed) = match emdb::parse_emdb_args(args) {
+        Ok(parsed) => parsed,
+        Err((text, code)) => {
+            if code == 0 {
+                print!("{text}");
+            } else {
+                eprint!("{}", console::printable(&text));
+            }
+            return code;
+        }
+    };
+    let staged = options.archive().and_then(|archive| archive.stage(&id, emdb::wanted_for(&parsed)));
+    match staged {
+        Ok(staged) => {
+            if !parsed.quiet {
+                for file in staged.files() {
+                    let how = if file.downloaded { "downloaded" } else { "from" };
+                    println!("{} {how} {}", staged.accession, console::printable(&file.url));
+                }
+            }
+            for note in &staged.notes {
+                eprintln!("note: {}", console::printable(note));
+            }
+            run_and_report(&emdb::complete_run_args(parsed, &staged))
+        }
+        Err(error) => {
+            eprintln!("error: {id}: {}", console::printable(&error.to_string()));
+            if matches!(error, Error::Usage(_)) { 2 } else { 1 }
+        }
+    }
 }
 
 /// Runs one job; on failure prints the error and, for a batch entry, writes it as JSON. A panic

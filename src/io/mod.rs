@@ -2,6 +2,7 @@
 //! [`map_source`]), PDB and mmCIF models ([`model`]), gzip and the checksums of the bytes read
 //! ([`gz`]), and files that appear whole or not at all ([`atomic_file`]).
 
+pub mod archive;
 pub mod atomic_file;
 pub mod ccp4;
 pub mod gz;

@@ -8,6 +8,7 @@ use libtest_mimic::{Arguments, Trial};
 
 mod common;
 
+mod archive;
 mod batch;
 mod command_line;
 mod difference_map;
@@ -57,6 +58,8 @@ macro_rules! tests {
 fn main() {
     let arguments = Arguments::from_args();
     let trials: Vec<Trial> = tests![
+        archive::entries_by_id_from_a_folder_http_and_s3_match_local_paths;
+        archive::archive_failures_are_named_and_never_used;
         batch::bad_entries_are_reported_and_good_ones_finish;
         batch::a_killed_batch_resumes_to_the_same_result;
         batch::parallel_and_sharded_runs_agree_with_a_serial_run;

@@ -23,6 +23,14 @@ pub struct Entry {
     pub half_maps: Option<[PathBuf; 2]>,
     /// The entry's parameters (the output paths are the batch's to set).
     pub parameters: Parameters,
+    /// The EMDB id (`emdb` column): what the entry does not give (model, map, half maps,
+    /// resolution) comes from the archives, fetched when the entry runs.
+    #[serde(default)]
+    pub emdb: Option<String>,
+    /// The archive files the entry was given once fetched (empty until then, and for entries
+    /// of local paths): URL, size, ETag, for the stamps.
+    #[serde(default)]
+    pub sources: Vec<crate::io::archive::fetch::Fetched>,
 }
 
 fn split_line(line: &str, separator: char) -> Vec<String> {
@@ -52,7 +60,8 @@ fn split_line(line: &str, separator: char) -> Vec<String> {
 impl Entry {
     /// The entry's input files: the model, then the map, then the half maps, then the mask.
     pub fn input_files(&self) -> Vec<&Path> {
-        let mut files = vec![self.model.as_path()];
+        let mut files: Vec<&Path> =
+            Some(self.model.as_path()).filter(|m| !m.as_os_str().is_empty()).into_iter().collect();
         files.extend(self.map.as_deref());
         files.extend(self.half_maps.iter().flatten().map(PathBuf::as_path));
         files.extend(self.parameters.peaks.mask.as_deref());
@@ -116,10 +125,14 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
     let separator = if header.contains('\t') { '\t' } else { ',' };
     let columns: Vec<String> = split_line(header, separator).iter().map(|c| c.to_ascii_lowercase()).collect();
     let column = |name: &str| columns.iter().position(|c| c == name);
-    let (Some(id_col), Some(model_col), Some(map_col)) = (column("id"), column("model"), column("map")) else {
+    let emdb_col = column("emdb");
+    let (id_col, model_col, map_col) = (column("id"), column("model"), column("map"));
+    let Some(id_col) = id_col.filter(|_| emdb_col.is_some() || (model_col.is_some() && map_col.is_some())) else {
         return Err(bad(
             header_line + 1,
-            format!("the header must name the columns id, model and map; it has {columns:?}"),
+            format!(
+                "the header must name the columns id, model and map (or id and emdb, for entries by EMDB id); it has {columns:?}"
+            ),
         ));
     };
     let (half1_col, half2_col) = (column("half_map_1"), column("half_map_2"));
@@ -130,17 +143,17 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
         ));
     }
     let fixed: Vec<usize> =
-        [Some(id_col), Some(model_col), Some(map_col), half1_col, half2_col].into_iter().flatten().collect();
+        [Some(id_col), model_col, map_col, half1_col, half2_col, emdb_col].into_iter().flatten().collect();
     let valid_keys = valid_keys();
     for (i, c) in columns.iter().enumerate() {
         if !fixed.contains(&i) && c != "options" && !valid_keys.contains(c) {
             return Err(bad(
                 header_line + 1,
                 format!(
-                    "unknown column '{c}'{}\nValid columns: id, model, map, half_map_1, half_map_2, options, and the option keys {}",
+                    "unknown column '{c}'{}\nValid columns: id, emdb, model, map, half_map_1, half_map_2, options, and the option keys {}",
                     crate::suggest::did_you_mean(
                         c,
-                        ["id", "model", "map", "half_map_1", "half_map_2", "options"]
+                        ["id", "emdb", "model", "map", "half_map_1", "half_map_2", "options"]
                             .into_iter()
                             .chain(valid_keys.iter().map(String::as_str))
                     ),
@@ -166,8 +179,12 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
             (a, b) if !a.is_empty() && !b.is_empty() => Some([base.join(a), base.join(b)]),
             _ => return Err(bad(n + 1, format!("entry '{id}' has one half map; give both or neither"))),
         };
-        if get(model_col).is_empty() || (get(map_col).is_empty() && half_maps.is_none()) {
-            return Err(bad(n + 1, format!("entry '{id}' needs a model and a map (or two half maps)")));
+        let cell = |c: Option<usize>| c.map(get).unwrap_or("");
+        let emdb = Some(cell(emdb_col)).filter(|e| !e.is_empty()).map(str::to_string);
+        if let Some(emdb) = &emdb {
+            crate::io::archive::layout::EmdbId::parse(emdb).map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
+        } else if cell(model_col).is_empty() || (cell(map_col).is_empty() && half_maps.is_none()) {
+            return Err(bad(n + 1, format!("entry '{id}' needs a model and a map (or two half maps, or an emdb id)")));
         }
         let mut options = Vec::new();
         for (i, c) in columns.iter().enumerate() {
@@ -186,10 +203,13 @@ pub fn read_manifest(path: &Path) -> Result<Vec<Entry>> {
         // The mask is an input like the maps: relative to the manifest.
         parameters.peaks.mask = parameters.peaks.mask.map(|m| base.join(m));
         confine_outputs(&parameters).map_err(|message| bad(n + 1, format!("entry '{id}': {message}")))?;
-        crate::parameters::Settings::check(parameters.clone(), half_maps.is_some())
+        // An entry by EMDB id may get its half maps from the archive: checked again then.
+        crate::parameters::Settings::check(parameters.clone(), half_maps.is_some() || emdb.is_some())
             .map_err(|e| bad(n + 1, format!("entry '{id}': {e}")))?;
-        let map = Some(get(map_col)).filter(|m| !m.is_empty()).map(|m| base.join(m));
-        entries.push(Entry { id, model: base.join(get(model_col)), map, half_maps, parameters });
+        let map = Some(cell(map_col)).filter(|m| !m.is_empty()).map(|m| base.join(m));
+        // An entry by EMDB id without a model column gets its model when it is fetched.
+        let model = Some(cell(model_col)).filter(|m| !m.is_empty()).map_or_else(PathBuf::new, |m| base.join(m));
+        entries.push(Entry { id, model, map, half_maps, parameters, emdb, sources: Vec::new() });
     }
     Ok(entries)
 }

@@ -68,6 +68,16 @@ pub struct BatchArgs {
     /// Allow --threads beyond the machine's cores.
     #[arg(long = "force-threads", alias = "force_threads")]
     pub force_threads: bool,
+    /// The EMDB archive, for entries given by id (an `emdb` column): a folder in the archive's
+    /// layout, an http(s):// URL or s3://bucket/prefix.
+    #[arg(long = "emdb-root", alias = "emdb_root", value_name = "ROOT")]
+    pub emdb_root: Option<String>,
+    /// The PDB archive (mmCIF files in its divided layout), for entries given by EMDB id.
+    #[arg(long = "pdb-root", alias = "pdb_root", value_name = "ROOT")]
+    pub pdb_root: Option<String>,
+    /// The local cache of files fetched from remote archives (default ~/.cache/real_space_diff_map).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
@@ -93,7 +103,24 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
             return Err(Error::Usage(format!("no entry '{only}' in {}", args.manifest.display())));
         }
     }
+    let archive = if entries.iter().any(|e| e.emdb.is_some()) {
+        let options = crate::app::emdb::ArchiveOptions {
+            emdb_root: args.emdb_root.clone(),
+            pdb_root: args.pdb_root.clone(),
+            cache: args.cache.clone(),
+        };
+        Some(options.archive()?)
+    } else {
+        None
+    };
     if args.resources {
+        // Entries by id are sized from their maps, fetched now (a workflow engine asks this
+        // once; the entries' jobs then find the files in the cache).
+        if let Some(archive) = &archive {
+            for entry in entries.iter_mut().filter(|e| e.emdb.is_some()) {
+                *entry = stage_entry(archive, entry).map_err(|e| Error::Invalid(format!("{}: {e}", entry.id)))?;
+            }
+        }
         print!("{}", resource_table(&entries));
         return Ok(0);
     }
@@ -152,10 +179,36 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
-                    let Some((index, entry, estimate)) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
+                    let Some((index, mut entry, mut estimate)) =
+                        queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
                     else {
                         break;
                     };
+                    // An entry by EMDB id fetches its files first (while other workers
+                    // compute), then is sized from its map like any other.
+                    if let (Some(archive), Some(_)) = (&archive, &entry.emdb) {
+                        rows.lock().unwrap_or_else(|e| e.into_inner())[index].status = EntryStatus::Running;
+                        match stage_entry(archive, &entry) {
+                            Ok(staged) => {
+                                entry = staged;
+                                estimate = memory_estimate(&entry);
+                            }
+                            Err(error) => {
+                                let row = runner.record_early_failure(&entry, error);
+                                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                if !quiet {
+                                    let why = row.error.as_ref().map_or("failed".to_string(), |e| e.to_string());
+                                    progress.suspend(|| {
+                                        eprintln!("{}", crate::escape::terminal(&format!("{}: {why}", row.id)))
+                                    });
+                                }
+                                rows.lock().unwrap_or_else(|e| e.into_inner())[index] = row;
+                                live.write(&rows, false);
+                                progress.inc(1);
+                                continue;
+                            }
+                        }
+                    }
                     let held = budget.acquire(estimate);
                     rows.lock().unwrap_or_else(|e| e.into_inner())[index].status = EntryStatus::Running;
                     live.write(&rows, false);
@@ -206,6 +259,35 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         );
     }
     Ok(failed)
+}
+
+/// An entry given by EMDB id with its files fetched: what its columns did not give (model, map
+/// and half maps, resolution) taken from the archives, and the fetched files recorded for its
+/// stamp. The settings are checked again, now that it is known whether there are half maps.
+fn stage_entry(archive: &crate::io::archive::Archive, entry: &Entry) -> std::result::Result<Entry, ErrorReport> {
+    let Some(id) = &entry.emdb else { return Ok(entry.clone()) };
+    let maps_given = entry.map.is_some() || entry.half_maps.is_some();
+    let wanted = crate::io::archive::Wanted {
+        model: entry.model.as_os_str().is_empty(),
+        map: !maps_given,
+        half_maps: !maps_given,
+    };
+    let staged = archive.stage(id, wanted).map_err(|e| ErrorReport::from(&e))?;
+    let mut ready = entry.clone();
+    if let Some(model) = &staged.model {
+        ready.model = model.local.clone();
+    }
+    if !maps_given {
+        ready.map = staged.map.as_ref().map(|m| m.local.clone());
+        ready.half_maps = staged.half_maps.as_ref().map(|[a, b]| [a.local.clone(), b.local.clone()]);
+    }
+    if ready.parameters.resolution.is_none() {
+        ready.parameters.resolution = staged.header.resolution;
+    }
+    ready.sources = staged.files().into_iter().cloned().collect();
+    crate::parameters::Settings::check(ready.parameters.clone(), ready.half_maps.is_some())
+        .map_err(|e| ErrorReport::from(&e))?;
+    Ok(ready)
 }
 
 /// Refuses a batch whose summary files would replace its manifest or one of its inputs (a

@@ -129,6 +129,26 @@ fn entry_folder(out_dir: &Path, id: &str) -> Result<PathBuf, ErrorReport> {
 }
 
 impl Runner<'_> {
+    /// An entry that failed before it could run (its archive files could not be fetched):
+    /// `failed.json` in its folder, like every failure, and its summary row.
+    pub(super) fn record_early_failure(&self, entry: &Entry, error: ErrorReport) -> SummaryRow {
+        let mut row = SummaryRow::new(&entry.id, EntryStatus::Failed);
+        if let Ok(dir) = entry_folder(self.out_dir, &entry.id) {
+            let stamp = Stamp {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                parameters: entry.parameters.clone(),
+                inputs: Vec::new(),
+                error: Some(error.clone()),
+                sources: entry.sources.clone(),
+            };
+            let text = serde_json::to_string_pretty(&stamp).unwrap_or_default();
+            let _ = std::fs::remove_file(dir.join("done.json"));
+            let _ = write_atomically(&dir.join("failed.json"), &[], |w| w.write_all(text.as_bytes()));
+        }
+        row.error = Some(error);
+        row
+    }
+
     /// Runs one entry (or skips it when its stamp still matches) and returns its summary row.
     pub(super) fn run_entry(&self, entry: &Entry) -> SummaryRow {
         let dir = match entry_folder(self.out_dir, &entry.id) {
@@ -208,6 +228,7 @@ impl Runner<'_> {
                 parameters: entry.parameters.clone(),
                 inputs,
                 error: Some(error.clone()),
+                sources: entry.sources.clone(),
             };
             let text = serde_json::to_string_pretty(&stamp).unwrap_or_default();
             let _ = write_atomically(&failed_path, &[], |w| w.write_all(text.as_bytes()));
@@ -279,6 +300,7 @@ impl Runner<'_> {
             parameters: entry.parameters.clone(),
             inputs: with_checksums_read(inputs, &dir.join(crate::outputs::ENTRY_REPORT)),
             error: None,
+            sources: entry.sources.clone(),
         };
         let text = serde_json::to_string_pretty(&stamp).map_err(|e| record_failure(Vec::new(), internal(e)))?;
         write_atomically(&done_path, &[], |w| w.write_all(text.as_bytes())).map_err(|e| ErrorReport::from(&e))

@@ -33,6 +33,10 @@ pub struct Stamp {
     pub inputs: Vec<InputStamp>,
     /// What went wrong, for failures.
     pub error: Option<ErrorReport>,
+    /// For an entry by EMDB id: the archive files it was given (URL, size, ETag, modification
+    /// time), as fetched for this run.
+    #[serde(default)]
+    pub sources: Vec<crate::io::archive::fetch::Fetched>,
 }
 
 fn modified(path: &Path) -> f64 {

@@ -1,0 +1,367 @@
+//! Entries by EMDB id against real servers on this machine: a small archive in the EMDB and PDB
+//! layouts (header XML in the v3 schema, gzip maps and mmCIF models) is built from the
+//! testdata, read from a folder, served over HTTP and from an S3-compatible server (moto's,
+//! `tests/tools/archive_servers.py`), and every way gives the maps a manifest of local paths
+//! gives. The failures a cluster meets: a missing file, a 500 that recovers, a download that
+//! stops halfway once or always, two batches sharing one cache.
+
+use crate::common;
+use serde_json::Value;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn program() -> &'static str {
+    env!("CARGO_BIN_EXE_real_space_diff_map")
+}
+
+fn gzip_to(source: &Path, target: &Path) {
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(target).unwrap(), Default::default());
+    gz.write_all(&std::fs::read(source).unwrap()).unwrap();
+    gz.finish().unwrap();
+}
+
+/// A v3 header with the elements the program reads, laid out as the schema lays them out.
+fn header_xml(id: &str, pdb_ids: &[&str], resolution: f64, half_maps: bool) -> String {
+    let number = id.trim_start_matches("EMD-");
+    let models: String = pdb_ids
+        .iter()
+        .map(|p| format!("<pdb_reference><pdb_id>{p}</pdb_id><relationship><in_frame>FULLOVERLAP</in_frame></relationship></pdb_reference>"))
+        .collect();
+    let halves = if half_maps {
+        format!(
+            "<half_map_list><half_map format=\"CCP4\"><file>emd_{number}_half_map_1.map.gz</file></half_map>\
+             <half_map format=\"CCP4\"><file>emd_{number}_half_map_2.map.gz</file></half_map></half_map_list>"
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<emd emdb_id=\"{id}\" version=\"3.0.2.7\">\
+         <admin><current_status><code>REL</code></current_status></admin>\
+         <crossreferences><pdb_list>{models}</pdb_list></crossreferences>\
+         <structure_determination_list><structure_determination><method>singleParticle</method>\
+         <singleparticle_processing><final_reconstruction><resolution res_type=\"BY AUTHOR\" units=\"Å\">{resolution}</resolution>\
+         </final_reconstruction></singleparticle_processing></structure_determination></structure_determination_list>\
+         <map format=\"CCP4\"><file>emd_{number}.map.gz</file><contour_list><contour primary=\"true\"><level>0.05</level></contour></contour_list></map>\
+         <interpretation>{halves}</interpretation></emd>\n"
+    )
+}
+
+/// The archive: EMD-21457 (the spike segment, its model as PDB 6vyb) and EMD-90001 (the ligand
+/// pocket with half maps; two fitted models listed, the first used). Returns its folder.
+fn build_archive(dir: &Path) -> PathBuf {
+    let root = dir.join("archive");
+    let emdb = root.join("emdb/structures");
+    let pdb = root.join("pdb/data/structures/divided/mmCIF");
+    gzip_to(&common::testdata("emd_21457_seg.mrc"), &emdb.join("EMD-21457/map/emd_21457.map.gz"));
+    std::fs::create_dir_all(emdb.join("EMD-21457/header")).unwrap();
+    std::fs::write(emdb.join("EMD-21457/header/emd-21457-v30.xml"), header_xml("EMD-21457", &["6VYB"], 3.2, false))
+        .unwrap();
+    gzip_to(&common::testdata("6vyb_Ndom_noNAG.cif"), &pdb.join("vy/6vyb.cif.gz"));
+    let pocket = common::testdata("ligand_pocket");
+    gzip_to(&pocket.join("map.mrc"), &emdb.join("EMD-90001/map/emd_90001.map.gz"));
+    for n in [1, 2] {
+        gzip_to(
+            &pocket.join(format!("half{n}.mrc")),
+            &emdb.join(format!("EMD-90001/other/emd_90001_half_map_{n}.map.gz")),
+        );
+    }
+    std::fs::create_dir_all(emdb.join("EMD-90001/header")).unwrap();
+    std::fs::write(
+        emdb.join("EMD-90001/header/emd-90001-v30.xml"),
+        header_xml("EMD-90001", &["9lpk", "9zzz"], 3.2, true),
+    )
+    .unwrap();
+    gzip_to(&pocket.join("model.cif"), &pdb.join("lp/9lpk.cif.gz"));
+    root
+}
+
+/// The servers of `tests/tools/archive_servers.py`, stopped when dropped.
+struct Servers {
+    child: Child,
+    info: Value,
+}
+
+impl Servers {
+    fn start(archive: &Path) -> Servers {
+        let python = common::test_python();
+        let python = if python.exists() { python } else { PathBuf::from("python3") };
+        let mut child = Command::new(python)
+            .arg(common::root().join("tests/tools/archive_servers.py"))
+            .arg(archive)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("servers said {line:?}: {e}"));
+        Servers { child, info }
+    }
+
+    fn http(&self, mode: &str, archive: &str) -> String {
+        format!("http://127.0.0.1:{}/{mode}/{archive}", self.info["http"])
+    }
+
+    fn gets(&self) -> Value {
+        let url = format!("http://127.0.0.1:{}/_stats", self.info["http"]);
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["GET"].clone()
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn batch(dir: &Path, manifest: &str, out: &str, roots: &[&str], env: &[(&str, String)]) -> Output {
+    let mut command = Command::new(program());
+    command.current_dir(dir).args(["batch", manifest, "--out-dir", out, "--jobs", "2"]).args(roots);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The difference map's voxels (the header holds the run's label, the same either way).
+fn map_data(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))[1024..].to_vec()
+}
+
+const BY_ID: &str = "id\temdb\nspike\tEMD-21457\npocket\tEMD-90001\n";
+
+pub fn entries_by_id_from_a_folder_http_and_s3_match_local_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let archive = build_archive(d);
+    // The reference: the same files as a manifest of local paths.
+    let e = |p: &str| archive.join("emdb/structures").join(p).display().to_string();
+    let p = |p: &str| archive.join("pdb/data/structures/divided/mmCIF").join(p).display().to_string();
+    std::fs::write(
+        d.join("paths.tsv"),
+        format!(
+            "id\tmodel\tmap\thalf_map_1\thalf_map_2\tresolution\nspike\t{}\t{}\t\t\t3.2\npocket\t{}\t{}\t{}\t{}\t3.2\n",
+            p("vy/6vyb.cif.gz"),
+            e("EMD-21457/map/emd_21457.map.gz"),
+            p("lp/9lpk.cif.gz"),
+            e("EMD-90001/map/emd_90001.map.gz"),
+            e("EMD-90001/other/emd_90001_half_map_1.map.gz"),
+            e("EMD-90001/other/emd_90001_half_map_2.map.gz"),
+        ),
+    )
+    .unwrap();
+    let out = batch(d, "paths.tsv", "by_path", &[], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::fs::write(d.join("ids.tsv"), BY_ID).unwrap();
+    let same_maps = |out_dir: &str| {
+        for id in ["spike", "pocket"] {
+            let name = |o: &str| d.join(o).join(id).join("difference.ccp4");
+            assert!(map_data(&name(out_dir)) == map_data(&name("by_path")), "{out_dir}/{id}: the same map as by path");
+        }
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(out_dir).join("pocket/report.json")).unwrap())
+                .unwrap();
+        assert_eq!(report["peak_search"]["units"], "half_map_z", "the half maps were taken from the header");
+    };
+
+    // A local mirror.
+    let folder = |a: &str| archive.join(a).display().to_string();
+    let roots = ["--emdb-root".to_string(), folder("emdb"), "--pdb-root".to_string(), folder("pdb")];
+    let roots: Vec<&str> = roots.iter().map(String::as_str).collect();
+    let out = batch(d, "ids.tsv", "by_folder", &roots, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    same_maps("by_folder");
+
+    // HTTP, through a cache; a second run fetches nothing and runs nothing.
+    let servers = Servers::start(&archive);
+    let cache = d.join("cache").display().to_string();
+    let (emdb_url, pdb_url) = (servers.http("plain", "emdb"), servers.http("plain", "pdb"));
+    let roots = ["--emdb-root", &emdb_url, "--pdb-root", &pdb_url, "--cache", &cache];
+    let out = batch(d, "ids.tsv", "by_http", &roots, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    same_maps("by_http");
+    let done: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("by_http/pocket/done.json")).unwrap()).unwrap();
+    let sources = done["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 5, "header, model, map, two half maps: {done}");
+    assert!(
+        sources
+            .iter()
+            .all(|s| s["url"].as_str().unwrap().starts_with("http://127.0.0.1:") && s["size"].as_u64().unwrap() > 0)
+    );
+    let gets_after_first = servers.gets();
+    let out = batch(d, "ids.tsv", "by_http", &roots, &[]);
+    assert!(out.status.success() && text(&out).contains("2 skipped"), "{}", text(&out));
+    assert_eq!(servers.gets(), gets_after_first, "a warm cache downloads nothing");
+    // A file changed in the archive is seen and fetched again; the entry runs again.
+    let header = archive.join("emdb/structures/EMD-21457/header/emd-21457-v30.xml");
+    std::fs::write(&header, header_xml("EMD-21457", &["6VYB"], 3.3, false)).unwrap();
+    let out = batch(d, "ids.tsv", "by_http", &roots, &[]);
+    assert!(out.status.success() && text(&out).contains("1 done, 1 skipped"), "{}", text(&out));
+    let spike: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("by_http/spike/report.json")).unwrap()).unwrap();
+    assert_eq!(spike["parameters"]["resolution"], 3.3, "the new header's resolution");
+    std::fs::write(&header, header_xml("EMD-21457", &["6VYB"], 3.2, false)).unwrap();
+
+    // One entry on the command line, by id.
+    let out = Command::new(program())
+        .current_dir(d)
+        .args(["emdb", "EMD-90001", &format!("emdb_root={emdb_url}"), &format!("pdb_root={pdb_url}")])
+        .args([format!("cache={cache}"), "output=single.ccp4".into(), "pictures=0".into(), "viewer=false".into()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("9lpk is used"), "the other fitted model is named: {}", text(&out));
+    assert!(map_data(&d.join("single.ccp4")) == map_data(&d.join("by_path/pocket/difference.ccp4")));
+
+    // S3 (moto's server), the same way.
+    let Some(port) = servers.info["s3"].as_u64() else {
+        eprintln!(
+            "SKIPPED the S3 part of entries_by_id_from_a_folder_http_and_s3_match_local_paths: {}",
+            servers.info["s3_error"]
+        );
+        return;
+    };
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+    ];
+    let bucket = servers.info["bucket"].as_str().unwrap();
+    let (emdb_s3, pdb_s3) = (format!("s3://{bucket}/pub/emdb"), format!("s3://{bucket}/pub/pdb"));
+    let roots = ["--emdb-root", &emdb_s3, "--pdb-root", &pdb_s3, "--cache", &cache];
+    let out = batch(d, "ids.tsv", "by_s3", &roots, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    same_maps("by_s3");
+}
+
+pub fn archive_failures_are_named_and_never_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let archive = build_archive(d);
+    let servers = Servers::start(&archive);
+    let run = |mode: &str, manifest: &str, out: &str, cache: &str| {
+        std::fs::write(d.join(format!("{out}.tsv")), manifest).unwrap();
+        let (emdb, pdb) = (servers.http(mode, "emdb"), servers.http(mode, "pdb"));
+        let cache = d.join(cache).display().to_string();
+        batch(d, &format!("{out}.tsv"), out, &["--emdb-root", &emdb, "--pdb-root", &pdb, "--cache", &cache], &[])
+    };
+    let failure = |out: &str, id: &str| -> String {
+        let stamp: Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join(out).join(id).join("failed.json")).unwrap()).unwrap();
+        format!("{} {}", stamp["error"]["file"], stamp["error"]["message"])
+    };
+    // A file the archive does not have: the entry fails naming the URL; the others run.
+    let out = run("plain", "id\temdb\nabsent\tEMD-90002\npocket\tEMD-90001\n", "missing", "c1");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = failure("missing", "absent");
+    assert!(
+        said.contains("/plain/emdb/structures/EMD-90002/header/emd-90002-v30.xml") && said.contains("not found"),
+        "{said}"
+    );
+    assert!(d.join("missing/pocket/done.json").exists());
+    // A 500 on the first request of every file: retried, and the maps are the same.
+    let out = run("fail-once", BY_ID, "flaky", "c2");
+    assert!(out.status.success(), "{}", text(&out));
+    let reference = run("plain", BY_ID, "reference", "c3");
+    assert!(reference.status.success(), "{}", text(&reference));
+    for id in ["spike", "pocket"] {
+        let map = |o: &str| map_data(&d.join(o).join(id).join("difference.ccp4"));
+        assert!(map("flaky") == map("reference"), "{id}");
+    }
+    // A server that stops halfway once: downloaded again; every time: the entry fails, and no
+    // partial file is left in the cache or used.
+    let out = run("truncate-once", "id\temdb\nspike\tEMD-21457\n", "cut_once", "c4");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        map_data(&d.join("cut_once/spike/difference.ccp4")) == map_data(&d.join("reference/spike/difference.ccp4"))
+    );
+    let out = run("truncate", "id\temdb\nspike\tEMD-21457\n", "cut", "c5");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = failure("cut", "spike");
+    assert!(
+        said.contains("/truncate/emdb/structures/EMD-21457/header/emd-21457-v30.xml")
+            && said.contains("download failed"),
+        "{said}"
+    );
+    let mut left = Vec::new();
+    for entry in walk(&d.join("c5")) {
+        let name = entry.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".rsdm-lock") {
+            left.push(name);
+        }
+    }
+    assert!(left.is_empty(), "nothing but locks in the cache after failed downloads: {left:?}");
+
+    // Two batches at once on one cold cache: both finish with the same maps, and every file
+    // was downloaded once.
+    let fresh = Servers::start(&archive);
+    let cache = d.join("shared_cache").display().to_string();
+    let (emdb, pdb) = (fresh.http("plain", "emdb"), fresh.http("plain", "pdb"));
+    std::fs::write(d.join("ids.tsv"), BY_ID).unwrap();
+    let start = |out: &str| {
+        Command::new(program())
+            .current_dir(d)
+            .args([
+                "batch",
+                "ids.tsv",
+                "--out-dir",
+                out,
+                "--jobs",
+                "1",
+                "--emdb-root",
+                &emdb,
+                "--pdb-root",
+                &pdb,
+                "--cache",
+                &cache,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start("first"), start("second"));
+    for (name, child) in [("first", a), ("second", b)] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        for id in ["spike", "pocket"] {
+            let map = map_data(&d.join(name).join(id).join("difference.ccp4"));
+            assert!(map == map_data(&d.join("reference").join(id).join("difference.ccp4")), "{name}/{id}");
+        }
+    }
+    let gets = fresh.gets();
+    assert!(gets.as_object().unwrap().values().all(|n| n.as_u64() == Some(1)), "each file fetched once: {gets}");
+    assert_eq!(gets.as_object().unwrap().len(), 8, "8 files in the archive: {gets}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
