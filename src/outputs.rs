@@ -38,6 +38,8 @@ pub enum OutputKind {
     CootScript,
     /// The folder of peak pictures beside the map (`pictures=N`, N > 0).
     PicturesFolder,
+    /// The model with each residue's score as its B-factor, `model_scores=`.
+    ScoredModel,
 }
 
 impl OutputKind {
@@ -54,6 +56,7 @@ impl OutputKind {
             OutputKind::ChimeraxScript => "ChimeraX script",
             OutputKind::CootScript => "Coot script",
             OutputKind::PicturesFolder => "pictures folder",
+            OutputKind::ScoredModel => "scored model",
         }
     }
 
@@ -101,6 +104,7 @@ impl OutputLayout {
             planned.push((OutputKind::ResiduesTable, suffixed(prefix, "_residues.csv")));
         }
         planned.extend(outputs.html.clone().map(|p| (OutputKind::HtmlReport, p)));
+        planned.extend(outputs.model_scores.clone().map(|p| (OutputKind::ScoredModel, p)));
         if outputs.viewer {
             planned.push((OutputKind::ChimeraxScript, companion_path(map, "_chimerax.cxc")));
             planned.push((OutputKind::CootScript, companion_path(map, "_coot.py")));
@@ -172,7 +176,7 @@ pub fn entry_parameters(parameters: &Parameters, dir: &Path) -> Parameters {
     outputs.output = dir.join(ENTRY_MAP);
     outputs.json = Some(dir.join(ENTRY_REPORT));
     outputs.html = Some(dir.join(outputs.html.as_deref().unwrap_or(Path::new(ENTRY_PAGE))));
-    for named in [&mut outputs.csv, &mut outputs.scale_map, &mut outputs.noise_map] {
+    for named in [&mut outputs.csv, &mut outputs.scale_map, &mut outputs.noise_map, &mut outputs.model_scores] {
         *named = named.as_ref().map(|name| dir.join(name));
     }
     parameters

@@ -310,6 +310,11 @@ pub struct OutputParameters {
     /// Write a self-contained HTML report of the run (inputs, fit, peaks with their pictures).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write a copy of the model whose B-factors are each residue's mean difference value at
+    /// its atoms (.cif: mmCIF with every score as its own category; .pdb: PDB), to colour by.
+    #[arg(long = "model_scores", alias = "model-scores", value_name = "FILE")]
+    #[serde(default)]
+    pub model_scores: Option<PathBuf>,
 }
 
 impl Default for OutputParameters {
@@ -323,6 +328,7 @@ impl Default for OutputParameters {
             viewer: true,
             pictures: DEFAULT_PICTURES,
             html: None,
+            model_scores: None,
         }
     }
 }

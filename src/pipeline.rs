@@ -29,7 +29,7 @@ use crate::grid::{Map, MapHeader};
 use crate::io::atomic_file::Transaction;
 use crate::io::ccp4::write_map_in;
 use crate::io::gz::Digest;
-use crate::io::model::Model;
+use crate::io::model::{Model, ModelFormat};
 use crate::outputs::{OutputKind, OutputLayout};
 use crate::parameters::{Parameters, Settings};
 use crate::report::{
@@ -500,6 +500,15 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
         write_csv(&out, [peaks, residues], listed, scored, job.report.peak_search.units, &inputs)?;
         outputs.extend([peaks.to_path_buf(), residues.to_path_buf()]);
     }
+    if let Some(path) = layout.path(OutputKind::ScoredModel) {
+        // As given: the input's format, unless the name says the other.
+        let given = job.model_source.path().and_then(crate::io::model::format_of).unwrap_or(ModelFormat::Pdb);
+        let format = crate::io::model::write::format_for(path, given);
+        let units = job.report.peak_search.units.word();
+        let text = crate::io::model::write::scored_model_text(&job.model, &job.report.residues, units, format)?;
+        out.write(path, &inputs, |w| std::io::Write::write_all(w, text.as_bytes()))?;
+        outputs.push(path.to_path_buf());
+    }
     let mut linked = LinkedFiles::default();
     if let Some(primary) = maps.iter().find(|m| m.kind.is_difference()) {
         let clock = Instant::now();
@@ -552,6 +561,7 @@ fn write_views(
             difference: SceneMap { path: primary.path.clone(), geometry: primary.map.geometry, level: threshold },
             units,
             peaks: &job.report.peaks,
+            scored_model: layout.path(OutputKind::ScoredModel).map(Path::to_path_buf),
         };
         linked.viewer_scripts = write_viewer_scripts(out, &scene, chimerax, coot, inputs)?;
     }

@@ -41,6 +41,8 @@ pub struct ViewerScene<'a> {
     pub units: Units,
     /// The peaks listed in the report, strongest first.
     pub peaks: &'a [Peak],
+    /// The model with each residue's score as its B-factor (`model_scores=`), when written.
+    pub scored_model: Option<PathBuf>,
 }
 
 /// Writes the ChimeraX script to `chimerax` and the Coot script to `coot` (where the run's
@@ -145,6 +147,24 @@ pub fn chimerax_script(scene: &ViewerScene, own_path: &Path) -> String {
             difference.level,
             placement(&difference.geometry)
         ));
+        next_id += 1;
+    }
+    if let Some(scored) = &scene.scored_model {
+        // A second copy of the model, coloured by each residue's score and hidden until asked
+        // for: the markers and maps stay as they are.
+        let (command, opened) = open_command(script_dir, scored, "", "scored model");
+        lines.push(command);
+        if opened {
+            lines.push(format!(
+                "# #{next_id}: the model coloured by each residue's mean difference value ({}; red below -3, \
+                 green above 3): `show #{next_id} models`.",
+                scene.units.word()
+            ));
+            lines
+                .push(format!("color byattribute bfactor #{next_id} palette -3,red:0,white:3,green noValueColor gray"));
+            lines.push(format!("hide #{next_id} models"));
+            next_id += 1;
+        }
     }
     let markers = 10.max(next_id + 1);
     for (index, peak) in scene.peaks.iter().enumerate() {

@@ -365,3 +365,39 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// The Snakemake workflow takes a manifest of EMDB ids and the archive roots in its config, and
+/// gives the batch command's maps.
+pub fn the_snakefile_takes_emdb_ids_and_archive_roots() {
+    let Some(snakemake) = crate::snakemake_workflow::snakemake() else {
+        eprintln!(
+            "SKIPPED the_snakefile_takes_emdb_ids_and_archive_roots: no snakemake (run scripts/install_test_tools.sh)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let archive = build_archive(d);
+    let servers = Servers::start(&archive);
+    std::fs::write(d.join("ids.tsv"), BY_ID).unwrap();
+    let (emdb, pdb) = (servers.http("plain", "emdb"), servers.http("plain", "pdb"));
+    let cache = d.join("cache").display().to_string();
+    let out = Command::new(&snakemake)
+        .current_dir(d)
+        .args(["-s", common::root().join("workflow/Snakefile").to_str().unwrap(), "--cores", "2", "--config"])
+        .args(["manifest=ids.tsv", "out_dir=results", "threads=1"])
+        .arg(format!("program={}", program()))
+        .args([format!("emdb_root={emdb}"), format!("pdb_root={pdb}"), format!("cache={cache}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "snakemake failed:\n{}", text(&out));
+    let roots = ["--emdb-root", &emdb, "--pdb-root", &pdb, "--cache", &cache];
+    let batch_out = batch(d, "ids.tsv", "by_batch", &roots, &[]);
+    assert!(batch_out.status.success(), "{}", text(&batch_out));
+    for id in ["spike", "pocket"] {
+        let map = |o: &str| map_data(&d.join(o).join(id).join("difference.ccp4"));
+        assert!(map("results") == map("by_batch"), "{id}: the workflow's map is the batch's");
+    }
+    let summary = std::fs::read_to_string(d.join("results/summary.tsv")).unwrap();
+    assert_eq!(summary.lines().filter(|l| l.contains("\tdone\t") || l.contains("\tskipped\t")).count(), 2, "{summary}");
+}

@@ -60,6 +60,7 @@ fn main() {
     let trials: Vec<Trial> = tests![
         archive::entries_by_id_from_a_folder_http_and_s3_match_local_paths;
         archive::archive_failures_are_named_and_never_used;
+        archive::the_snakefile_takes_emdb_ids_and_archive_roots [Snakemake];
         batch::bad_entries_are_reported_and_good_ones_finish;
         batch::a_killed_batch_resumes_to_the_same_result;
         batch::parallel_and_sharded_runs_agree_with_a_serial_run;
@@ -116,6 +117,7 @@ fn main() {
         model_io_gemmi::every_model_reads_as_gemmi_reads_it [Gemmi];
         model_io_gemmi::a_many_chain_model_reads_the_same_from_pdb_and_mmcif [Gemmi];
         model_io_gemmi::shared_pdb_and_mmcif_copies_read_the_same [Shared];
+        model_io_gemmi::scored_models_read_in_gemmi_with_the_residue_scores_as_b [Gemmi];
         model_io_real::every_shared_model_loads [Shared];
         model_io_real::spike_models_have_the_expected_contents [Shared];
         model_io_real::mitoribo_hydrogens_and_zero_occupancies_are_kept [Shared];

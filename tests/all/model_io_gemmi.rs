@@ -285,3 +285,67 @@ pub fn shared_pdb_and_mmcif_copies_read_the_same() {
     }
     assert!(pairs >= 3, "found {pairs} PDB/mmCIF pairs");
 }
+
+/// `model_scores=`: the scored copies (PDB and mmCIF) read by gemmi give every atom of the
+/// model, in place, with its residue's mean difference value (the report's) as B; the
+/// ChimeraX script colours that copy by it.
+pub fn scored_models_read_in_gemmi_with_the_residue_scores_as_b() {
+    let Some(python) = common::python_with_gemmi("scored_models_read_in_gemmi_with_the_residue_scores_as_b") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/gemmi_model.py");
+    for name in ["scores.pdb", "scores.cif"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+            .current_dir(d)
+            .arg(common::testdata("ligand_pocket/model.cif"))
+            .arg(common::testdata("ligand_pocket/map.mrc"))
+            .args(["resolution=3.2", "output=diff.ccp4", "json=report.json", "pictures=0", "--quiet"])
+            .arg(format!("model_scores={name}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).unwrap()).unwrap();
+        let mean_of = |chain: &str, number: i64| -> f64 {
+            let r = report["residues"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["chain"] == chain && r["residue_number"] == number)
+                .unwrap();
+            r["mean"].as_f64().unwrap_or(0.0)
+        };
+        let dump = Command::new(&python).arg(&script).arg("dump").arg(d.join(name)).output().unwrap();
+        assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+        let line: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&dump.stdout).lines().next().unwrap()).unwrap();
+        let atoms = line["atoms"].as_array().unwrap();
+        let original = real_space_diff_map::io::model::read_model(common::testdata("ligand_pocket/model.cif")).unwrap();
+        assert_eq!(atoms.len(), original.atoms.len(), "{name}: every atom");
+        let mut different = 0;
+        for (row, atom) in atoms.iter().zip(&original.atoms) {
+            let chain = row[0].as_str().unwrap();
+            let number = row[2].as_i64().unwrap();
+            assert_eq!(original.residues[atom.residue].chain, chain, "{name}");
+            for k in 0..3 {
+                assert!((row[7 + k].as_f64().unwrap() - atom.position[k]).abs() < 1e-3, "{name}: coordinates kept");
+            }
+            let b = row[11].as_f64().unwrap();
+            assert!(
+                (b - mean_of(chain, number)).abs() < 0.006,
+                "{name}: B {b} vs the residue's mean {}",
+                mean_of(chain, number)
+            );
+            different += usize::from((b - atom.b_iso).abs() > 1.0);
+        }
+        assert!(different > atoms.len() / 2, "{name}: the B column was replaced");
+        let cxc = std::fs::read_to_string(d.join("diff_chimerax.cxc")).unwrap();
+        assert!(cxc.contains(&format!("{name}\"")) && cxc.contains("color byattribute bfactor #4"), "{cxc}");
+        if name.ends_with(".cif") {
+            let text = std::fs::read_to_string(d.join(name)).unwrap();
+            assert!(text.contains("_rsdm_residue_score.q_value") && text.contains("_rsdm_residue_score.mean"));
+        }
+    }
+}

@@ -7,7 +7,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn snakemake() -> Option<PathBuf> {
+pub fn snakemake() -> Option<PathBuf> {
     if let Ok(path) = std::env::var("SNAKEMAKE")
         && Path::new(&path).exists()
     {

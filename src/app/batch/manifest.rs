@@ -97,6 +97,7 @@ fn confine_outputs(parameters: &Parameters) -> std::result::Result<(), String> {
         ("csv", &outputs.csv),
         ("scale_map", &outputs.scale_map),
         ("noise_map", &outputs.noise_map),
+        ("model_scores", &outputs.model_scores),
     ] {
         let Some(value) = value else { continue };
         let mut parts = value.components();

@@ -14,6 +14,7 @@ pub mod element;
 pub mod hybrid36;
 mod mmcif;
 mod pdb;
+pub mod write;
 
 use crate::error::{Error, Result};
 use element::Element;
@@ -421,6 +422,12 @@ pub fn read_model_hashed(path: &Path) -> Result<(Model, crate::io::gz::Digest)> 
         ModelFormat::Mmcif => String::from_utf8_lossy(&bytes).into_owned(),
     };
     parse_model(&text, format, path).map(|model| (model, digest))
+}
+
+/// The format a model file's name says (`.cif`, `.mmcif`, `.pdb`, `.ent`, with or without
+/// `.gz`), if it says one.
+pub fn format_of(path: &Path) -> Option<ModelFormat> {
+    format_from_name(path)
 }
 
 fn format_from_name(path: &Path) -> Option<ModelFormat> {
