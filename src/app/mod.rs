@@ -39,32 +39,28 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             }
         };
     }
-    let parsed = match args::parse_run_args(args) {
-        Ok(parsed) => parsed,
-        Err((text, code)) => {
-            if code == 0 {
-                print!("{text}");
-            } else {
-                eprint!("{}", console::printable(&text));
-            }
-            return code;
-        }
-    };
-    run_and_report(&parsed)
+    match args::parse_run_args(args) {
+        Ok(parsed) => run_and_report(&parsed),
+        Err((text, code)) => say_parse_outcome(&text, code),
+    }
+}
+
+/// What the argument parser said instead of arguments: help or version on stdout (code 0), an
+/// error on stderr; returns the exit code.
+fn say_parse_outcome(text: &str, code: i32) -> i32 {
+    if code == 0 {
+        print!("{text}");
+    } else {
+        eprint!("{}", console::printable(text));
+    }
+    code
 }
 
 /// `real_space_diff_map emdb ID ...`: fetches what the entry needs, then the ordinary run.
 fn run_emdb_entry(args: Vec<String>) -> i32 {
     let (options, id, parsed) = match emdb::parse_emdb_args(args) {
         Ok(parsed) => parsed,
-        Err((text, code)) => {
-            if code == 0 {
-                print!("{text}");
-            } else {
-                eprint!("{}", console::printable(&text));
-            }
-            return code;
-        }
+        Err((text, code)) => return say_parse_outcome(&text, code),
     };
     let staged = options.archive().and_then(|archive| archive.stage(&id, emdb::wanted_for(&parsed)));
     match staged {

@@ -9,6 +9,7 @@ use libtest_mimic::{Arguments, Trial};
 mod common;
 
 mod archive;
+mod archive_fixture;
 mod batch;
 mod command_line;
 mod difference_map;
