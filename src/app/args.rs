@@ -15,10 +15,12 @@ use std::path::PathBuf;
 #[command(
     name = "real_space_diff_map",
     version,
-    about = "Real-space difference map for cryo-EM: experimental map minus a locally scaled model map, in sigma units.",
+    about = "Real-space difference map for cryo-EM: experimental map minus a locally scaled model map, in sigma units \
+             (z units with half maps).",
     long_about = None,
     after_help = "Options can be given Phenix-style as key=value (resolution=3.5) or as flags (--resolution 3.5).\n\
-                  Batch runs: real_space_diff_map batch MANIFEST --out-dir DIR (see the README)."
+                  Batch runs: real_space_diff_map batch MANIFEST --out-dir DIR (see the README).\n\
+                  By EMDB id: real_space_diff_map emdb EMD-3488 emdb_root=ROOT pdb_root=ROOT [cache=DIR] [key=value ...]."
 )]
 pub struct RunArgs {
     /// Atomic model: PDB or mmCIF, optionally gzip-compressed.

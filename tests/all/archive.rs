@@ -140,6 +140,33 @@ pub fn entries_by_id_from_a_folder_http_and_s3_match_local_paths() {
     let out = batch(d, "ids.tsv", "by_s3", &roots, &env);
     assert!(out.status.success(), "{}", text(&out));
     same_maps("by_s3");
+    // Results to an S3 prefix too: what boto3 reads back is what the out-dir holds.
+    let upload = format!("s3://{bucket}/results");
+    let with_upload: Vec<&str> = roots.iter().copied().chain(["--upload", upload.as_str()]).collect();
+    let out = batch(d, "ids.tsv", "by_s3", &with_upload, &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let python = common::test_python();
+    let read_back = |key: &str| -> String {
+        let script = "import boto3, hashlib, sys; c = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='testing', \
+                      aws_secret_access_key='testing', region_name='us-east-1'); \
+                      print(hashlib.sha256(c.get_object(Bucket=sys.argv[2], Key=sys.argv[3])['Body'].read()).hexdigest())";
+        let out = Command::new(&python)
+            .args(["-c", script, &format!("http://127.0.0.1:{port}"), bucket, key])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{key}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let local = |path: &str| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(std::fs::read(d.join("by_s3").join(path)).unwrap())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    for path in ["pocket/difference.ccp4", "spike/report.json", "pocket/done.json", "summary.tsv"] {
+        assert_eq!(read_back(&format!("results/{path}")), local(path), "{path} uploaded as it is in the out-dir");
+    }
 }
 
 pub fn archive_failures_are_named_and_never_used() {

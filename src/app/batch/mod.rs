@@ -78,6 +78,11 @@ pub struct BatchArgs {
     /// The local cache of files fetched from remote archives (default ~/.cache/real_space_diff_map).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Also copy the results to a remote prefix (s3://bucket/prefix, or an http(s):// WebDAV
+    /// root): each entry's folder as it finishes, the summaries at the end. The out-dir stays
+    /// the batch's working copy (stamps, resumption).
+    #[arg(long, value_name = "URL")]
+    pub upload: Option<String>,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize)> {
@@ -112,6 +117,10 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         Some(options.archive()?)
     } else {
         None
+    };
+    let uploader = match &args.upload {
+        Some(url) => Some(crate::io::archive::fetch::Uploader::new(crate::io::archive::fetch::Root::parse(url)?)?),
+        None => None,
     };
     if args.resources {
         // Entries by id are sized from their maps, fetched now (a workflow engine asks this
@@ -223,6 +232,10 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
                             row
                         });
                     budget.release(held);
+                    let row = match &uploader {
+                        Some(uploader) if !row.status.is_failure() => upload_entry(uploader, &args.out_dir, row),
+                        _ => row,
+                    };
                     if row.status.is_failure() {
                         failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         if !quiet {
@@ -244,6 +257,11 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
     let rows: Vec<SummaryRow> = rows.into_inner().unwrap_or_else(|e| e.into_inner());
     if !args.no_summary {
         write_summary(&args.out_dir, &rows)?;
+        if let Some(uploader) = &uploader {
+            for name in ["summary.tsv", "summary.json", "summary.js", "index.html"] {
+                uploader.upload(&args.out_dir.join(name), name)?;
+            }
+        }
     }
     let failed = failed.into_inner();
     if !quiet {
@@ -259,6 +277,23 @@ pub fn run_batch(args: &BatchArgs, quiet: bool) -> Result<usize> {
         );
     }
     Ok(failed)
+}
+
+/// Copies a finished entry's folder to the upload prefix; a failed upload fails the entry's
+/// row (its local results stay, and the next run uploads what is missing).
+fn upload_entry(
+    uploader: &crate::io::archive::fetch::Uploader,
+    out_dir: &std::path::Path,
+    mut row: SummaryRow,
+) -> SummaryRow {
+    if let Err(error) = uploader.upload_folder(&out_dir.join(&row.id), &row.id) {
+        row.status = EntryStatus::Failed;
+        let mut report = ErrorReport::from(&error);
+        report.message =
+            format!("results kept in {}, upload failed: {}", out_dir.join(&row.id).display(), report.message);
+        row.error = Some(report);
+    }
+    row
 }
 
 /// An entry given by EMDB id with its files fetched: what its columns did not give (model, map

@@ -45,6 +45,7 @@ impl Root {
     /// variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`,
     /// `AWS_ENDPOINT`, `AWS_ALLOW_HTTP`; `AWS_SKIP_SIGNATURE=true` for a public bucket).
     pub fn parse(text: &str) -> Result<Root> {
+        install_crypto();
         let url = text.trim_end_matches('/').to_string();
         let bad = |e: &dyn std::fmt::Display| Error::Usage(format!("archive root {text}: {e}"));
         let retry = object_store::RetryConfig {
@@ -267,6 +268,72 @@ impl Fetcher {
     }
 }
 
+/// Copies a batch's results to a remote prefix (`--upload s3://bucket/prefix`, or an
+/// http(s):// WebDAV root): each file is put whole (object stores show a file only once it is
+/// complete), and a file already there with the same size is not sent again, so uploading a
+/// resumed batch sends only what is new.
+pub struct Uploader {
+    runtime: tokio::runtime::Runtime,
+    root: Root,
+}
+
+impl Uploader {
+    /// An uploader to `root` (a remote root: a local folder is simply the out-dir itself).
+    pub fn new(root: Root) -> Result<Uploader> {
+        if root.is_local() {
+            return Err(Error::Usage(format!(
+                "--upload {}: uploads go to s3:// or http(s):// roots (a local folder is --out-dir)",
+                root.url
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Invalid(format!("cannot start the upload runtime: {e}")))?;
+        Ok(Uploader { runtime, root })
+    }
+
+    /// Puts `file` at `path` under the root unless a file of the same size is there; returns
+    /// whether it was sent.
+    pub fn upload(&self, file: &Path, path: &str) -> Result<bool> {
+        let RootKind::Remote(store) = &self.root.kind else { return Ok(false) };
+        let url = self.root.url_of(path);
+        let location = object_store::path::Path::from(path);
+        let size = std::fs::metadata(file).map_err(|e| Error::io(file, e))?.len();
+        let there = self.runtime.block_on(store.head(&location)).ok().map(|m| m.size);
+        if there == Some(size) {
+            return Ok(false);
+        }
+        let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+        self.runtime
+            .block_on(store.put(&location, bytes.into()))
+            .map_err(|e| Error::Io { path: PathBuf::from(&url), source: std::io::Error::other(e.to_string()) })?;
+        Ok(true)
+    }
+
+    /// Uploads every file under `folder` (this program's temporaries and locks left out) to
+    /// `prefix/` + its path below `folder`; returns how many were sent.
+    pub fn upload_folder(&self, folder: &Path, prefix: &str) -> Result<usize> {
+        let mut sent = 0;
+        for entry in std::fs::read_dir(folder).map_err(|e| Error::io(folder, e))? {
+            let entry = entry.map_err(|e| Error::io(folder, e))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with(".rsdm-") || name.ends_with(".rsdm-lock") {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+            let target = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            if kind.is_dir() {
+                sent += self.upload_folder(&entry.path(), &target)?;
+            } else if kind.is_file() {
+                sent += usize::from(self.upload(&entry.path(), &target)?);
+            }
+        }
+        Ok(sent)
+    }
+}
+
 enum Download {
     /// The server says no (not found, refused): trying again will not help.
     Fatal(object_store::Error),
@@ -274,6 +341,15 @@ enum Download {
     Short(String),
     /// Writing the cache failed.
     Local(std::io::Error),
+}
+
+/// Makes ring rustls' crypto for this process (the HTTPS and S3 clients are built without a
+/// provider of their own); a second call, or a provider set by a host program, is left alone.
+fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// `file` with a suffix beside it: `emd_1.map.gz.rsdm-json`.
@@ -297,6 +373,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(Root::parse(&dir.path().display().to_string()).unwrap().is_local());
         assert!(!Root::parse("http://127.0.0.1:9/archive/").unwrap().is_local());
+        // The HTTPS client needs a crypto provider for rustls at build time: ring, installed here.
+        assert!(!Root::parse("https://127.0.0.1:9/archive").unwrap().is_local());
         let e = Root::parse("ftp://example.org/x").unwrap_err().to_string();
         assert!(e.contains("ftp://example.org/x"), "{e}");
         let e = Root::parse("/no/such/folder").unwrap_err().to_string();
