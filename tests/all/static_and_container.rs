@@ -9,8 +9,8 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The Cargo profile of the static builds here: the release program's code with fewer
-/// optimisation passes (Cargo.toml), since what is checked is the linking and the bytes of the
+/// The Cargo profile of the static builds here: the release program's code without
+/// optimisation (Cargo.toml), since what is checked is the linking and the bytes of the
 /// map, not the speed.
 const STATIC_PROFILE: &str = "static-check";
 
