@@ -315,6 +315,12 @@ pub struct OutputParameters {
     #[arg(long = "model_scores", alias = "model-scores", value_name = "FILE")]
     #[serde(default)]
     pub model_scores: Option<PathBuf>,
+    /// The experimental map's contour level in the viewer scripts, in the map's own units
+    /// (default: half the mean density at the model's atoms; an entry by EMDB id takes the
+    /// authors' primary contour level from its header).
+    #[arg(long = "map_level", alias = "map-level", value_name = "LEVEL")]
+    #[serde(default)]
+    pub map_level: Option<f64>,
 }
 
 impl Default for OutputParameters {
@@ -329,6 +335,7 @@ impl Default for OutputParameters {
             pictures: DEFAULT_PICTURES,
             html: None,
             model_scores: None,
+            map_level: None,
         }
     }
 }

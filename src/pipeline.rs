@@ -556,7 +556,8 @@ fn write_views(
             experimental: experimental_path.clone().map(|path| SceneMap {
                 path,
                 geometry: primary.map.geometry,
-                level: statistics.mean + level_sd * statistics.sd,
+                // The level asked for (for an entry by EMDB id, the authors' primary contour).
+                level: job.parameters.outputs.map_level.unwrap_or(statistics.mean + level_sd * statistics.sd),
             }),
             difference: SceneMap { path: primary.path.clone(), geometry: primary.map.geometry, level: threshold },
             units,

@@ -77,6 +77,11 @@ pub fn complete_run_args(mut args: RunArgs, staged: &StagedEntry) -> RunArgs {
     if args.parameters.resolution.is_none() {
         args.parameters.resolution = staged.header.resolution;
     }
+    if args.parameters.outputs.map_level.is_none()
+        && args.map().is_some_and(|m| staged.map.as_ref().is_some_and(|s| s.local == m))
+    {
+        args.parameters.outputs.map_level = staged.header.contour_level;
+    }
     args
 }
 

@@ -76,6 +76,9 @@ pub fn entries_by_id_from_a_folder_http_and_s3_match_local_paths() {
     let out = batch(d, "ids.tsv", "by_folder", &roots, &[]);
     assert!(out.status.success(), "{}", text(&out));
     same_maps("by_folder");
+    // The viewer shows the map at the authors' primary contour level (0.05 in the header).
+    let cxc = std::fs::read_to_string(d.join("by_folder/pocket/difference_chimerax.cxc")).unwrap();
+    assert!(cxc.contains("style mesh level 0.050000 color #a0a0a0"), "{cxc}");
 
     // HTTP, through a cache; a second run fetches nothing and runs nothing.
     let servers = Servers::start(&archive);
@@ -316,4 +319,57 @@ pub fn the_snakefile_takes_emdb_ids_and_archive_roots() {
     }
     let summary = std::fs::read_to_string(d.join("results/summary.tsv")).unwrap();
     assert_eq!(summary.lines().filter(|l| l.contains("\tdone\t") || l.contains("\tskipped\t")).count(), 2, "{summary}");
+}
+
+/// The header reader against Python's own XML reader (xml.etree, following the schema's paths):
+/// the same models, resolution, map, primary contour, half maps and masks, for headers laid out
+/// in the ways the schema allows.
+pub fn headers_read_as_python_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = header_xml("EMD-90001", &["9LPK", "9zzz"], 3.2, true);
+    let variants = [
+        base.clone(),
+        header_xml("EMD-21457", &["6VYB"], 2.85, false),
+        // Helical processing, the primary contour second, masks, a half map named otherwise.
+        base.replace("singleparticle_processing", "helical_processing")
+            .replace(
+                "<contour primary=\"true\"><level>0.05</level></contour>",
+                "<contour primary=\"false\"><level>0.5</level></contour><contour primary=\"true\"><level>1.25</level></contour>",
+            )
+            .replace(
+                "<interpretation>",
+                "<interpretation><segmentation_list><segmentation><file>emd_90001_msk_1.map</file></segmentation>\
+                 <segmentation><file>emd_90001_msk_2.map</file></segmentation></segmentation_list>",
+            )
+            .replace("emd_90001_half_map_2.map.gz", "emd_90001_half_B.map.gz"),
+        // No fitted model, no resolution.
+        "<?xml version=\"1.0\"?><emd emdb_id=\"EMD-1\"><map><file>emd_1.map.gz</file></map></emd>".to_string(),
+    ];
+    let script = r#"
+import json, sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+def texts(path):
+    return [e.text.strip() for e in r.findall(path) if e.text and e.text.strip()]
+res = [float(e.text) for e in r.findall("structure_determination_list/structure_determination/*/final_reconstruction/resolution")]
+contours = r.findall("map/contour_list/contour")
+primary = [c for c in contours if c.get("primary") == "true"] or contours
+print(json.dumps({
+    "emdb_id": r.get("emdb_id", ""),
+    "pdb_ids": [t.lower() for t in texts("crossreferences/pdb_list/pdb_reference/pdb_id")],
+    "resolution": res[0] if res else None,
+    "map_file": (texts("map/file") or [None])[0],
+    "contour_level": float(primary[0].find("level").text) if primary else None,
+    "half_map_files": texts("interpretation/half_map_list/half_map/file"),
+    "mask_files": texts("interpretation/segmentation_list/segmentation/file"),
+}))
+"#;
+    for (i, text) in variants.iter().enumerate() {
+        let path = dir.path().join(format!("header_{i}.xml"));
+        std::fs::write(&path, text).unwrap();
+        let ours = real_space_diff_map::io::archive::header::parse_header(text, "header").unwrap();
+        let out = Command::new("python3").args(["-c", script]).arg(&path).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let python: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(serde_json::to_value(&ours).unwrap(), python, "variant {i}");
+    }
 }

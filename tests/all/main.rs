@@ -62,6 +62,7 @@ fn main() {
         archive::entries_by_id_from_a_folder_http_and_s3_match_local_paths;
         archive::archive_failures_are_named_and_never_used;
         archive::the_snakefile_takes_emdb_ids_and_archive_roots [Snakemake];
+        archive::headers_read_as_python_reads_them;
         batch::bad_entries_are_reported_and_good_ones_finish;
         batch::a_killed_batch_resumes_to_the_same_result;
         batch::parallel_and_sharded_runs_agree_with_a_serial_run;
@@ -148,6 +149,7 @@ fn main() {
         robustness::extreme_dimensions_and_voxel_sizes_never_panic;
         robustness::mutated_header_words_never_panic;
         robustness::mutated_models_never_panic;
+        robustness::mutated_emdb_headers_and_ids_never_panic;
         robustness::mutated_models_through_the_command_line_never_panic;
         robustness::mutated_half_maps_through_the_command_line_never_panic;
         robustness::odd_coordinate_values_never_panic;

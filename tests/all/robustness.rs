@@ -259,3 +259,30 @@ pub fn a_gzip_bomb_is_refused_under_a_memory_limit() {
     assert!(stderr.contains("bomb.mrc.gz") && stderr.contains("limit of 1.0 GiB"), "{stderr}");
     assert!(!dir.path().join("never.ccp4").exists());
 }
+
+/// EMDB headers are strangers' files too: mutated copies of a v3 header (bytes changed, cut
+/// short), and random entry and PDB ids, are read or refused, never a panic; a header that
+/// reads names only plain files.
+pub fn mutated_emdb_headers_and_ids_never_panic() {
+    use real_space_diff_map::io::archive::{header::parse_header, layout};
+    let header = crate::archive_fixture::header_xml("EMD-90001", &["9lpk", "9zzz"], 3.2, true);
+    proptest!(ProptestConfig { cases: 400, ..ProptestConfig::default() }, |(edits in prop::collection::vec((0usize..4096, any::<u8>()), 1..12), cut in 0usize..4096, id in ".{0,12}")| {
+        let mut bytes = mutate(header.as_bytes(), &edits, false);
+        bytes.truncate(cut.max(1).min(bytes.len()));
+        let text = String::from_utf8_lossy(&bytes);
+        let emdb = layout::EmdbId::parse("EMD-90001").unwrap();
+        if let Ok(parsed) = parse_header(&text, "mutated.xml") {
+            for file in &parsed.half_map_files {
+                if let Ok(path) = emdb.half_map(file) {
+                    prop_assert!(!path.contains("..") && path.matches('/').count() == 3, "{path}");
+                }
+            }
+        }
+        if let Ok(emdb) = layout::EmdbId::parse(&id) {
+            prop_assert!(emdb.header().starts_with("structures/EMD-") && !emdb.header().contains(".."));
+        }
+        if let Ok(path) = layout::pdb_model(&id) {
+            prop_assert!(path.starts_with("data/structures/divided/mmCIF/") && !path.contains(".."));
+        }
+    });
+}

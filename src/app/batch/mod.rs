@@ -319,6 +319,9 @@ fn stage_entry(archive: &crate::io::archive::Archive, entry: &Entry) -> std::res
     if ready.parameters.resolution.is_none() {
         ready.parameters.resolution = staged.header.resolution;
     }
+    if !maps_given && ready.parameters.outputs.map_level.is_none() {
+        ready.parameters.outputs.map_level = staged.header.contour_level;
+    }
     ready.sources = staged.files().into_iter().cloned().collect();
     crate::parameters::Settings::check(ready.parameters.clone(), ready.half_maps.is_some())
         .map_err(|e| ErrorReport::from(&e))?;
