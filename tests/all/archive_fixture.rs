@@ -14,6 +14,7 @@ fn testdata(name: &str) -> PathBuf {
     root().join("testdata").join(name)
 }
 
+/// `source` gzip-compressed at `target` (folders made).
 pub fn gzip_to(source: &Path, target: &Path) {
     std::fs::create_dir_all(target.parent().unwrap()).unwrap();
     let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(target).unwrap(), Default::default());
@@ -59,22 +60,31 @@ pub fn build_archive(dir: &Path) -> PathBuf {
     std::fs::write(emdb.join("EMD-21457/header/emd-21457-v30.xml"), header_xml("EMD-21457", &["6VYB"], 3.2, false))
         .unwrap();
     gzip_to(&testdata("6vyb_Ndom_noNAG.cif"), &pdb.join("vy/6vyb.cif.gz"));
+    add_pocket_entry(&root, 90001, &["9lpk", "9zzz"]);
+    root
+}
+
+/// The ligand pocket as entry EMD-`number` of the archive at `root`: map, two half maps, a
+/// header listing `pdb_ids`, and the model as the first of them.
+fn add_pocket_entry(root: &Path, number: usize, pdb_ids: &[&str]) {
     let pocket = testdata("ligand_pocket");
-    gzip_to(&pocket.join("map.mrc"), &emdb.join("EMD-90001/map/emd_90001.map.gz"));
-    for n in [1, 2] {
+    let folder = root.join(format!("emdb/structures/EMD-{number}"));
+    gzip_to(&pocket.join("map.mrc"), &folder.join(format!("map/emd_{number}.map.gz")));
+    for half in [1, 2] {
         gzip_to(
-            &pocket.join(format!("half{n}.mrc")),
-            &emdb.join(format!("EMD-90001/other/emd_90001_half_map_{n}.map.gz")),
+            &pocket.join(format!("half{half}.mrc")),
+            &folder.join(format!("other/emd_{number}_half_map_{half}.map.gz")),
         );
     }
-    std::fs::create_dir_all(emdb.join("EMD-90001/header")).unwrap();
+    std::fs::create_dir_all(folder.join("header")).unwrap();
     std::fs::write(
-        emdb.join("EMD-90001/header/emd-90001-v30.xml"),
-        header_xml("EMD-90001", &["9lpk", "9zzz"], 3.2, true),
+        folder.join(format!("header/emd-{number}-v30.xml")),
+        header_xml(&format!("EMD-{number}"), pdb_ids, 3.2, true),
     )
     .unwrap();
-    gzip_to(&pocket.join("model.cif"), &pdb.join("lp/9lpk.cif.gz"));
-    root
+    let model = pdb_ids[0].to_ascii_lowercase();
+    let pdb = root.join("pdb/data/structures/divided/mmCIF");
+    gzip_to(&pocket.join("model.cif"), &pdb.join(&model[1..3]).join(format!("{model}.cif.gz")));
 }
 
 /// The servers of `tests/tools/archive_servers.py`, stopped when dropped.
@@ -135,27 +145,8 @@ impl Drop for Servers {
 #[allow(dead_code)]
 pub fn build_copies(dir: &Path, n: usize) -> PathBuf {
     let root = dir.join("archive");
-    let emdb = root.join("emdb/structures");
-    let pdb = root.join("pdb/data/structures/divided/mmCIF");
-    let pocket = testdata("ligand_pocket");
     for i in 0..n {
-        let number = 91000 + i;
-        let pdb_id = format!("9{:03}", i % 1000);
-        let folder = emdb.join(format!("EMD-{number}"));
-        gzip_to(&pocket.join("map.mrc"), &folder.join(format!("map/emd_{number}.map.gz")));
-        for half in [1, 2] {
-            gzip_to(
-                &pocket.join(format!("half{half}.mrc")),
-                &folder.join(format!("other/emd_{number}_half_map_{half}.map.gz")),
-            );
-        }
-        std::fs::create_dir_all(folder.join("header")).unwrap();
-        std::fs::write(
-            folder.join(format!("header/emd-{number}-v30.xml")),
-            header_xml(&format!("EMD-{number}"), &[&pdb_id], 3.2, true),
-        )
-        .unwrap();
-        gzip_to(&pocket.join("model.cif"), &pdb.join(&pdb_id[1..3]).join(format!("{pdb_id}.cif.gz")));
+        add_pocket_entry(&root, 91000 + i, &[&format!("9{:03}", i % 1000)]);
     }
     root
 }
