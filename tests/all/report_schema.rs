@@ -47,19 +47,23 @@ fn keys(value: &Value) -> BTreeSet<String> {
     value.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
 }
 
-pub fn a_real_report_has_exactly_the_fields_the_readme_lists() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
+/// Runs the testdata model with `args` in `dir` and returns its JSON report.
+fn report_of(dir: &std::path::Path, args: &[&str]) -> Value {
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(dir)
         .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
-        .arg(common::testdata("emd_21457_seg.mrc"))
-        .args(["resolution=3.2", "quiet=true", &format!("output={}", dir.path().join("d.ccp4").display())])
-        .arg(format!("json={}", json.display()))
+        .args(args)
+        .args(["quiet=true", "json=report.json"])
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let text = std::fs::read_to_string(&json).unwrap();
-    let report: Value = serde_json::from_str(&text).unwrap();
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+pub fn a_real_report_has_exactly_the_fields_the_readme_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = common::testdata("emd_21457_seg.mrc");
+    let report = report_of(dir.path(), &[map.to_str().unwrap(), "resolution=3.2", "output=d.ccp4"]);
     let rows = readme_rows();
     assert!(rows.len() >= 10, "found {} rows", rows.len());
 
@@ -82,7 +86,7 @@ pub fn a_real_report_has_exactly_the_fields_the_readme_lists() {
     assert_eq!(report["schema_version"], REPORT_SCHEMA_VERSION);
     assert_eq!(report["parameters"]["units"]["variant"], "complex");
     assert_eq!(report["parameters"]["model_map"]["edge"], "soft");
-    let typed: Report = serde_json::from_str(&text).unwrap();
+    let typed: Report = serde_json::from_value(report.clone()).unwrap();
     assert_eq!(typed.parameters.resolution, Some(3.2));
     assert!(typed.timings.contains_key("model_map"));
 }
@@ -113,17 +117,8 @@ pub fn a_half_map_report_reads_back_and_the_readme_names_all_its_fields() {
     for (name, half) in [("h1.mrc", &h1), ("h2.mrc", &h2)] {
         real_space_diff_map::io::ccp4::write_map(dir.path().join(name), half, "half", &[]).unwrap();
     }
-    let json = dir.path().join("report.json");
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
-        .current_dir(dir.path())
-        .arg(common::testdata("6vyb_Ndom_noNAG.pdb"))
-        .args(["half_map=h1.mrc", "half_map=h2.mrc", "resolution=3.2", "quiet=true", "output=d.ccp4", "fdr=0.05"])
-        .arg(format!("json={}", json.display()))
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let text = std::fs::read_to_string(&json).unwrap();
-    let report: Value = serde_json::from_str(&text).unwrap();
+    let report =
+        report_of(dir.path(), &["half_map=h1.mrc", "half_map=h2.mrc", "resolution=3.2", "output=d.ccp4", "fdr=0.05"]);
     // Some keys exist only in this mode (the README lists them in parentheses): each object's
     // keys must be named in its row, at any depth.
     for (names, content) in readme_rows() {
@@ -135,7 +130,7 @@ pub fn a_half_map_report_reads_back_and_the_readme_names_all_its_fields() {
             assert!(missing.is_empty(), "`{name}` in a half-map report has keys the README does not name: {missing:?}");
         }
     }
-    let typed: Report = serde_json::from_str(&text).unwrap();
+    let typed: Report = serde_json::from_value(report.clone()).unwrap();
     assert!(typed.timings.contains_key("spectral_weighting") && typed.timings.contains_key("read_half_maps"));
     assert!(typed.fit.noise.is_some(), "the noise summary reads back");
 }
