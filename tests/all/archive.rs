@@ -197,6 +197,24 @@ pub fn archive_failures_are_named_and_never_used() {
         "{said}"
     );
     assert!(d.join("missing/pocket/done.json").exists());
+    // A file larger than a run may use is refused before it is downloaded, naming the URL (a
+    // sparse 80 MB map against a 64 MB limit: the server announces its size, nothing is sent).
+    let big = archive.join("emdb/structures/EMD-90003");
+    std::fs::create_dir_all(big.join("map")).unwrap();
+    std::fs::File::create(big.join("map/emd_90003.map.gz")).unwrap().set_len(80 << 20).unwrap();
+    std::fs::create_dir_all(big.join("header")).unwrap();
+    std::fs::write(big.join("header/emd-90003-v30.xml"), header_xml("EMD-90003", &["9lpk"], 3.2, false)).unwrap();
+    std::fs::write(d.join("big.tsv"), "id\temdb\nbig\tEMD-90003\n").unwrap();
+    let (emdb, pdb) = (servers.http("plain", "emdb"), servers.http("plain", "pdb"));
+    let small = d.join("c_small").display().to_string();
+    let limited = ["--emdb-root", &emdb, "--pdb-root", &pdb, "--cache", &small, "--max-memory", "64M"];
+    let out = batch(d, "big.tsv", "too_big", &limited, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = failure("too_big", "big");
+    assert!(said.contains("emd_90003.map.gz") && said.contains("80 MiB, more than the 64 MiB"), "{said}");
+    let cached = walk(&d.join("c_small"));
+    assert!(cached.iter().all(|f| !f.to_string_lossy().ends_with("emd_90003.map.gz")), "not downloaded: {cached:?}");
+    std::fs::remove_dir_all(&big).unwrap();
     // A 500 on the first request of every file: retried, and the maps are the same.
     let out = run("fail-once", BY_ID, "flaky", "c2");
     assert!(out.status.success(), "{}", text(&out));

@@ -148,9 +148,22 @@ impl Fetcher {
             .join("real_space_diff_map")
     }
 
-    /// The file `path` of `root`, on this machine.
-    pub fn fetch(&self, root: &Root, path: &str) -> Result<Fetched> {
+    /// The file `path` of `root`, on this machine. A file larger than `limit` bytes is refused
+    /// before anything of it is read or downloaded (the archive is a stranger's server: the size
+    /// it announces is a request).
+    pub fn fetch(&self, root: &Root, path: &str, limit: u64) -> Result<Fetched> {
         let url = root.url_of(path);
+        let named = url.clone();
+        let too_large = move |size: u64| {
+            Error::limit(
+                Some(Path::new(&named)),
+                format!(
+                    "the archive's file is {}, more than the {} a run can use here (max_memory=SIZE raises it)",
+                    crate::limits::describe_bytes(size),
+                    crate::limits::describe_bytes(limit)
+                ),
+            )
+        };
         match &root.kind {
             RootKind::Local(folder) => {
                 let local = folder.join(path);
@@ -158,13 +171,24 @@ impl Fetcher {
                 if !meta.is_file() {
                     return Err(Error::Invalid(format!("{}: not a file", local.display())));
                 }
+                if meta.len() > limit {
+                    return Err(too_large(meta.len()));
+                }
                 Ok(Fetched { url, local, size: meta.len(), etag: None, modified: None, downloaded: false })
             }
-            RootKind::Remote(store) => self.fetch_remote(store.as_ref(), root, path, url),
+            RootKind::Remote(store) => self.fetch_remote(store.as_ref(), root, path, url, limit, too_large),
         }
     }
 
-    fn fetch_remote(&self, store: &dyn ObjectStore, root: &Root, path: &str, url: String) -> Result<Fetched> {
+    fn fetch_remote(
+        &self,
+        store: &dyn ObjectStore,
+        root: &Root,
+        path: &str,
+        url: String,
+        limit: u64,
+        too_large: impl Fn(u64) -> Error,
+    ) -> Result<Fetched> {
         let local = self.cache.join(cache_folder(&root.url)).join(path);
         let folder = local.parent().unwrap_or(&self.cache).to_path_buf();
         std::fs::create_dir_all(&folder).map_err(|e| Error::io(&folder, e))?;
@@ -186,6 +210,9 @@ impl Fetcher {
             .map_err(|e| Error::io(&lock_path, e))?;
         lock.lock().map_err(|e| Error::io(&lock_path, e))?;
         let meta = self.runtime.block_on(store.head(&location)).map_err(remote_error)?;
+        if meta.size > limit {
+            return Err(too_large(meta.size));
+        }
         let mut fetched = Fetched {
             url: url.clone(),
             local: local.clone(),

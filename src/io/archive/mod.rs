@@ -13,6 +13,9 @@ use header::EmdbHeader;
 use layout::EmdbId;
 use std::path::Path;
 
+/// The largest EMDB header read (real ones are tens of kB).
+pub const HEADER_LIMIT: u64 = 16 << 20;
+
 /// The two archives and the cache their remote files go through.
 pub struct Archive {
     emdb: Root,
@@ -81,8 +84,10 @@ impl Archive {
     /// Fetches the header of `id` and what `wanted` asks for.
     pub fn stage(&self, id: &str, wanted: Wanted) -> Result<StagedEntry> {
         let id = EmdbId::parse(id)?;
+        // A map or model file larger than the memory a run may use could not be read anyway.
+        let file_limit = crate::limits::memory_limit();
         let accession = id.accession();
-        let header_file = self.fetcher.fetch(&self.emdb, &id.header())?;
+        let header_file = self.fetcher.fetch(&self.emdb, &id.header(), HEADER_LIMIT)?;
         let text = std::fs::read_to_string(&header_file.local).map_err(|e| Error::io(&header_file.local, e))?;
         let header = header::parse_header(&text, &header_file.url)?;
         let mut notes = Vec::new();
@@ -99,16 +104,19 @@ impl Archive {
                     header.pdb_ids.join(", ")
                 ));
             }
-            (Some(self.fetcher.fetch(&self.pdb, &layout::pdb_model(first)?)?), Some(first.clone()))
+            (Some(self.fetcher.fetch(&self.pdb, &layout::pdb_model(first)?, file_limit)?), Some(first.clone()))
         } else {
             (None, None)
         };
-        let map =
-            if wanted.map { Some(self.fetcher.fetch(&self.emdb, &id.map(header.map_file.as_deref())?)?) } else { None };
+        let map = if wanted.map {
+            Some(self.fetcher.fetch(&self.emdb, &id.map(header.map_file.as_deref())?, file_limit)?)
+        } else {
+            None
+        };
         let half_maps = match (wanted.half_maps, header.half_map_files.as_slice()) {
             (true, [first, second]) => Some([
-                self.fetcher.fetch(&self.emdb, &id.half_map(first)?)?,
-                self.fetcher.fetch(&self.emdb, &id.half_map(second)?)?,
+                self.fetcher.fetch(&self.emdb, &id.half_map(first)?, file_limit)?,
+                self.fetcher.fetch(&self.emdb, &id.half_map(second)?, file_limit)?,
             ]),
             (true, files) if !files.is_empty() => {
                 notes.push(format!("{accession} lists {} half maps, not two: none used", files.len()));
