@@ -132,7 +132,10 @@ impl Fetcher {
     /// A fetcher caching into `cache` (created if missing).
     pub fn new(cache: &Path) -> Result<Fetcher> {
         std::fs::create_dir_all(cache).map_err(|e| Error::io(cache, e))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // Batch workers fetch from several threads at once: a runtime with threads of its own
+        // lets their downloads proceed side by side.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| Error::Invalid(format!("cannot start the download runtime: {e}")))?;
