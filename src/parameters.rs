@@ -238,9 +238,9 @@ pub struct PeakParameters {
     #[arg(long = "peak_sigma", alias = "peak-sigma", default_value_t = PeakParameters::default().peak_sigma,
           value_name = "SIGMA")]
     pub peak_sigma: f64,
-    /// With half maps: threshold the peaks by false discovery rate instead of peak_sigma (for
-    /// example 0.01: at most about 1% of the voxels beyond the threshold are noise), and flag
-    /// residues in negative density at this rate (0.01 when not given).
+    /// With half maps: list only the blobs (formed at peak_sigma) whose q-value is at most this
+    /// false discovery rate (for example 0.01: at most about 1% of the listed blobs are noise),
+    /// and flag residues in negative density at this rate (0.01 when not given).
     #[arg(long, value_name = "RATE")]
     pub fdr: Option<f64>,
     /// List only blobs whose maximum is within this many Å of an atom (`none`: the whole box,
@@ -486,6 +486,14 @@ impl Settings {
                     .into(),
             ));
         }
+        let lowest = crate::analysis::significance::LOWEST_BLOB_LEVEL;
+        if parameters.peaks.fdr.is_some() && parameters.peaks.peak_sigma < lowest {
+            return Err(Error::Usage(format!(
+                "fdr= tests the blobs formed at peak_sigma, which must then be at least {lowest} (got {}): below it \
+                 noise blobs merge and their count is not known",
+                parameters.peaks.peak_sigma
+            )));
+        }
         if parameters.noise.solvent_noise && half_maps {
             return Err(Error::Usage(
                 "solvent_noise= is for a single map: with half maps the noise is measured from their difference".into(),
@@ -624,6 +632,9 @@ mod tests {
         p.peaks.fdr = Some(0.01);
         assert!(refusal(&p).contains("needs half maps"));
         assert!(Settings::check(p.clone(), true).is_ok());
+        p.peaks.peak_sigma = 2.0;
+        assert!(Settings::check(p.clone(), true).unwrap_err().to_string().contains("at least 2.5"));
+        p.peaks.peak_sigma = 3.0;
         assert!(serde_json::from_str::<Parameters>(r#"{"windw": 3}"#).is_err(), "unknown keys are refused");
     }
 }

@@ -22,7 +22,7 @@ pub struct Silent;
 impl Observer for Silent {}
 
 use crate::analysis::peaks::{FlagRule, NotListed, Peak, PeakSearch, find_peaks_searched, score_residues};
-use crate::analysis::significance::Significance;
+use crate::analysis::significance::blob_q_values;
 use crate::difference::{DifferenceMaps, Experimental, FramePair, HalfMaps, Units, compute_difference};
 use crate::error::{Error, Result};
 use crate::grid::{Map, MapHeader};
@@ -316,14 +316,27 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
     let clock = Instant::now();
     let mask = search_mask.as_ref().map(|m| mask_voxels(m, peak_map)).transpose()?;
     let radius = parameters.peaks.search_radius.0;
-    // The voxels searched: the family over which the false discovery rate is controlled.
+    // The voxels searched (counted in the report; the blobs whose maximum lies there are the
+    // family the false discovery rate is controlled over).
     let searched = searched_voxels(mask.as_deref(), radius, &model, &peak_map.geometry);
-    let significance = units.is_calibrated().then(|| Significance::of_searched(&peak_map.data, searched.as_deref()));
-    let threshold = peak_threshold(&parameters, significance.as_ref(), observer);
+    let threshold = parameters.peaks.peak_sigma;
     let search = PeakSearch { threshold, radius, mask: mask.as_deref(), min_volume: parameters.peaks.min_volume };
-    let (mut peaks, not_listed) = find_peaks_searched(peak_map, &search, Some(&model));
-    if let Some(significance) = &significance {
-        peaks.iter_mut().for_each(|p| p.q_value = Some(significance.q_value(p.height)));
+    let (mut peaks, mut not_listed) = find_peaks_searched(peak_map, &search, Some(&model));
+    if units.is_calibrated() {
+        let heights: Vec<f64> = peaks.iter().map(|p| p.height).collect();
+        if let Some(q) = blob_q_values(&heights, threshold) {
+            peaks.iter_mut().zip(q).for_each(|(p, q)| p.q_value = Some(q));
+        }
+        if let Some(rate) = parameters.peaks.fdr {
+            let tested = peaks.len();
+            peaks.retain(|p| p.q_value.is_some_and(|q| q <= rate));
+            not_listed.not_significant = tested - peaks.len();
+            observer.say(&format!(
+                "false discovery rate {rate} over the {tested} blobs beyond {threshold:.2} z searched \
+                 (each blob's maximum against random-field noise, Benjamini-Hochberg): {} significant",
+                peaks.len()
+            ));
+        }
     }
     let rule = match units {
         Units::HalfMapZ => {
@@ -635,27 +648,6 @@ fn settle_resolution(
             Ok(r)
         }
         (None, None) => Err(Error::NoResolution(crate::io::model::why_no_resolution(model, &source.describe()))),
-    }
-}
-
-/// The peak threshold: `peak_sigma`, or with `fdr=` the |z| at which the false discovery rate
-/// is reached (beyond every voxel when nothing is that significant).
-fn peak_threshold(parameters: &Parameters, significance: Option<&Significance>, observer: &dyn Observer) -> f64 {
-    match (parameters.peaks.fdr, significance) {
-        (Some(rate), Some(significance)) => match significance.threshold(rate) {
-            Some(z) => {
-                observer.say(&format!(
-                    "false discovery rate {rate} over {} voxels: threshold |z| >= {z:.2}",
-                    significance.voxels()
-                ));
-                z
-            }
-            None => {
-                observer.say(&format!("false discovery rate {rate}: no voxel is that significant"));
-                significance.beyond_all()
-            }
-        },
-        _ => parameters.peaks.peak_sigma,
     }
 }
 

@@ -172,12 +172,6 @@ pub struct PeakSummary {
     pub not_listed: crate::analysis::peaks::NotListed,
 }
 
-/// A number that JSON wrote as null because it was not a number (serde_json writes NaN as
-/// null): read back as NaN, so that every report reads back.
-pub fn number_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<f64, D::Error> {
-    Ok(<Option<f64> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or(f64::NAN))
-}
-
 /// The maps a run writes, as reports name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -413,6 +407,11 @@ pub fn write_csv(
     })
 }
 
+/// A q-value as tables and pictures show it: two digits, and `<1e-300` for what underflows.
+pub fn format_q(q: f64) -> String {
+    if q < 1e-300 { "<1e-300".into() } else { format!("{q:.1e}") }
+}
+
 /// The strongest `count` peaks as a text table; heights in `units` (a q-value column when the
 /// peaks have them).
 pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
@@ -429,7 +428,7 @@ pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
             format!("{}/{}", a.residue_label(), a.atom_name)
         });
         let distance = p.nearest_atom.as_ref().map_or(String::new(), |a| format!("{:.2}", a.distance));
-        let q = p.q_value.map_or(String::new(), |q| format!("  {q:>8.1e}"));
+        let q = p.q_value.map_or(String::new(), |q| format!("  {:>8}", format_q(q)));
         out.push_str(&format!(
             "  {:>4} {:>9.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}{q}\n",
             rank + 1,

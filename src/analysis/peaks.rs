@@ -10,6 +10,12 @@ use crate::grid::Map;
 use crate::io::model::Model;
 use rayon::prelude::*;
 
+/// A number that JSON wrote as null because it was not a number (serde_json writes NaN as
+/// null): read back as NaN, so that every report reads back.
+pub fn number_or_nan<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<f64, D::Error> {
+    Ok(<Option<f64> as serde::Deserialize>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
 /// The atom nearest to a point.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NearestAtom {
@@ -53,8 +59,8 @@ pub struct Peak {
     /// Nearest model atom to `position`, if one is within [`NEAREST_ATOM_RADIUS`]; `None` for a
     /// blob away from the model (or when no model was given).
     pub nearest_atom: Option<NearestAtom>,
-    /// False-discovery q-value of the blob's maximum over all voxels searched (z maps from half
-    /// maps only; see [`crate::analysis::significance`]).
+    /// False-discovery q-value of the blob among the blobs searched, from the height of its
+    /// maximum (z maps from half maps only; see [`crate::analysis::significance`]).
     pub q_value: Option<f64>,
 }
 
@@ -72,13 +78,13 @@ pub struct ResidueScore {
     /// Atoms of the residue inside the map box (the others are not scored).
     pub atoms_scored: usize,
     /// Mean value at the atoms (sigma; NaN, written as null, when no atom is in the box).
-    #[serde(deserialize_with = "crate::report::number_or_nan")]
+    #[serde(deserialize_with = "number_or_nan")]
     pub mean: f64,
     /// Lowest value at an atom (sigma).
-    #[serde(deserialize_with = "crate::report::number_or_nan")]
+    #[serde(deserialize_with = "number_or_nan")]
     pub min: f64,
     /// Highest value at an atom (sigma).
-    #[serde(deserialize_with = "crate::report::number_or_nan")]
+    #[serde(deserialize_with = "number_or_nan")]
     pub max: f64,
     /// With half maps (z units): the false-discovery q-value of the residue's lowest z
     /// (see [`FlagRule::FalseDiscoveryRate`]); `None` in sigma units.
@@ -184,6 +190,9 @@ pub struct NotListed {
     pub beyond_radius: usize,
     /// Smaller than the minimum volume.
     pub too_small: usize,
+    /// With `fdr=`: searched, but its q-value is above the rate.
+    #[serde(default)]
+    pub not_significant: usize,
 }
 
 /// The blobs that `search` lists (sorted by |height|, strongest first), and the counts of those

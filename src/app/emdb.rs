@@ -91,6 +91,15 @@ pub fn wanted_for(args: &RunArgs) -> Wanted {
     Wanted { model: args.model().is_none(), map: !maps_given, half_maps: !maps_given }
 }
 
+/// The difference map's file name for an entry run without `output=`: `emd_3488_difference.ccp4`
+/// for `EMD-3488` (the archive's own spelling of map names); an id that is not an EMDB id keeps
+/// only its letters, digits, `-` and `_` (the id check rejects it later with its own message).
+pub fn entry_output_name(id: &str) -> String {
+    let plain: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).collect();
+    let lower = plain.to_ascii_lowercase().replace('-', "_");
+    format!("{}_difference.ccp4", if lower.is_empty() { "entry".into() } else { lower })
+}
+
 /// Parses `emdb ID [words]` (program name first) into the archive options, the id and the
 /// run's own arguments.
 pub fn parse_emdb_args(args: Vec<String>) -> std::result::Result<(ArchiveOptions, String, RunArgs), (String, i32)> {
@@ -106,7 +115,16 @@ pub fn parse_emdb_args(args: Vec<String>) -> std::result::Result<(ArchiveOptions
     };
     let mut rest = rest;
     let id = rest.remove(position);
-    let run = parse_run_args(std::iter::once(program).chain(rest).collect())?;
+    let output_given = rest.iter().any(|w| {
+        let key = w.trim_start_matches('-');
+        key == "output" || key.starts_with("output=")
+    });
+    let mut run = parse_run_args(std::iter::once(program).chain(rest).collect())?;
+    if !output_given {
+        // Entries run one after another in one folder: each names its map after itself, so
+        // the next entry does not replace the last one's.
+        run.parameters.outputs.output = PathBuf::from(entry_output_name(&id));
+    }
     Ok((options, id, run))
 }
 
@@ -133,5 +151,12 @@ mod tests {
         assert_eq!((id.as_str(), run.parameters.resolution), ("EMD-3488", Some(3.1)));
         assert!(run.model().is_none() && run.map().is_none());
         assert!(parse_emdb_args(words("real_space_diff_map emdb emdb_root=/e")).is_err());
+        // Outputs are named after the entry unless output= says otherwise.
+        assert_eq!(run.parameters.outputs.output, PathBuf::from("emd_3488_difference.ccp4"));
+        let (_, _, run) = parse_emdb_args(words("real_space_diff_map emdb EMD-3488 output=x.ccp4")).unwrap();
+        assert_eq!(run.parameters.outputs.output, PathBuf::from("x.ccp4"));
+        let (_, _, run) = parse_emdb_args(words("real_space_diff_map emdb EMD-3488 --output y.ccp4")).unwrap();
+        assert_eq!(run.parameters.outputs.output, PathBuf::from("y.ccp4"));
+        assert_eq!(entry_output_name("../EMD-1;rm"), "emd_1rm_difference.ccp4");
     }
 }

@@ -12,8 +12,8 @@ pub mod run;
 
 use crate::error::{Error, ErrorReport};
 
-/// Entry point of the binary: returns the process exit code (0 success, 1 failure, 2 usage;
-/// the batch command returns the number of failed entries).
+/// Entry point of the binary: returns the process exit code (0 success, 1 failure, 2 usage; the
+/// batch command: 0 all entries done, 1 some failed, 2 bad arguments or manifest).
 pub fn main_with_args(args: Vec<String>) -> i32 {
     install_signal_cleanup();
     if args.get(1).map(String::as_str) == Some("batch") {

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::grid::{GridGeometry, Map, MapHeader, MapStatistics};
 use crate::io::atomic_file::write_atomically;
 use crate::io::gz::{self, read_up_to};
+pub use crate::io::map_source::{DataMode, Endianness};
 pub use crate::io::map_source::{MapFileHeader, MapSource, SourceIdentity};
 use byteorder::{BigEndian, ByteOrder, LittleEndian};
 use std::io::{Read, Write};
@@ -44,73 +45,6 @@ pub const LABEL_BYTES: usize = 80;
 /// How far from 90° a cell angle may be and still count as orthogonal (header floats written by
 /// other programs carry rounding).
 pub const CELL_ANGLE_TOLERANCE_DEGREES: f64 = 0.01;
-
-/// Byte order of a map file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Endianness {
-    /// Least significant byte first (machine stamp 0x44 0x41 or 0x44 0x44).
-    Little,
-    /// Most significant byte first (machine stamp 0x11 0x11).
-    Big,
-}
-
-/// Data modes the reader understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum DataMode {
-    /// Mode 0: signed 8-bit integers.
-    Int8,
-    /// Mode 1: signed 16-bit integers.
-    Int16,
-    /// Mode 2: 32-bit floats.
-    Float32,
-    /// Mode 6: unsigned 16-bit integers.
-    Uint16,
-    /// Mode 12: 16-bit IEEE half-precision floats.
-    Float16,
-}
-
-impl DataMode {
-    /// The MRC mode number.
-    pub fn number(self) -> i32 {
-        match self {
-            DataMode::Int8 => 0,
-            DataMode::Int16 => 1,
-            DataMode::Float32 => 2,
-            DataMode::Uint16 => 6,
-            DataMode::Float16 => 12,
-        }
-    }
-
-    /// Bytes per voxel.
-    pub fn bytes(self) -> usize {
-        match self {
-            DataMode::Int8 => 1,
-            DataMode::Int16 | DataMode::Uint16 | DataMode::Float16 => 2,
-            DataMode::Float32 => 4,
-        }
-    }
-
-    fn from_number(mode: i32) -> std::result::Result<Self, String> {
-        Ok(match mode {
-            0 => DataMode::Int8,
-            1 => DataMode::Int16,
-            2 => DataMode::Float32,
-            6 => DataMode::Uint16,
-            12 => DataMode::Float16,
-            3 => return Err(unsupported_mode(3, "complex 16-bit integers")),
-            4 => return Err(unsupported_mode(4, "complex 32-bit floats")),
-            101 => return Err(unsupported_mode(101, "4-bit packed integers")),
-            other => return Err(unsupported_mode(other, "not an MRC2014 mode")),
-        })
-    }
-}
-
-fn unsupported_mode(mode: i32, what: &str) -> String {
-    format!(
-        "unsupported data mode {mode} ({what}); supported modes are 0 (int8), 1 (int16), \
-         2 (float32), 6 (uint16) and 12 (float16)"
-    )
-}
 
 /// A map as read from a file, with what the reader noticed on the way.
 #[derive(Debug, Clone)]

@@ -144,6 +144,13 @@ pub fn describe_peaks(
     if n.too_small > 0 {
         left_out.push(format!("{} smaller than {} Å³", n.too_small, search.min_volume));
     }
+    if n.not_significant > 0 {
+        left_out.push(format!(
+            "{} with a q-value above {}",
+            n.not_significant,
+            search.fdr.map_or(String::from("the rate"), |r| r.to_string())
+        ));
+    }
     if !left_out.is_empty() {
         observer.say(&format!("    not listed: {}", left_out.join("; ")));
     }

@@ -226,9 +226,17 @@ fn draw_overlays(root: &Area, scene: &PictureScene, peak: &Peak, rank: usize) ->
         None => "away from the model".to_string(),
     };
     let p = peak.position;
+    // The blob's volume is counted at the contour drawn, so the outline shows what the table's
+    // volume measures.
+    let q = peak.q_value.map_or(String::new(), |q| format!(" (q {})", crate::report::format_q(q)));
     let title = format!(
-        "Peak {rank}: {:+.1} {unit} at ({:.1}, {:.1}, {:.1}) Å, {} Å³; {near}",
-        peak.height, p[0], p[1], p[2], peak.volume as i64
+        "Peak {rank}: {:+.1} {unit}{q} at ({:.1}, {:.1}, {:.1}) Å, blob {} Å³ at ±{:.1} {unit}; {near}",
+        peak.height,
+        p[0],
+        p[1],
+        p[2],
+        peak.volume.round() as i64,
+        scene.contour
     );
     root.draw(&Text::new(title, (GAP, 9), (FONT, 17).into_font().color(&BLACK)))?;
     for (index, plane) in PLANES.iter().enumerate() {

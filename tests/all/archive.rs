@@ -121,6 +121,17 @@ pub fn entries_by_id_from_a_folder_http_and_s3_match_local_paths() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("9lpk is used"), "the other fitted model is named: {}", text(&out));
     assert!(map_data(&d.join("single.ccp4")) == map_data(&d.join("by_path/pocket/difference.ccp4")));
+    // Without output=, the map is named after the entry, so the next entry run in this folder
+    // does not replace it.
+    let out = Command::new(program())
+        .current_dir(d)
+        .args(["emdb", "EMD-90001", &format!("emdb_root={emdb_url}"), &format!("pdb_root={pdb_url}")])
+        .args([format!("cache={cache}"), "pictures=0".into(), "viewer=false".into()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(map_data(&d.join("emd_90001_difference.ccp4")) == map_data(&d.join("single.ccp4")));
+    assert!(!d.join("map_model_difference.ccp4").exists());
 
     // S3 (moto's server), the same way.
     let Some(port) = servers.info["s3"].as_u64() else {

@@ -221,7 +221,7 @@ pub fn messages_name_the_real_mistake() {
         ),
     );
     let out = run(d, &["batch", &failing, "--out-dir", "out", "--jobs", "1"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     for (id, kind, message) in [
         ("missing", "io", "absent.pdb"),
         ("no_resolution", "usage", "a `resolution` column of the manifest"),

@@ -82,6 +82,7 @@ fn main() {
         first_hour::messages_name_the_real_mistake;
         first_hour::units_travel_with_every_number;
         half_maps::half_maps_on_the_command_line_give_z_units_and_q_values;
+        half_maps::null_half_maps_list_a_significant_blob_in_about_one_percent_of_runs;
         half_maps::local_z_follows_noise_that_differs_between_two_halves_of_the_box;
         half_maps::z_is_calibrated_far_from_the_model_and_the_removed_groups_stand_out [Shared];
         half_maps::batch_entries_with_half_map_columns_match_the_command_line;

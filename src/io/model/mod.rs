@@ -441,12 +441,14 @@ fn format_from_name(path: &Path) -> Option<ModelFormat> {
     }
 }
 
+/// The format of model text from its content: an mmCIF block, loop or item on any line of the
+/// first kilobytes says mmCIF (a file may start with comments or blank lines); else PDB.
 fn sniff_format(text: &str) -> ModelFormat {
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#'));
-    match first {
-        Some(l) if l.starts_with("data_") => ModelFormat::Mmcif,
-        _ => ModelFormat::Pdb,
-    }
+    let mmcif = text
+        .lines()
+        .map(str::trim_start)
+        .any(|l| l.starts_with("data_") || l.starts_with("loop_") || l.starts_with("_atom_site."));
+    if mmcif { ModelFormat::Mmcif } else { ModelFormat::Pdb }
 }
 
 /// Parses model text in a known format; `path` names the source in messages.
