@@ -9,7 +9,9 @@
 # from a context folder staged under target/, so that podman never reads the repository's build
 # trees. `--isolation chroot --storage-driver vfs` build without user namespaces or overlay
 # mounts, which these machines (and many CI runners) do not give. busybox comes from Debian's
-# busybox-static, installed here when missing (as root with apt-get).
+# busybox-static, installed here when missing only with RSDM_TEST_SYSTEM=1 (as root with
+# apt-get). RSDM_PODMAN_ROOT=DIR keeps podman's image storage in DIR instead of the system's
+# (the tests use a folder of their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 save=""
@@ -21,12 +23,16 @@ image=real_space_diff_map:$version
 command -v podman >/dev/null || { echo "build_container: podman is not installed (apt-get install podman)" >&2; exit 3; }
 busybox=$(command -v busybox || true)
 if [ -z "$busybox" ] || ! file "$busybox" 2>/dev/null | grep -q 'statically linked'; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if [ "${RSDM_TEST_SYSTEM:-0}" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q busybox-static >/dev/null 2>&1 || true
   fi
   busybox=/bin/busybox
 fi
 [ -x "$busybox" ] || { echo "build_container: no static busybox (apt-get install busybox-static)" >&2; exit 3; }
+storage=(--storage-driver vfs)
+if [ -n "${RSDM_PODMAN_ROOT:-}" ]; then
+  storage+=(--root "$RSDM_PODMAN_ROOT/storage" --runroot "$RSDM_PODMAN_ROOT/run")
+fi
 binary=$(scripts/build_static.sh | tail -1)
 context=target/container-context
 rm -rf "$context"
@@ -41,9 +47,9 @@ done
 # Snakemake runs.
 printf '#!/bin/sh\nexec /bin/busybox sh "$@"\n' >"$context/bin-links/bash"
 chmod 755 "$context/bin-links/bash"
-podman --storage-driver vfs build --isolation chroot -f "$PWD/Containerfile" -t "$image" "$context" >&2
+podman "${storage[@]}" build --isolation chroot -f "$PWD/Containerfile" -t "$image" "$context" >&2
 if [ -n "$save" ]; then
   rm -f "$save"
-  podman --storage-driver vfs save --format docker-archive -o "$save" "$image" >&2
+  podman "${storage[@]}" save --format docker-archive -o "$save" "$image" >&2
 fi
 echo "$image"

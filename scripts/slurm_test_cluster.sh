@@ -2,14 +2,16 @@
 # A single-node Slurm cluster on this machine, for the tests (tests/all/slurm_cluster.rs) and for
 # trying the workflow's Slurm profile by hand:
 #
+#   export RSDM_SLURM_DIR=$(mktemp -d)       # a private folder for this cluster
 #   scripts/slurm_test_cluster.sh start     # prints: export SLURM_CONF=...
-#   export SLURM_CONF=/tmp/rsdm-slurm/slurm.conf
+#   export SLURM_CONF=$RSDM_SLURM_DIR/slurm.conf
 #   sbatch --wrap 'hostname'; squeue; sinfo
 #   scripts/slurm_test_cluster.sh stop
 #
-# Debian's slurm-wlm and munge (installed here with apt-get when missing), daemons started by
-# hand because there is no systemd: munged, slurmctld and slurmd, all on this host, with their
-# configuration, state and logs in $RSDM_SLURM_DIR (default /tmp/rsdm-slurm). The
+# Debian's slurm-wlm and munge (installed with apt-get when missing, and only when
+# RSDM_TEST_SYSTEM=1 allows changes to the system), daemons started by hand because there is
+# no systemd: munged, slurmctld and slurmd, all on this host, with their configuration, state
+# and logs in $RSDM_SLURM_DIR (default: a folder of this user's under $TMPDIR). The
 # configuration is also linked as /etc/slurm/slurm.conf (removed again by stop), because
 # Snakemake's executor deletes every SLURM_* variable (SLURM_CONF too) inside a job before it
 # calls srun there, so the job step finds the cluster only in the standard place; a machine
@@ -18,11 +20,16 @@
 # (Snakemake's executor must be told: --slurm-status-command squeue). Needs root (the daemons
 # run as root; proctrack/linuxproc and task/none need no cgroups).
 #
+# `stop` cancels the jobs of this cluster only (its own controller, its own state folder: every
+# job it holds was submitted to it), and stops the daemons it started by their PID files;
+# nothing is killed by name or pattern. munged is started only when none runs, and then
+# stopped again by `stop`.
+#
 # Exit status: 0 when the cluster answers, 3 when it cannot start here (not root, no package,
 # a daemon that will not come up), with the reason on stderr.
 set -uo pipefail
 
-STATE=${RSDM_SLURM_DIR:-/tmp/rsdm-slurm}
+STATE=${RSDM_SLURM_DIR:-${TMPDIR:-/tmp}/rsdm-slurm-$(id -u)}
 CONF=$STATE/slurm.conf
 
 cannot() {
@@ -73,6 +80,7 @@ start_munge() {
   if pgrep -x munged >/dev/null; then
     return 0
   fi
+  [ "${RSDM_TEST_SYSTEM:-0}" = 1 ] || cannot "munged is not running, and starting it (a key in /etc/munge) changes the system: set RSDM_TEST_SYSTEM=1 to allow it"
   if [ ! -s /etc/munge/munge.key ]; then
     if command -v mungekey >/dev/null; then
       mungekey --create --keyfile=/etc/munge/munge.key || cannot "mungekey failed"
@@ -89,12 +97,19 @@ start_munge() {
   else
     /usr/sbin/munged --force || cannot "munged did not start"
   fi
+  # Ours to stop again: the PID of the munged this script started.
+  for _ in $(seq 1 20); do
+    pgrep -x munged >"$STATE/munged.pid" && return 0
+    sleep 0.1
+  done
 }
 
 start() {
   [ "$(id -u)" = 0 ] || cannot "the daemons need root (this is uid $(id -u))"
   if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
     command -v apt-get >/dev/null || cannot "slurm-wlm and munge are not installed and there is no apt-get"
+    [ "${RSDM_TEST_SYSTEM:-0}" = 1 ] ||
+      cannot "slurm-wlm and munge are not installed; set RSDM_TEST_SYSTEM=1 to let this install them with apt-get"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 ||
       { apt-get update -q >/dev/null 2>&1 &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null 2>&1; } ||
@@ -107,6 +122,8 @@ start() {
   if [ -e /etc/slurm/slurm.conf ] && [ "$(readlink /etc/slurm/slurm.conf)" != "$CONF" ]; then
     cannot "/etc/slurm/slurm.conf exists and is not this test cluster's (a real cluster's configuration is left alone)"
   fi
+  [ "${RSDM_TEST_SYSTEM:-0}" = 1 ] ||
+    cannot "the cluster links its configuration as /etc/slurm/slurm.conf while it runs: set RSDM_TEST_SYSTEM=1 to allow it"
   write_config
   mkdir -p /etc/slurm
   ln -sfn "$CONF" /etc/slurm/slurm.conf
@@ -127,23 +144,32 @@ start() {
 
 stop() {
   export SLURM_CONF=$CONF
-  if [ -f "$CONF" ]; then
-    scancel --full --user="$(id -un)" 2>/dev/null
+  if [ -f "$CONF" ] && [ -f "$STATE/slurmctld.pid" ] && kill -0 "$(cat "$STATE/slurmctld.pid")" 2>/dev/null; then
+    # The jobs of this cluster, by id: its controller is ours, started on its own state folder.
+    jobs=$(squeue -h -o '%i' 2>/dev/null | tr '\n' ' ')
+    if [ -n "${jobs// /}" ]; then
+      # shellcheck disable=SC2086
+      scancel --full $jobs 2>/dev/null
+    fi
   fi
-  for daemon in slurmd slurmctld; do
+  pids=()
+  for daemon in slurmd slurmctld munged; do
     if [ -f "$STATE/$daemon.pid" ]; then
-      kill "$(cat "$STATE/$daemon.pid")" 2>/dev/null
+      pid=$(cat "$STATE/$daemon.pid")
+      kill "$pid" 2>/dev/null && pids+=("$pid")
+      rm -f "$STATE/$daemon.pid"
     fi
   done
   for _ in $(seq 1 40); do
-    pgrep -f "$CONF" >/dev/null || break
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
     sleep 0.25
   done
-  pkill -9 -f "$CONF" 2>/dev/null
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
   if [ "$(readlink /etc/slurm/slurm.conf 2>/dev/null)" = "$CONF" ]; then
     rm -f /etc/slurm/slurm.conf
   fi
-  # munged may serve other things on this machine: it is left running.
   return 0
 }
 

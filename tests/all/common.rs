@@ -19,12 +19,14 @@ pub enum Needs {
     OtherPythons,
     /// Chromium (Debian's, or `$RSDM_CHROMIUM`) and Playwright's Python driver.
     Browser,
+    /// actionlint, zig (PyPI's ziglang) and auditwheel in the test venv, besides the Python tools.
+    ReleaseTools,
 }
 
 impl Needs {
     /// Whether this machine has it (probed once).
     pub fn available(&self) -> bool {
-        static PROBED: OnceLock<[bool; 6]> = OnceLock::new();
+        static PROBED: OnceLock<[bool; 7]> = OnceLock::new();
         let probed = PROBED.get_or_init(|| {
             let imports = |modules: &str| {
                 std::process::Command::new(test_python())
@@ -45,6 +47,7 @@ impl Needs {
                 python_tools,
                 python_tools && !other_pythons().is_empty(),
                 std::path::Path::new(&chromium()).exists() && imports("playwright.sync_api"),
+                python_tools && imports("ziglang, auditwheel") && root().join(".venv-test/bin/actionlint").exists(),
             ]
         });
         probed[*self as usize]
@@ -58,7 +61,10 @@ impl Needs {
             Needs::Snakemake => "Snakemake (scripts/install_test_tools.sh installs it)",
             Needs::PythonTools => "maturin, pytest and numpy in .venv-test (scripts/install_test_tools.sh)",
             Needs::OtherPythons => "CPython 3.9 (and a newer one) under ~/.pyenv/versions",
-            Needs::Browser => "Chromium and Playwright's driver (scripts/install_test_tools.sh, as root)",
+            Needs::Browser => {
+                "Chromium and Playwright's driver (scripts/install_test_tools.sh, as root with RSDM_TEST_SYSTEM=1)"
+            }
+            Needs::ReleaseTools => "actionlint, ziglang and auditwheel in .venv-test (scripts/install_test_tools.sh)",
         }
     }
 }

@@ -169,6 +169,14 @@ pub fn messages_name_the_real_mistake() {
     // The two files swapped, either way round.
     fails_saying(&[map, model, "resolution=3.2"], 1, &["this is a model file", "the order is MODEL MAP"]);
     fails_saying(&[map, map, "resolution=3.2"], 1, &["emd_21457_seg.mrc", "this is a CCP4/MRC map, not a model"]);
+    // The README's own pocket files, whose model starts with HET records: told by content.
+    let pocket = ("testdata/ligand_pocket/model.pdb", "testdata/ligand_pocket/map.mrc");
+    fails_saying(
+        &[pocket.1, pocket.0, "resolution=3.2"],
+        1,
+        &["map.mrc", "this is a model file", "the order is MODEL MAP"],
+    );
+    fails_saying(&["testdata/ligand_pocket/model.cif", pocket.0, "resolution=3.2"], 1, &["this is a model file"]);
     // A model in another frame: both extents, in Å.
     let shifted: String = std::fs::read_to_string(common::testdata("6vyb_Ndom_noNAG.pdb"))
         .unwrap()

@@ -26,6 +26,7 @@ mod pages_in_browser;
 mod peaks_report;
 mod python_package;
 mod regression;
+mod release;
 mod report_schema;
 mod robustness;
 mod slurm_cluster;
@@ -139,6 +140,8 @@ fn main() {
         peaks_report::residue_scores_flag_a_misplaced_side_chain [Shared];
         peaks_report::json_and_csv_reports_hold_the_run;
         python_package::the_abi3_wheel_builds_and_passes_the_pytest_suite [PythonTools];
+        release::the_release_workflows_pass_actionlint_and_build_what_they_promise [ReleaseTools];
+        release::the_wheel_for_clusters_is_manylinux_2_28_and_runs_the_readme_example [ReleaseTools];
         python_package::the_python_package_matches_the_command_line_on_shared_entries [Shared, PythonTools];
         python_package::the_same_wheel_works_on_cpython_3_9_and_the_newest_installed [OtherPythons];
         python_package::the_pip_installed_command_runs_the_readme_example_in_a_fresh_venv [PythonTools];

@@ -91,9 +91,12 @@ pub fn the_container_image_holds_the_program_and_runs_it() {
         eprintln!("SKIPPED {test}: podman is not installed (Debian's podman; scripts/install_test_tools.sh)");
         return;
     }
+    // podman's images in a folder of this test's, not in the system's storage.
+    let storage = tempfile::Builder::new().prefix("rsdm-podman-").tempdir().unwrap();
     let build = Command::new("bash")
         .arg(root().join("scripts/build_container.sh"))
         .env("RSDM_STATIC_PROFILE", STATIC_PROFILE)
+        .env("RSDM_PODMAN_ROOT", storage.path())
         .output()
         .unwrap();
     if build.status.code() == Some(3) {
@@ -103,7 +106,14 @@ pub fn the_container_image_holds_the_program_and_runs_it() {
     assert!(build.status.success(), "container build failed: {}", String::from_utf8_lossy(&build.stderr));
     let image = String::from_utf8_lossy(&build.stdout).lines().last().unwrap().trim().to_string();
     let podman = |args: &[&str]| {
-        let output = Command::new("podman").arg("--storage-driver").arg("vfs").args(args).output().unwrap();
+        let output = Command::new("podman")
+            .args(["--storage-driver", "vfs", "--root"])
+            .arg(storage.path().join("storage"))
+            .arg("--runroot")
+            .arg(storage.path().join("run"))
+            .args(args)
+            .output()
+            .unwrap();
         assert!(output.status.success(), "podman {args:?}: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     };
