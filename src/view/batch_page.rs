@@ -21,12 +21,51 @@ pub fn write_batch_page(out_dir: &Path, summary_json: &str) -> Result<()> {
     let script = format!("window.RSDM_SUMMARY = {};\n", summary_json.replace("</", "<\\/"));
     write_atomically(&out_dir.join("summary.js"), &[], |w| w.write_all(script.as_bytes()))?;
     let index = out_dir.join("index.html");
-    let unchanged = std::fs::read(&index).is_ok_and(|old| old == BATCH_PAGE.as_bytes());
+    let page = BATCH_PAGE.replace(STATIC_ROWS, &static_table(summary_json));
+    let unchanged = std::fs::read(&index).is_ok_and(|old| old == page.as_bytes());
     if !unchanged {
-        write_atomically(&index, &[], |w| w.write_all(BATCH_PAGE.as_bytes()))
+        write_atomically(&index, &[], |w| w.write_all(page.as_bytes()))
             .map_err(|e| Error::Invalid(format!("writing the batch page: {e}")))?;
     }
     Ok(())
+}
+
+/// Where the page holds its rows as plain HTML, for a browser without JavaScript (or a
+/// mail client, or a text browser on a cluster's login node): the same entries, not sortable.
+const STATIC_ROWS: &str = "<!--static rows-->";
+
+/// The summary's rows as a plain table (inside `<noscript>`): entry (linked to its report),
+/// status, time, strongest positive and negative peak with their residues, error.
+fn static_table(summary_json: &str) -> String {
+    use super::escape_html as e;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(summary_json).unwrap_or_default();
+    let mut out = String::from(
+        "<noscript><p>Without JavaScript: the entries as written, not sortable.</p>\n<table><thead><tr><th>entry</th>\
+         <th>status</th><th>time s</th><th>strongest +</th><th>strongest &minus;</th><th>error</th></tr></thead><tbody>\n",
+    );
+    let text = |v: &serde_json::Value| v.as_str().map(e).unwrap_or_default();
+    let peak = |v: &serde_json::Value| match (v.get(0).and_then(|h| h.as_f64()), v.get(1).and_then(|r| r.as_str())) {
+        (Some(h), Some(r)) => format!("{h:.2} {}", e(r)),
+        _ => String::new(),
+    };
+    for row in &rows {
+        let id = text(&row["id"]);
+        let entry = match row["report_html"].as_str() {
+            Some(link) => format!("<a href=\"{}\">{id}</a>", e(link)),
+            None => id,
+        };
+        let error = row["error"]["message"].as_str().map(e).unwrap_or_default();
+        out.push_str(&format!(
+            "<tr><td>{entry}</td><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{error}</td></tr>\n",
+            text(&row["status"]),
+            row["wall_seconds"].as_f64().unwrap_or(f64::NAN),
+            peak(&row["top_positive"]),
+            peak(&row["top_negative"]),
+        ));
+    }
+    out.push_str("</tbody></table></noscript>");
+    out
 }
 
 /// The page. Plain JavaScript, no libraries, nothing fetched from the network.
@@ -50,7 +89,9 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 #counts span{margin-right:1.2em}
 </style></head><body>
 <h1>real_space_diff_map batch</h1>
-<p id="counts" class="muted">loading the summary&hellip;</p>
+<p id="counts" class="muted">loading the summary&hellip; (this table needs JavaScript; without it, the plain
+table below, or <code>summary.tsv</code> beside this page)</p>
+<!--static rows-->
 <p class="muted">Click a header to sort; type in the boxes under the headers to filter (a number box takes
 <code>&gt;5</code>, <code>&lt;-3</code> or a value). The page reads <code>summary.json</code> (or, opened from disk,
 <code>summary.js</code>) each time it is opened, and every few seconds while entries are still running.</p>

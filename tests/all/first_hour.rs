@@ -314,6 +314,13 @@ pub fn units_travel_with_every_number() {
     assert_eq!(json_units, ["z", "sigma"]);
     let page = std::fs::read_to_string(d.join("batch/index.html")).unwrap();
     assert!(page.contains("{key: \"units\", title: \"units\""), "the batch page has a units column");
+    // Without JavaScript the page still lists every entry, linked to its report.
+    let plain =
+        page.split("<noscript>").nth(1).and_then(|p| p.split("</noscript>").next()).expect("a <noscript> table");
+    for id in ["halves", "single"] {
+        assert!(plain.contains(&format!("<a href=\"{id}/report.html\">{id}</a>")), "{id} in {plain}");
+    }
+    assert!(plain.matches("<tr><td>").count() == 2 && plain.contains("<td>done</td>"), "{plain}");
 }
 
 /// The words after the program's name of the README's first example.
