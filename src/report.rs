@@ -1,4 +1,4 @@
-//! The run report for validation pipelines: a JSON document (schema in the README) and two CSV
+//! The run report for validation pipelines: a JSON document (schema in docs/report.md) and two CSV
 //! tables, written atomically like the maps, plus the peak table printed at the end of a run.
 
 use crate::analysis::peaks::{NEAREST_ATOM_RADIUS, Peak, ResidueScore};

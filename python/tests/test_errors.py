@@ -121,16 +121,16 @@ def test_writing_over_an_input_is_refused(spike, tmp_path):
 
 
 def test_the_readme_example_runs(tmp_path, monkeypatch):
-    """The Python example in README.md, run as written (from the repository root, writing into
+    """The Python example in docs/python.md, run as written (from the repository root, writing into
     a temporary folder)."""
     from conftest import ROOT
 
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "python.md").read_text()
     example = text.split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(ROOT)
     example = example.replace('"difference.mrc"', repr(str(tmp_path / "difference.mrc")))
     example = example.replace('"model_map.mrc"', repr(str(tmp_path / "model_map.mrc")))
-    exec(compile(example, "README.md", "exec"), {})
+    exec(compile(example, "docs/python.md", "exec"), {})
     assert (tmp_path / "difference.mrc").exists() and (tmp_path / "model_map.mrc").exists()
 
 

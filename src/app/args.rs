@@ -19,7 +19,7 @@ use std::path::PathBuf;
              (z units with half maps).",
     long_about = None,
     after_help = "Options can be given Phenix-style as key=value (resolution=3.5) or as flags (--resolution 3.5).\n\
-                  Batch runs: real_space_diff_map batch MANIFEST --out-dir DIR (see the README).\n\
+                  Batch runs: real_space_diff_map batch MANIFEST --out-dir DIR (see docs/batch.md).\n\
                   By EMDB id: real_space_diff_map emdb EMD-3488 emdb_root=ROOT pdb_root=ROOT [cache=DIR] [key=value ...]."
 )]
 pub struct RunArgs {

@@ -33,7 +33,14 @@ fn try_it_blocks() -> Vec<String> {
     let start = readme.find("## Try it").expect("README has a Try it section");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
-    section.split("```").skip(1).step_by(2).map(|b| b.trim_matches('\n').to_string()).collect()
+    // Each block without its language tag (```sh, ```text).
+    section
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|b| b.split_once('\n').map_or(b, |(tag, rest)| if tag.contains(' ') { b } else { rest }))
+        .map(|b| b.trim_matches('\n').to_string())
+        .collect()
 }
 
 /// The command words of a README block (`real_space_diff_map` first).
@@ -84,11 +91,12 @@ pub fn the_readme_first_example_shows_the_removed_heme_as_peak_1() {
     assert!(distance < 2.0, "peak 1 lies {distance:.2} Å from the nearest removed heme atom");
     assert!(dir.path().join("diff.ccp4").exists());
 
-    // The half-map command: the heme is peak 1 again, in z.
+    // The half-map command: the heme is peak 1 again, in z, and the only blob at q <= 0.01.
     let out = run(dir.path(), &words(&blocks[2]));
     assert!(out.status.success(), "{}", text(&out));
     let rows = peak_rows(&String::from_utf8_lossy(&out.stdout));
     assert!(rows[0].1 > 30.0, "heme at {} z", rows[0].1);
+    assert_eq!(rows.len(), 1, "with fdr=0.01 the heme is the only blob listed: {rows:?}");
     assert!(distance_to_nearest(rows[0].2, &heme) < 2.0);
     assert!(dir.path().join("report.html").exists());
 }

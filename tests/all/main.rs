@@ -13,6 +13,7 @@ mod archive_fixture;
 mod batch;
 mod command_line;
 mod difference_map;
+mod docs_commands;
 mod first_hour;
 mod half_maps;
 mod hostile_inputs;
@@ -82,6 +83,8 @@ fn main() {
         first_hour::a_resolution_from_an_x_ray_entry_is_named_and_refused;
         first_hour::messages_name_the_real_mistake;
         first_hour::units_travel_with_every_number;
+        docs_commands::every_shell_command_in_the_readme_and_docs_runs_on_testdata;
+        docs_commands::links_between_the_pages_point_at_pages_and_headings_that_exist;
         half_maps::half_maps_on_the_command_line_give_z_units_and_q_values;
         half_maps::null_half_maps_list_a_significant_blob_in_about_one_percent_of_runs;
         half_maps::local_z_follows_noise_that_differs_between_two_halves_of_the_box;

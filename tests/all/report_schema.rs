@@ -1,4 +1,4 @@
-//! The README's JSON report table is the schema: a real report has exactly the keys the table
+//! The JSON report table of docs/report.md is the schema: a real report has exactly the keys the table
 //! lists (names outside parentheses, per row), and reads back into the typed `Report`.
 
 use crate::common;
@@ -29,8 +29,8 @@ fn top_level_names(cell: &str) -> BTreeSet<String> {
 
 /// The table's rows: (field names, content cell).
 fn readme_rows() -> Vec<(BTreeSet<String>, String)> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let table = readme.split("### JSON report").nth(1).expect("the JSON report section");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/report.md")).unwrap();
+    let table = readme.split("## JSON report").nth(1).expect("the JSON report section");
     table
         .lines()
         .skip_while(|l| !l.starts_with("| field"))
@@ -68,7 +68,7 @@ pub fn a_real_report_has_exactly_the_fields_the_readme_lists() {
     assert!(rows.len() >= 10, "found {} rows", rows.len());
 
     let listed: BTreeSet<String> = rows.iter().flat_map(|(names, _)| names.iter().cloned()).collect();
-    assert_eq!(listed, keys(&report), "top-level fields: README vs report");
+    assert_eq!(listed, keys(&report), "top-level fields: docs/report.md vs report");
     for (names, content) in &rows {
         let expected = top_level_names(content);
         for name in names {
@@ -78,7 +78,7 @@ pub fn a_real_report_has_exactly_the_fields_the_readme_lists() {
                 other => other.clone(),
             };
             if object.is_object() {
-                assert_eq!(expected, keys(&object), "fields of `{name}`: README vs report");
+                assert_eq!(expected, keys(&object), "fields of `{name}`: docs/report.md vs report");
             }
         }
     }
@@ -119,7 +119,7 @@ pub fn a_half_map_report_reads_back_and_the_readme_names_all_its_fields() {
     }
     let report =
         report_of(dir.path(), &["half_map=h1.mrc", "half_map=h2.mrc", "resolution=3.2", "output=d.ccp4", "fdr=0.05"]);
-    // Some keys exist only in this mode (the README lists them in parentheses): each object's
+    // Some keys exist only in this mode (docs/report.md lists them in parentheses): each object's
     // keys must be named in its row, at any depth.
     for (names, content) in readme_rows() {
         for name in &names {
@@ -127,7 +127,10 @@ pub fn a_half_map_report_reads_back_and_the_readme_names_all_its_fields() {
             nested_keys(&report[name.as_str()], &mut found);
             let listed = all_names(&content);
             let missing: Vec<&String> = found.difference(&listed).collect();
-            assert!(missing.is_empty(), "`{name}` in a half-map report has keys the README does not name: {missing:?}");
+            assert!(
+                missing.is_empty(),
+                "`{name}` in a half-map report has keys docs/report.md does not name: {missing:?}"
+            );
         }
     }
     let typed: Report = serde_json::from_value(report.clone()).unwrap();
