@@ -125,6 +125,7 @@ fn main() {
         model_io_gemmi::a_many_chain_model_reads_the_same_from_pdb_and_mmcif [Gemmi];
         model_io_gemmi::shared_pdb_and_mmcif_copies_read_the_same [Shared];
         model_io_gemmi::scored_models_read_in_gemmi_with_the_residue_scores_as_b [Gemmi];
+        model_io_gemmi::declared_symmetry_reads_as_gemmi_reads_it [Gemmi];
         model_io_real::every_shared_model_loads [Shared];
         model_io_real::spike_models_have_the_expected_contents [Shared];
         model_io_real::mitoribo_hydrogens_and_zero_occupancies_are_kept [Shared];

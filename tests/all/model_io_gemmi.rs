@@ -349,3 +349,106 @@ pub fn scored_models_read_in_gemmi_with_the_residue_scores_as_b() {
         }
     }
 }
+
+/// NCS operators and assemblies read as gemmi reads them, from a PDB file made from a testdata
+/// model (a C3 ring about z: MTRIX with the identity given and two copies to generate, and a
+/// BIOMT assembly of the three) and from gemmi's own mmCIF writing of it (_struct_ncs_oper,
+/// _pdbx_struct_oper_list, _pdbx_struct_assembly_gen). A run on the one-copy file says how many
+/// copies it lacks.
+pub fn declared_symmetry_reads_as_gemmi_reads_it() {
+    let Some(python) = common::python_with_gemmi("declared_symmetry_reads_as_gemmi_reads_it") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (c, s) = (-0.5f64, 3f64.sqrt() / 2.0);
+    let centre = [60.0, 70.0, 0.0];
+    let mut header = String::new();
+    for (serial, (cos, sin), given) in [(1, (1.0, 0.0), true), (2, (c, s), false), (3, (c, -s), false)] {
+        let rotation = [[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]];
+        // About the centre: t = c - R c.
+        let t: Vec<f64> = (0..3).map(|i| centre[i] - (0..3).map(|j| rotation[i][j] * centre[j]).sum::<f64>()).collect();
+        for row in 0..3 {
+            let [a, b, cc] = rotation[row];
+            header.push_str(&format!(
+                "MTRIX{}{serial:>4}{a:>10.6}{b:>10.6}{cc:>10.6}{:>15.5}    {}\n",
+                row + 1,
+                t[row],
+                if given { "1" } else { " " }
+            ));
+        }
+    }
+    header.push_str("REMARK 350 BIOMOLECULE: 1\nREMARK 350 APPLY THE FOLLOWING TO CHAINS: A\n");
+    for (serial, (cos, sin)) in [(1, (1.0, 0.0)), (2, (c, s)), (3, (c, -s))] {
+        let rotation = [[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]];
+        let t: Vec<f64> = (0..3).map(|i| centre[i] - (0..3).map(|j| rotation[i][j] * centre[j]).sum::<f64>()).collect();
+        for row in 0..3 {
+            let [a, b, cc] = rotation[row];
+            header.push_str(&format!(
+                "REMARK 350   BIOMT{}{serial:>4}{a:>10.6}{b:>10.6}{cc:>10.6}{:>15.5}\n",
+                row + 1,
+                t[row]
+            ));
+        }
+    }
+    let atoms: String = std::fs::read_to_string(common::testdata("ligand_pocket/model.pdb"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("ATOM") || l.starts_with("CRYST1"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("ring.pdb"), format!("{header}{atoms}END\n")).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/gemmi_model.py");
+    let convert = Command::new(&python)
+        .arg(&script)
+        .arg("convert")
+        .arg(d.join("ring.pdb"))
+        .arg(d.join("ring.cif"))
+        .arg(d.join("again.pdb"))
+        .output()
+        .unwrap();
+    assert!(convert.status.success(), "{}", String::from_utf8_lossy(&convert.stderr));
+    for name in ["ring.pdb", "ring.cif", "again.pdb"] {
+        let out = Command::new(&python).arg(&script).arg("symmetry").arg(d.join(name)).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let gemmi: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+        let ours = real_space_diff_map::io::model::read_model(d.join(name)).unwrap().symmetry;
+        let theirs = gemmi["ncs"].as_array().unwrap();
+        // gemmi keeps no identity operator (the copy in the file); we read it and skip it.
+        let moving: Vec<_> = ours.ncs.iter().filter(|o| !o.operator.is_identity()).collect();
+        assert_eq!(moving.len(), theirs.len(), "{name}: NCS operators {:?} vs gemmi {theirs:?}", ours.ncs);
+        for (op, g) in moving.into_iter().zip(theirs) {
+            assert_eq!(op.given, g["given"].as_bool().unwrap(), "{name}: operator {}", op.operator.id);
+            for i in 0..3 {
+                assert!((op.operator.translation[i] - g["translation"][i].as_f64().unwrap()).abs() < 1e-4, "{name}");
+                for j in 0..3 {
+                    assert!(
+                        (op.operator.rotation[i][j] - g["rotation"][i][j].as_f64().unwrap()).abs() < 1e-6,
+                        "{name}"
+                    );
+                }
+            }
+        }
+        let copies: Vec<(String, usize)> = ours.assemblies.iter().map(|a| (a.id.clone(), a.copies)).collect();
+        let gemmi_copies: Vec<(String, usize)> = gemmi["assemblies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["id"].as_str().unwrap().to_string(), a["copies"].as_u64().unwrap() as usize))
+            .collect();
+        assert_eq!(copies, gemmi_copies, "{name}: assemblies");
+        assert_eq!(ours.ncs_copies_to_generate(), 2, "{name}");
+        assert!(ours.problems.is_empty(), "{name}: {:?}", ours.problems);
+    }
+    // The run says what the file lacks.
+    let out = Command::new(env!("CARGO_BIN_EXE_real_space_diff_map"))
+        .current_dir(d)
+        .arg("ring.cif")
+        .arg(common::testdata("ligand_pocket/map.mrc"))
+        .args(["resolution=3.2", "output=diff.ccp4", "pictures=0", "viewer=false"])
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("declares 2 NCS copies to generate") && said.contains("assembly 1 of 3 copies"), "{said}");
+}

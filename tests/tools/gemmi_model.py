@@ -3,6 +3,7 @@
 
   gemmi_model.py dump MODEL...            one JSON line per model: its first model's atoms
   gemmi_model.py convert IN OUT.cif OUT.pdb   gemmi's own mmCIF and PDB writings of IN
+  gemmi_model.py symmetry MODEL           its NCS operators and assemblies, as JSON
 
 Each atom is [chain, residue name, number, insertion code, atom name, altloc, element, x, y, z,
 occupancy, B, anisotropic U (6 values) or null].
@@ -36,8 +37,14 @@ def main():
         st.setup_entities()
         st.make_mmcif_document().write_file(sys.argv[3])
         st.write_pdb(sys.argv[4])
+    elif sys.argv[1] == "symmetry":
+        st = gemmi.read_structure(sys.argv[2])
+        ncs = [{"id": op.id, "given": op.given, "rotation": op.tr.mat.tolist(), "translation": op.tr.vec.tolist()}
+               for op in st.ncs]
+        assemblies = [{"id": a.name, "copies": sum(len(g.operators) for g in a.generators)} for a in st.assemblies]
+        print(json.dumps({"ncs": ncs, "assemblies": assemblies}))
     else:
-        sys.exit("usage: gemmi_model.py dump MODEL... | convert IN OUT.cif OUT.pdb")
+        sys.exit("usage: gemmi_model.py dump MODEL... | convert IN OUT.cif OUT.pdb | symmetry MODEL")
 
 
 if __name__ == "__main__":

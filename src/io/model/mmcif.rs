@@ -6,6 +6,7 @@
 //! atom names come from the `auth_*` items, as PDB files write them, falling back to `label_*`.
 
 use super::element::{element_from_name, element_from_symbol};
+use super::symmetry::{Assembly, DeclaredSymmetry, NcsOperator, Operator, expression_groups};
 use super::{AtomRecord, IgnoredResolution, ModelBuilder};
 use crate::error::{Error, Result};
 use crate::io::model::Model;
@@ -243,9 +244,21 @@ fn number(value: Value) -> Option<f64> {
 
 /// Reads the first model of an mmCIF file.
 pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
-    let tables =
-        read_tables(text, &["atom_site", "atom_site_anisotrop", "em_3d_reconstruction", "exptl", "refine", "reflns"])
-            .map_err(|problem| Error::model(path, problem))?;
+    let tables = read_tables(
+        text,
+        &[
+            "atom_site",
+            "atom_site_anisotrop",
+            "em_3d_reconstruction",
+            "exptl",
+            "refine",
+            "reflns",
+            "struct_ncs_oper",
+            "pdbx_struct_oper_list",
+            "pdbx_struct_assembly_gen",
+        ],
+    )
+    .map_err(|problem| Error::model(path, problem))?;
     let missing = |what: &str| Error::model(path, format!("no {what} in the first data block"));
     let atoms = tables.get("atom_site").filter(|t| t.rows() > 0).ok_or_else(|| missing("_atom_site table"))?;
     let column = |names: &[&str]| atoms.column(names);
@@ -322,6 +335,8 @@ pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
         apply_anisou(aniso, &serial_of_row, &mut builder);
     }
     let mut model = builder.finish();
+    model.symmetry = declared_symmetry(&tables);
+    model.warnings.extend(model.symmetry.warnings());
     let first = |category: &str, item: &str| {
         tables.get(category).filter(|t| t.rows() > 0).and_then(|t| Some(t.get(0, t.column(&[item])?)))
     };
@@ -342,6 +357,97 @@ pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
             });
     }
     Ok(model)
+}
+
+/// The operators of `_struct_ncs_oper` and the assemblies of `_pdbx_struct_assembly_gen` (over
+/// `_pdbx_struct_oper_list`), each checked; see [`super::symmetry`].
+fn declared_symmetry(tables: &HashMap<String, Table>) -> DeclaredSymmetry {
+    let mut declared = DeclaredSymmetry::default();
+    let operator_of = |table: &Table, row: usize| -> Option<Operator> {
+        let cell = |item: &str| table.column(&[item]).map(|c| table.get(row, c)).and_then(number);
+        let mut rotation = [[0.0; 3]; 3];
+        let mut translation = [0.0; 3];
+        for i in 0..3 {
+            for (j, value) in rotation[i].iter_mut().enumerate() {
+                *value = cell(&format!("matrix[{}][{}]", i + 1, j + 1))?;
+            }
+            translation[i] = cell(&format!("vector[{}]", i + 1))?;
+        }
+        let id = table.column(&["id"]).and_then(|c| table.get(row, c).present()).unwrap_or("?").to_string();
+        Some(Operator { id, rotation, translation })
+    };
+    let usable = |category: &str, table: &Table, row: usize, declared: &mut DeclaredSymmetry| {
+        let id = table.column(&["id"]).and_then(|c| table.get(row, c).present()).unwrap_or("?");
+        match operator_of(table, row) {
+            None => {
+                declared.problems.push(format!("_{category} {id}: cannot read its matrix; the operator is ignored"));
+                None
+            }
+            Some(operator) => match operator.not_a_rotation() {
+                Some(why) => {
+                    declared
+                        .problems
+                        .push(format!("_{category} {id} is not a rotation ({why}); the operator is ignored"));
+                    None
+                }
+                None => Some(operator),
+            },
+        }
+    };
+    if let Some(table) = tables.get("struct_ncs_oper") {
+        let code = table.column(&["code"]);
+        for row in 0..table.rows() {
+            if let Some(operator) = usable("struct_ncs_oper", table, row, &mut declared) {
+                let given =
+                    code.and_then(|c| table.get(row, c).present()).is_some_and(|c| c.eq_ignore_ascii_case("given"));
+                declared.ncs.push(NcsOperator { operator, given });
+            }
+        }
+    }
+    let mut operators: HashMap<String, Operator> = HashMap::new();
+    if let Some(table) = tables.get("pdbx_struct_oper_list") {
+        for row in 0..table.rows() {
+            if let Some(operator) = usable("pdbx_struct_oper_list", table, row, &mut declared) {
+                operators.insert(operator.id.clone(), operator);
+            }
+        }
+    }
+    if let Some(table) = tables.get("pdbx_struct_assembly_gen") {
+        let (assembly, expression) = (table.column(&["assembly_id"]), table.column(&["oper_expression"]));
+        for row in 0..table.rows() {
+            let id = assembly.and_then(|c| table.get(row, c).present()).unwrap_or("?").to_string();
+            let text = expression.and_then(|c| table.get(row, c).present()).unwrap_or("");
+            let Some(groups) = expression_groups(text) else {
+                declared.problems.push(format!(
+                    "_pdbx_struct_assembly_gen of assembly {id}: cannot read the operator expression '{text}'"
+                ));
+                continue;
+            };
+            if let Some(missing) = groups.iter().flatten().find(|o| !operators.contains_key(*o)) {
+                declared.problems.push(format!(
+                    "_pdbx_struct_assembly_gen of assembly {id}: '{text}' names operator {missing}, which \
+                     _pdbx_struct_oper_list does not hold (or holds unusable)"
+                ));
+                continue;
+            }
+            let copies = groups.iter().try_fold(1usize, |n, g| n.checked_mul(g.len()).filter(|n| *n <= 1_000_000));
+            let Some(copies) = copies else {
+                declared.problems.push(format!(
+                    "_pdbx_struct_assembly_gen of assembly {id}: '{text}' makes more than 10^6 copies; not used"
+                ));
+                continue;
+            };
+            let identity_only = groups.iter().flatten().all(|o| operators[o].is_identity());
+            match declared.assemblies.iter_mut().find(|a| a.id == id) {
+                Some(known) => {
+                    known.copies += copies;
+                    known.identity_only &= identity_only;
+                }
+                None => declared.assemblies.push(Assembly { id, copies, identity_only }),
+            }
+        }
+    }
+    declared
 }
 
 /// Attaches `_atom_site_anisotrop` U values to the atoms with the same `id`.

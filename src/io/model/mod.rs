@@ -14,6 +14,7 @@ pub mod element;
 pub mod hybrid36;
 mod mmcif;
 mod pdb;
+pub mod symmetry;
 pub mod write;
 
 use crate::error::{Error, Result};
@@ -139,6 +140,10 @@ pub struct Model {
     /// used, but named when a run has no resolution.
     #[serde(default)]
     pub ignored_resolution: Option<IgnoredResolution>,
+    /// Copies of the model that the file declares and does not hold (NCS operators,
+    /// assemblies); read, not applied.
+    #[serde(default)]
+    pub symmetry: symmetry::DeclaredSymmetry,
     /// Things that were odd but not fatal.
     pub warnings: Vec<String>,
 }

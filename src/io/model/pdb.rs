@@ -93,6 +93,8 @@ pub(super) fn parse_pdb(text_all: &str, path: &Path) -> Result<Model> {
         ));
     }
     let mut model = builder.finish();
+    model.symmetry = super::symmetry::from_pdb(text_all);
+    model.warnings.extend(model.symmetry.warnings());
     model.method = pdb_method(text_all);
     if let Some(resolution) = pdb_resolution(text_all) {
         if model.method.as_deref().is_some_and(super::is_electron_microscopy) {
