@@ -49,6 +49,12 @@ impl GridGeometry {
         self.voxel_centre(self.dims[0] - 1, self.dims[1] - 1, self.dims[2] - 1)
     }
 
+    /// The box's centre as RELION and servalcat place a point group: the centre of voxel
+    /// (NX/2, NY/2, NZ/2), integer halves (for an even edge, the cell's centre).
+    pub fn box_centre(&self) -> [f64; 3] {
+        self.voxel_centre(self.dims[0] / 2, self.dims[1] / 2, self.dims[2] / 2)
+    }
+
     /// The box's shortest edge, Å (the half-map window default depends on it).
     pub fn shortest_edge(&self) -> f64 {
         (0..3).map(|a| self.dims[a] as f64 * self.voxel_size[a]).fold(f64::INFINITY, f64::min)

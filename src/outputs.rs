@@ -40,6 +40,10 @@ pub enum OutputKind {
     PicturesFolder,
     /// The model with each residue's score as its B-factor, `model_scores=`.
     ScoredModel,
+    /// With copies made (NCS, `assembly=`, `symmetry=`) and `viewer=true`: the model as run,
+    /// every copy, as mmCIF (copied chain names do not fit PDB's two columns) with each
+    /// residue's score as B, beside the map; the viewer scripts open it.
+    CopiedModel,
 }
 
 impl OutputKind {
@@ -57,6 +61,7 @@ impl OutputKind {
             OutputKind::CootScript => "Coot script",
             OutputKind::PicturesFolder => "pictures folder",
             OutputKind::ScoredModel => "scored model",
+            OutputKind::CopiedModel => "model with its copies",
         }
     }
 
@@ -108,6 +113,8 @@ impl OutputLayout {
         if outputs.viewer {
             planned.push((OutputKind::ChimeraxScript, companion_path(map, "_chimerax.cxc")));
             planned.push((OutputKind::CootScript, companion_path(map, "_coot.py")));
+            // Written only when the run makes copies of the model.
+            planned.push((OutputKind::CopiedModel, companion_path(map, "_copies.cif")));
         }
         if outputs.pictures > 0 {
             planned.push((OutputKind::PicturesFolder, companion_path(map, "_pictures")));
@@ -198,6 +205,7 @@ mod tests {
         assert_eq!(path(OutputKind::AmplitudeMap), Some(PathBuf::from("out/diff_amplitude.ccp4")));
         assert_eq!(path(OutputKind::PeaksTable), Some(PathBuf::from("out/run.v2_peaks.csv")));
         assert_eq!(path(OutputKind::CootScript), Some(PathBuf::from("out/diff_coot.py")));
+        assert_eq!(path(OutputKind::CopiedModel), Some(PathBuf::from("out/diff_copies.cif")));
         assert_eq!(layout.picture(2), Some(PathBuf::from("out/diff_pictures/peak_2.png")));
         assert_eq!(path(OutputKind::HtmlReport), None);
         p.units.variant = Variant::Amplitude;

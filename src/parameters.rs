@@ -16,6 +16,8 @@ use crate::density::filter::ResolutionEdge;
 use crate::density::model_map::ModelMapOptions;
 use crate::difference::{DifferenceOptions, SigmaScope, Variant};
 use crate::error::{Error, Result};
+use crate::io::model::copies::CopyRequest;
+use crate::io::model::point_group::PointGroup;
 #[cfg(doc)]
 use crate::scaling::local::LocalScalingOptions;
 use crate::scaling::spectral::SpectralWeighting;
@@ -340,6 +342,39 @@ impl Default for OutputParameters {
     }
 }
 
+/// The copies of the model a run makes (see [`crate::io::model::copies`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Args)]
+#[serde(default, deny_unknown_fields)]
+pub struct CopyParameters {
+    /// Generate the NCS copies the model file marks "generate" (MTRIX without iGiven,
+    /// _struct_ncs_oper code generate), as gemmi's expand_ncs; false: the atoms as written.
+    #[arg(long, default_value_t = CopyParameters::default().ncs, value_parser = BoolishValueParser::new(),
+          value_name = "BOOL", action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub ncs: bool,
+    /// Build this assembly of the model file (REMARK 350 BIOMOLECULE, _pdbx_struct_assembly_gen
+    /// assembly_id), as gemmi's make_assembly.
+    #[arg(long, value_name = "ID")]
+    pub assembly: Option<String>,
+    /// Apply this point group about the map box's centre, in RELION's orientations (as
+    /// servalcat --pg): Cn, Dn, T, O, I (= I2), I1-I4.
+    #[arg(long, value_name = "GROUP")]
+    pub symmetry: Option<PointGroup>,
+}
+
+impl Default for CopyParameters {
+    fn default() -> Self {
+        let request = CopyRequest::default();
+        CopyParameters { ncs: request.ncs, assembly: request.assembly, symmetry: request.symmetry }
+    }
+}
+
+impl CopyParameters {
+    /// The request these parameters make.
+    pub fn request(&self) -> CopyRequest {
+        CopyRequest { ncs: self.ncs, assembly: self.assembly.clone(), symmetry: self.symmetry }
+    }
+}
+
 /// Every parameter of a run.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, Args)]
 #[serde(default, deny_unknown_fields)]
@@ -347,6 +382,9 @@ pub struct Parameters {
     /// Resolution d_min in Ångström; required unless the model file records it.
     #[arg(long, alias = "d_min", value_name = "ANGSTROM")]
     pub resolution: Option<f64>,
+    /// The model's copies.
+    #[command(flatten)]
+    pub copies: CopyParameters,
     /// The model map.
     #[command(flatten)]
     pub model_map: ModelMapParameters,
@@ -395,6 +433,11 @@ impl Parameters {
             && !(rate > 0.0 && rate < 1.0)
         {
             return Err(Error::Usage(format!("fdr must be between 0 and 1, got {rate}")));
+        }
+        if self.copies.assembly.is_some() && self.copies.symmetry.is_some() {
+            return Err(Error::Usage(
+                "assembly= and symmetry= are two ways to make copies of the model: give one".into(),
+            ));
         }
         Ok(())
     }

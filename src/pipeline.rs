@@ -21,6 +21,7 @@ pub struct Silent;
 
 impl Observer for Silent {}
 
+use crate::analysis::copies::{input_residue_scores, same_place_tolerance};
 use crate::analysis::peaks::{FlagRule, NotListed, Peak, PeakSearch, find_peaks_searched, score_residues};
 use crate::analysis::significance::blob_q_values;
 use crate::difference::{DifferenceMaps, Experimental, FramePair, HalfMaps, Units, compute_difference};
@@ -199,8 +200,11 @@ pub struct Job {
     pub report: Report,
     /// Input files, which no output may overwrite.
     pub input_paths: Vec<PathBuf>,
-    /// The model (the pictures draw its atoms).
+    /// The model as run, copies included (the pictures draw its atoms).
     pub model: Model,
+    /// The model as read, when copies of it were made (`model_scores=` writes it, scored by
+    /// the mean over its copies).
+    pub input_model: Option<Model>,
     /// Where the model came from (the viewer scripts open it).
     pub model_source: InputSource,
     /// Where the experimental maps came from: the full map first when there is one, then the
@@ -293,6 +297,8 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
             if experimental.has_half_maps() { "have" } else { "lack" }
         )));
     }
+    let (model, input_model, copy_warnings) =
+        make_copies(model, settings, experimental.data.frame_map().geometry.box_centre(), &model_source, observer)?;
     let resolution = settle_resolution(settings, &model, &model_source, observer)?;
     let shortest_edge = experimental.data.frame_map().geometry.shortest_edge();
     let parameters = settings.settled(resolution, experimental.has_half_maps(), shortest_edge);
@@ -338,6 +344,19 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
             ));
         }
     }
+    if model.copies.is_some() {
+        let before = peaks.len();
+        peaks = crate::analysis::copies::gather_peaks_over_copies(
+            peaks,
+            &model,
+            same_place_tolerance(resolution, peak_map.geometry.voxel_size),
+        );
+        observer.say(&format!(
+            "{before} peaks over the model's copies: {} places (a peak seen in several copies is listed once, with \
+             its copy count)",
+            peaks.len()
+        ));
+    }
     let rule = match units {
         Units::HalfMapZ => {
             FlagRule::FalseDiscoveryRate(parameters.peaks.fdr.unwrap_or(crate::defaults::DEFAULT_RESIDUE_FDR))
@@ -345,6 +364,7 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
         _ => FlagRule::Sigma(threshold),
     };
     let residues = score_residues(peak_map, &model, rule);
+    let input_residues = model.copies.as_ref().map(|c| input_residue_scores(&residues, c)).unwrap_or_default();
     stages.add("peaks and residues", clock);
     let searched_count = searched.as_ref().map_or(peak_map.data.len(), |s| s.iter().filter(|v| **v).count());
     let peak_search = PeakSummary {
@@ -380,7 +400,15 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
         residue_flags,
         peaks: peaks[..peaks.len().min(parameters.peaks.max_peaks)].to_vec(),
         residues,
-        warnings: model.warnings.iter().chain(&map_warnings).chain(&result.warnings).cloned().collect(),
+        input_residues,
+        warnings: model
+            .warnings
+            .iter()
+            .chain(&copy_warnings)
+            .chain(&map_warnings)
+            .chain(&result.warnings)
+            .cloned()
+            .collect(),
         timings: stages.keyed(),
         peak_memory_mb: crate::report::peak_memory_mb(),
         histogram: Some(crate::analysis::histogram::Histogram::of(&peak_map.data)),
@@ -399,6 +427,7 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
         input_paths,
         stages,
         model,
+        input_model,
         model_source,
         map_sources: sources,
         has_full_map,
@@ -518,7 +547,21 @@ pub fn write_outputs(job: &mut Job, maps: &[OutputMap]) -> Result<Vec<PathBuf>> 
         let given = job.model_source.path().and_then(crate::io::model::format_of).unwrap_or(ModelFormat::Pdb);
         let format = crate::io::model::write::format_for(path, given);
         let units = job.report.peak_search.units.word();
-        let text = crate::io::model::write::scored_model_text(&job.model, &job.report.residues, units, format)?;
+        let (model, scores) = match &job.input_model {
+            Some(input) => (input, &job.report.input_residues),
+            None => (&job.model, &job.report.residues),
+        };
+        let text = crate::io::model::write::scored_model_text(model, scores, units, format)?;
+        out.write(path, &inputs, |w| std::io::Write::write_all(w, text.as_bytes()))?;
+        outputs.push(path.to_path_buf());
+    }
+    // The model as run, copies included, for the viewers (its chains as the peak and residue
+    // tables name them).
+    let copied_model = layout.path(OutputKind::CopiedModel).filter(|_| job.model.copies.is_some());
+    if let Some(path) = copied_model {
+        let units = job.report.peak_search.units.word();
+        let text =
+            crate::io::model::write::scored_model_text(&job.model, &job.report.residues, units, ModelFormat::Mmcif)?;
         out.write(path, &inputs, |w| std::io::Write::write_all(w, text.as_bytes()))?;
         outputs.push(path.to_path_buf());
     }
@@ -565,7 +608,10 @@ fn write_views(
         // that sits in no density gets the usual 1.5 sd.
         let level_sd = if at_atoms > 0.5 { 0.5 * at_atoms } else { 1.5 };
         let scene = ViewerScene {
-            model: job.model_source.path().map(Path::to_path_buf),
+            model: match layout.path(OutputKind::CopiedModel).filter(|_| job.model.copies.is_some()) {
+                Some(copies) => Some(copies.to_path_buf()),
+                None => job.model_source.path().map(Path::to_path_buf),
+            },
             experimental: experimental_path.clone().map(|path| SceneMap {
                 path,
                 geometry: primary.map.geometry,
@@ -635,6 +681,39 @@ fn picture_background(data: &Experimental) -> Map {
 }
 
 /// The resolution: as given, else as the model file records it.
+/// The model the run computes with: the copies the parameters ask for (see
+/// [`crate::io::model::copies`]), said on the console, and the model as read when copies were
+/// made (`model_scores=` writes it); with what the run should be warned of.
+fn make_copies(
+    model: Model,
+    settings: &Settings,
+    centre: [f64; 3],
+    source: &InputSource,
+    observer: &dyn Observer,
+) -> Result<(Model, Option<Model>, Vec<String>)> {
+    let file = source.path().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(source.describe()));
+    let (copied, warnings) = crate::io::model::copies::expand(&model, &settings.copies.request(), centre, &file)?;
+    for warning in &warnings {
+        observer.warn(warning);
+    }
+    Ok(match copied {
+        Some(copied) => {
+            if let Some(copies) = &copied.copies {
+                observer.say(&format!(
+                    "{} copies of the model made by the {}: {} atoms in {} chains (copied chains are named \
+                     CHAIN-OPERATOR)",
+                    copies.count(),
+                    copies.made_by,
+                    copied.atoms.len(),
+                    copied.chain_count()
+                ));
+            }
+            (copied, Some(model), warnings)
+        }
+        None => (model, None, warnings),
+    })
+}
+
 fn settle_resolution(
     parameters: &Parameters,
     model: &Model,

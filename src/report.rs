@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Version of the report layout; bumped when a field changes meaning or disappears.
-pub const REPORT_SCHEMA_VERSION: u32 = 5;
+pub const REPORT_SCHEMA_VERSION: u32 = 6;
 
 /// An input file, identified by content.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -92,6 +92,23 @@ pub struct ModelSummary {
     pub chains: usize,
     /// Resolution recorded in the file, if any.
     pub recorded_resolution: Option<f64>,
+    /// The copies made of the model read (NCS, assembly, point group); the counts above are
+    /// of the model as run, copies included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<CopySummary>,
+}
+
+/// The copies of the model a run made.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CopySummary {
+    /// What made them ("operators of assembly 1", "point group I2 about the map's centre (...)").
+    pub made_by: String,
+    /// Copies, the input's included.
+    pub count: usize,
+    /// Atoms of the model read.
+    pub input_atoms: usize,
+    /// Each copy's operator id, in copy order (chains of copy N are named CHAIN-ID).
+    pub operators: Vec<String>,
 }
 
 impl ModelSummary {
@@ -103,6 +120,12 @@ impl ModelSummary {
             residues: model.residues.len(),
             chains: model.chain_count(),
             recorded_resolution: model.resolution,
+            copies: model.copies.as_ref().map(|c| CopySummary {
+                made_by: c.made_by.clone(),
+                count: c.count(),
+                input_atoms: c.input_atoms,
+                operators: c.operators.iter().map(|o| o.id.clone()).collect(),
+            }),
         }
     }
 }
@@ -283,8 +306,13 @@ pub struct Report {
     pub peaks: Vec<Peak>,
     /// How residues were flagged as in negative density.
     pub residue_flags: ResidueFlags,
-    /// Per-residue scores, in model order.
+    /// Per-residue scores, in model order (with copies made: every copy's residues).
     pub residues: Vec<ResidueScore>,
+    /// With copies of the model made: each residue of the input, its copies' scores gathered
+    /// (mean of their means; see [`crate::analysis::copies::input_residue_scores`]); empty
+    /// otherwise.
+    #[serde(default)]
+    pub input_residues: Vec<ResidueScore>,
     /// Warnings raised on the way.
     pub warnings: Vec<String>,
     /// Wall time per stage (s), keyed by [`crate::timings::stage_key`] of the stage's name.
@@ -356,13 +384,13 @@ pub fn write_csv(
     out.write(peaks_path, inputs, |w| {
         writeln!(
             w,
-            "rank,height,x,y,z,voxels,volume_A3,integrated_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A,q_value,units"
+            "rank,height,x,y,z,voxels,volume_A3,integrated_A3,chain,residue_name,residue_number,insertion_code,atom_name,distance_A,q_value,copies,units"
         )?;
         for (rank, p) in peaks.iter().enumerate() {
             let near = p.nearest_atom.as_ref();
             writeln!(
                 w,
-                "{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{},{unit}",
+                "{},{},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{},{},{},{},{unit}",
                 rank + 1,
                 number(p.height),
                 p.position[0],
@@ -378,6 +406,7 @@ pub fn write_csv(
                 near.map_or(String::new(), |a| csv_field(&a.atom_name)),
                 near.map_or(String::new(), |a| number(a.distance)),
                 p.q_value.map_or(String::new(), |q| format!("{q:.3e}")),
+                p.copies,
             )?;
         }
         Ok(())
@@ -419,9 +448,11 @@ pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
     // unit is z, which must not read as a fourth coordinate.
     let heading = format!("{:>9}", format!("height({})", units.word()));
     let with_q = peaks.iter().any(|p| p.q_value.is_some());
+    let with_copies = peaks.iter().any(|p| p.copies > 1);
     let mut out = format!(
-        "  rank {heading}     x(A)     y(A)     z(A)   vol(A^3)  nearest atom                 dist(A){}\n",
-        if with_q { "   q-value" } else { "" }
+        "  rank {heading}     x(A)     y(A)     z(A)   vol(A^3)  nearest atom                 dist(A){}{}\n",
+        if with_q { "   q-value" } else { "" },
+        if with_copies { "  copies" } else { "" }
     );
     for (rank, p) in peaks.iter().take(count).enumerate() {
         let near = p.nearest_atom.as_ref().map_or(format!("(no atom within {NEAREST_ATOM_RADIUS} Å)"), |a| {
@@ -429,8 +460,9 @@ pub fn peak_table(peaks: &[Peak], count: usize, units: Units) -> String {
         });
         let distance = p.nearest_atom.as_ref().map_or(String::new(), |a| format!("{:.2}", a.distance));
         let q = p.q_value.map_or(String::new(), |q| format!("  {:>8}", format_q(q)));
+        let copies = if with_copies { format!("  {:>6}", p.copies) } else { String::new() };
         out.push_str(&format!(
-            "  {:>4} {:>9.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}{q}\n",
+            "  {:>4} {:>9.2} {:>8.2} {:>8.2} {:>8.2} {:>10.1}  {:<28} {:>6}{q}{copies}\n",
             rank + 1,
             p.height,
             p.position[0],

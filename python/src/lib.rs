@@ -84,14 +84,14 @@ impl MapArgument {
 /// A model argument: a file still to read, or a model in memory.
 enum ModelArgument {
     File(PathBuf),
-    Loaded(Model, InputSource),
+    Loaded(Box<Model>, InputSource),
 }
 
 impl ModelArgument {
     fn from_python(value: &Bound<'_, PyAny>) -> PyResult<Self> {
         if let Ok(model) = value.cast::<PyModel>() {
             let (model, source) = model.get().parts();
-            return Ok(ModelArgument::Loaded(model.clone(), source.clone()));
+            return Ok(ModelArgument::Loaded(Box::new(model.clone()), source.clone()));
         }
         value.extract::<PathBuf>().map(ModelArgument::File).map_err(|_| {
             PyTypeError::new_err(format!(
@@ -103,7 +103,7 @@ impl ModelArgument {
 
     fn load(self) -> real_space_diff_map::Result<(Model, InputSource)> {
         match self {
-            ModelArgument::Loaded(model, source) => Ok((model, source)),
+            ModelArgument::Loaded(model, source) => Ok((*model, source)),
             ModelArgument::File(path) => Ok((read_model_file(&path)?, InputSource::File(path))),
         }
     }

@@ -2,6 +2,7 @@
 //! map's blobs and per-residue scores ([`peaks`]), their significance ([`significance`]) and the
 //! distribution of its values ([`histogram`]).
 
+pub mod copies;
 pub mod histogram;
 pub mod peaks;
 pub mod placement;

@@ -62,6 +62,21 @@ pub struct Peak {
     /// False-discovery q-value of the blob among the blobs searched, from the height of its
     /// maximum (z maps from half maps only; see [`crate::analysis::significance`]).
     pub q_value: Option<f64>,
+    /// With copies of the model made (NCS, assembly, point group): in how many copies this
+    /// peak is seen at the same place (1 when it is in one, or no copies were made).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub copies: usize,
+    /// With copies: the peak's position in each copy where it is seen, this one first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copy_positions: Vec<[f64; 3]>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// Per-residue summary of the difference map at the residue's atoms (trilinear interpolation).
@@ -92,6 +107,11 @@ pub struct ResidueScore {
     /// Density the model claims and the map lacks: with half maps, `q_value` at or below the
     /// false discovery rate; in sigma units, some atom at or below minus the threshold.
     pub in_negative_density: bool,
+    /// For a residue of the input whose copies were scored (the report's `input_residues`):
+    /// how many copies the values are over (`mean` their mean, `min`/`max` the extremes);
+    /// absent for a residue of the model as run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<usize>,
 }
 
 /// When a residue is flagged as in negative density.
@@ -347,6 +367,8 @@ fn blob_search(map: &Map, threshold: f64, model: Option<&Model>, with_members: b
                 integrated: sum * g.voxel_volume(),
                 nearest_atom: None,
                 q_value: None,
+                copies: 1,
+                copy_positions: Vec::new(),
             });
         }
     }
@@ -429,6 +451,7 @@ pub fn score_residues(map: &Map, model: &Model, rule: FlagRule) -> Vec<ResidueSc
                 max,
                 q_value: None,
                 in_negative_density: false,
+                copies: None,
             }
         })
         .collect();

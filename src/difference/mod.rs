@@ -364,7 +364,7 @@ pub fn compute_difference(model: &Model, data: Experimental, options: &Differenc
     let positions = model.positions();
     let prepared = noise_model::prepare(model, &positions, data, options, &mut timings)?;
     let noise_model::Prepared { placement, geometry, header, obs, mut model_noise } = prepared;
-    let mut warnings: Vec<String> = placement.warning.iter().cloned().collect();
+    let mut warnings: Vec<String> = placement.warning.iter().chain(&placement.coverage_warning).cloned().collect();
 
     let mut workspace = crate::density::fourier::FourierWorkspace::new();
     let (obs, power) = model_noise.limit(obs, &geometry, options, &mut workspace);

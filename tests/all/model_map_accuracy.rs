@@ -40,7 +40,13 @@ fn toy_model(box_len: [f64; 3], origin: [f64; 3]) -> Model {
     }
     Model {
         atoms,
-        residues: vec![Residue { chain: "A".into(), name: "TOY".into(), number: 1, insertion_code: String::new() }],
+        residues: vec![Residue {
+            chain: "A".into(),
+            name: "TOY".into(),
+            number: 1,
+            insertion_code: String::new(),
+            subchain: String::new(),
+        }],
         warnings: Vec::new(),
         ..Model::default()
     }

@@ -6,7 +6,9 @@
 //! atom names come from the `auth_*` items, as PDB files write them, falling back to `label_*`.
 
 use super::element::{element_from_name, element_from_symbol};
-use super::symmetry::{Assembly, DeclaredSymmetry, NcsOperator, Operator, expression_groups};
+use super::symmetry::{
+    Assembly, AssemblyPart, DeclaredSymmetry, MAX_COPIES, NcsOperator, Operator, checked, expression_groups,
+};
 use super::{AtomRecord, IgnoredResolution, ModelBuilder};
 use crate::error::{Error, Result};
 use crate::io::model::Model;
@@ -269,6 +271,7 @@ pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
     let atom_name = required(&["auth_atom_id", "label_atom_id"])?;
     let residue_name = required(&["auth_comp_id", "label_comp_id"])?;
     let chain = required(&["auth_asym_id", "label_asym_id"])?;
+    let label_asym = column(&["label_asym_id"]);
     let residue_number = column(&["auth_seq_id"]);
     let label_seq = column(&["label_seq_id"]);
     let (element, alt, icode) = (column(&["type_symbol"]), column(&["label_alt_id"]), column(&["pdbx_pdb_ins_code"]));
@@ -316,6 +319,7 @@ pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
             alt_loc: alt.and_then(|c| get(c).present()).map(str::to_string),
             residue_name: residue,
             chain: text_of(Some(chain)),
+            subchain: text_of(label_asym),
             residue_number,
             insertion_code: text_of(icode),
             position,
@@ -336,7 +340,6 @@ pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
     }
     let mut model = builder.finish();
     model.symmetry = declared_symmetry(&tables);
-    model.warnings.extend(model.symmetry.warnings());
     let first = |category: &str, item: &str| {
         tables.get(category).filter(|t| t.rows() > 0).and_then(|t| Some(t.get(0, t.column(&[item])?)))
     };
@@ -363,90 +366,121 @@ pub(super) fn parse_mmcif(text: &str, path: &Path) -> Result<Model> {
 /// `_pdbx_struct_oper_list`), each checked; see [`super::symmetry`].
 fn declared_symmetry(tables: &HashMap<String, Table>) -> DeclaredSymmetry {
     let mut declared = DeclaredSymmetry::default();
-    let operator_of = |table: &Table, row: usize| -> Option<Operator> {
+    let id_of = |table: &Table, row: usize| {
+        table.column(&["id"]).and_then(|c| table.get(row, c).present()).unwrap_or("?").to_string()
+    };
+    let operator_of = |category: &str, table: &Table, row: usize| -> std::result::Result<Operator, String> {
+        let id = id_of(table, row);
         let cell = |item: &str| table.column(&[item]).map(|c| table.get(row, c)).and_then(number);
         let mut rotation = [[0.0; 3]; 3];
         let mut translation = [0.0; 3];
         for i in 0..3 {
             for (j, value) in rotation[i].iter_mut().enumerate() {
-                *value = cell(&format!("matrix[{}][{}]", i + 1, j + 1))?;
+                *value = cell(&format!("matrix[{}][{}]", i + 1, j + 1))
+                    .ok_or_else(|| format!("_{category} {id}: cannot read matrix[{}][{}]", i + 1, j + 1))?;
             }
-            translation[i] = cell(&format!("vector[{}]", i + 1))?;
+            translation[i] = cell(&format!("vector[{}]", i + 1))
+                .ok_or_else(|| format!("_{category} {id}: cannot read vector[{}]", i + 1))?;
         }
-        let id = table.column(&["id"]).and_then(|c| table.get(row, c).present()).unwrap_or("?").to_string();
-        Some(Operator { id, rotation, translation })
-    };
-    let usable = |category: &str, table: &Table, row: usize, declared: &mut DeclaredSymmetry| {
-        let id = table.column(&["id"]).and_then(|c| table.get(row, c).present()).unwrap_or("?");
-        match operator_of(table, row) {
-            None => {
-                declared.problems.push(format!("_{category} {id}: cannot read its matrix; the operator is ignored"));
-                None
-            }
-            Some(operator) => match operator.not_a_rotation() {
-                Some(why) => {
-                    declared
-                        .problems
-                        .push(format!("_{category} {id} is not a rotation ({why}); the operator is ignored"));
-                    None
-                }
-                None => Some(operator),
-            },
-        }
+        let operator = Operator { id, rotation, translation };
+        checked(3, &operator, &format!("_{category}")).map(|()| operator)
     };
     if let Some(table) = tables.get("struct_ncs_oper") {
         let code = table.column(&["code"]);
         for row in 0..table.rows() {
-            if let Some(operator) = usable("struct_ncs_oper", table, row, &mut declared) {
-                let given =
-                    code.and_then(|c| table.get(row, c).present()).is_some_and(|c| c.eq_ignore_ascii_case("given"));
-                declared.ncs.push(NcsOperator { operator, given });
+            match operator_of("struct_ncs_oper", table, row) {
+                Ok(operator) => {
+                    let given =
+                        code.and_then(|c| table.get(row, c).present()).is_some_and(|c| c.eq_ignore_ascii_case("given"));
+                    declared.ncs.push(NcsOperator { operator, given });
+                }
+                Err(problem) => declared.ncs_problems.push(problem),
             }
         }
     }
-    let mut operators: HashMap<String, Operator> = HashMap::new();
+    // Operators by id, or why one cannot be used.
+    let mut operators: HashMap<String, std::result::Result<Operator, String>> = HashMap::new();
     if let Some(table) = tables.get("pdbx_struct_oper_list") {
         for row in 0..table.rows() {
-            if let Some(operator) = usable("pdbx_struct_oper_list", table, row, &mut declared) {
-                operators.insert(operator.id.clone(), operator);
-            }
+            operators.insert(id_of(table, row), operator_of("pdbx_struct_oper_list", table, row));
         }
     }
+    let mut used = std::collections::HashSet::new();
     if let Some(table) = tables.get("pdbx_struct_assembly_gen") {
-        let (assembly, expression) = (table.column(&["assembly_id"]), table.column(&["oper_expression"]));
+        let (assembly, expression, asyms) =
+            (table.column(&["assembly_id"]), table.column(&["oper_expression"]), table.column(&["asym_id_list"]));
         for row in 0..table.rows() {
             let id = assembly.and_then(|c| table.get(row, c).present()).unwrap_or("?").to_string();
             let text = expression.and_then(|c| table.get(row, c).present()).unwrap_or("");
-            let Some(groups) = expression_groups(text) else {
-                declared.problems.push(format!(
-                    "_pdbx_struct_assembly_gen of assembly {id}: cannot read the operator expression '{text}'"
-                ));
-                continue;
-            };
-            if let Some(missing) = groups.iter().flatten().find(|o| !operators.contains_key(*o)) {
-                declared.problems.push(format!(
-                    "_pdbx_struct_assembly_gen of assembly {id}: '{text}' names operator {missing}, which \
-                     _pdbx_struct_oper_list does not hold (or holds unusable)"
-                ));
-                continue;
-            }
-            let copies = groups.iter().try_fold(1usize, |n, g| n.checked_mul(g.len()).filter(|n| *n <= 1_000_000));
-            let Some(copies) = copies else {
-                declared.problems.push(format!(
-                    "_pdbx_struct_assembly_gen of assembly {id}: '{text}' makes more than 10^6 copies; not used"
-                ));
-                continue;
-            };
-            let identity_only = groups.iter().flatten().all(|o| operators[o].is_identity());
-            match declared.assemblies.iter_mut().find(|a| a.id == id) {
-                Some(known) => {
-                    known.copies += copies;
-                    known.identity_only &= identity_only;
+            let subchains: Vec<String> = asyms
+                .and_then(|c| table.get(row, c).present())
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect();
+            let index = match declared.assemblies.iter().position(|a| a.id == id) {
+                Some(index) => index,
+                None => {
+                    declared.assemblies.push(Assembly { id: id.clone(), parts: Vec::new(), problems: Vec::new() });
+                    declared.assemblies.len() - 1
                 }
-                None => declared.assemblies.push(Assembly { id, copies, identity_only }),
+            };
+            let target = &mut declared.assemblies[index];
+            let what = format!("_pdbx_struct_assembly_gen of assembly {id}");
+            let Some(groups) = expression_groups(text) else {
+                target.problems.push(format!(
+                    "{what}: cannot read the operator expression '{text}' (or it names more than {MAX_COPIES})"
+                ));
+                continue;
+            };
+            // Counted before any product is formed: a stranger's (1-9999)(1-9999) is refused here.
+            let copies = groups.iter().try_fold(1usize, |n, g| n.checked_mul(g.len()));
+            if copies.is_none_or(|n| n.saturating_add(target.copies()) > MAX_COPIES) {
+                target.problems.push(format!("{what}: '{text}' makes more than {MAX_COPIES} copies"));
+                continue;
             }
+            let mut resolved = Vec::new();
+            for group in &groups {
+                let mut ops = Vec::with_capacity(group.len());
+                for name in group {
+                    used.insert(name.clone());
+                    match operators.get(name) {
+                        Some(Ok(operator)) => ops.push(operator.clone()),
+                        Some(Err(why)) => {
+                            target
+                                .problems
+                                .push(format!("{what}: '{text}' uses operator {name}, which is unusable: {why}"));
+                            break;
+                        }
+                        None => {
+                            target.problems.push(format!(
+                                "{what}: '{text}' names operator {name}, which _pdbx_struct_oper_list does not hold"
+                            ));
+                            break;
+                        }
+                    }
+                }
+                if ops.len() < group.len() {
+                    break;
+                }
+                resolved.push(ops);
+            }
+            if resolved.len() < groups.len() {
+                continue;
+            }
+            // mmCIF's product (A)(B): for each A, each B, the operator A∘B (B applied first).
+            let mut products = resolved.pop().expect("at least one group");
+            while let Some(left) = resolved.pop() {
+                products = left.iter().flat_map(|a| products.iter().map(move |b| a.after(b))).collect();
+            }
+            target.parts.push(AssemblyPart { chains: Vec::new(), subchains, operators: products });
         }
     }
+    let mut unused: Vec<_> = operators.into_iter().filter(|(id, _)| !used.contains(id)).collect();
+    unused.sort_by(|a, b| a.0.cmp(&b.0));
+    declared.problems.extend(unused.into_iter().filter_map(|(_, op)| op.err()));
     declared
 }
 

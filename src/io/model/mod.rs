@@ -10,10 +10,12 @@
 //! The unit cell in the file is never used: cryo-EM models often carry a dummy `CRYST1 1 1 1`,
 //! and the map defines the frame.
 
+pub mod copies;
 pub mod element;
 pub mod hybrid36;
 mod mmcif;
 mod pdb;
+pub mod point_group;
 pub mod symmetry;
 pub mod write;
 
@@ -74,6 +76,9 @@ pub struct Residue {
     pub number: isize,
     /// Insertion code, empty when none.
     pub insertion_code: String,
+    /// mmCIF `label_asym_id` (what mmCIF assemblies name); empty for PDB files.
+    #[serde(default)]
+    pub subchain: String,
 }
 
 /// The label of a residue in reports: "chain/NAMEnumber(icode)" ("A/ASN282", "B/SER10A").
@@ -141,9 +146,13 @@ pub struct Model {
     #[serde(default)]
     pub ignored_resolution: Option<IgnoredResolution>,
     /// Copies of the model that the file declares and does not hold (NCS operators,
-    /// assemblies); read, not applied.
+    /// assemblies), as read; [`copies::expand`] applies them.
     #[serde(default)]
     pub symmetry: symmetry::DeclaredSymmetry,
+    /// When this model was made from copies of an input ([`copies::expand`]): which copy and
+    /// which input residue every residue is.
+    #[serde(default)]
+    pub copies: Option<Box<copies::ModelCopies>>,
     /// Things that were odd but not fatal.
     pub warnings: Vec<String>,
 }
@@ -191,6 +200,7 @@ pub(crate) struct AtomRecord {
     alt_loc: Option<String>,
     residue_name: String,
     chain: String,
+    subchain: String,
     residue_number: isize,
     insertion_code: String,
     position: [f64; 3],
@@ -232,6 +242,7 @@ impl ModelBuilder {
                 && r.number == record.residue_number
                 && r.insertion_code == record.insertion_code
                 && r.name == record.residue_name
+                && r.subchain == record.subchain
         });
         if !same_residue {
             self.model.residues.push(Residue {
@@ -239,6 +250,7 @@ impl ModelBuilder {
                 name: record.residue_name,
                 number: record.residue_number,
                 insertion_code: record.insertion_code,
+                subchain: record.subchain,
             });
         }
         let residue = self.model.residues.len() - 1;
@@ -361,6 +373,7 @@ impl ModelColumns {
                 alt_loc: None,
                 residue_name: text(&self.residue_names, "UNK"),
                 chain: text(&self.chains, "A"),
+                subchain: String::new(),
                 residue_number: self.residue_numbers.as_ref().map_or(i as isize + 1, |n| n[i] as isize),
                 insertion_code: String::new(),
                 position: self.positions[i],

@@ -94,7 +94,6 @@ pub(super) fn parse_pdb(text_all: &str, path: &Path) -> Result<Model> {
     }
     let mut model = builder.finish();
     model.symmetry = super::symmetry::from_pdb(text_all);
-    model.warnings.extend(model.symmetry.warnings());
     model.method = pdb_method(text_all);
     if let Some(resolution) = pdb_resolution(text_all) {
         if model.method.as_deref().is_some_and(super::is_electron_microscopy) {
@@ -136,6 +135,7 @@ fn atom_record(line: &[u8]) -> std::result::Result<AtomRecord, String> {
         alt_loc,
         residue_name: text(field(line, RESIDUE_NAME)),
         chain: text(field(line, CHAIN_ID)),
+        subchain: String::new(),
         residue_number,
         insertion_code: insertion_code.unwrap_or_default(),
         position: [x, y, z],
