@@ -132,6 +132,7 @@ fn main() {
         model_copies::a_one_copy_file_gives_the_map_of_its_expanded_file [Gemmi];
         model_copies::a_residue_missing_from_every_copy_is_one_peak_seen_in_all [Gemmi];
         model_copies::symmetry_records_that_cannot_be_used_are_refused_by_name;
+        model_copies::the_symmetric_example_prints_what_docs_symmetry_shows;
         model_io_real::every_shared_model_loads [Shared];
         model_io_real::spike_models_have_the_expected_contents [Shared];
         model_io_real::mitoribo_hydrogens_and_zero_occupancies_are_kept [Shared];

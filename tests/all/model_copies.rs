@@ -4,7 +4,8 @@
 //! an mmCIF product expression `(1-5)(6-7)`, a 60-copy icosahedral shell (BIOMT, and gemmi's own
 //! mmCIF of it), a D2 whose copies land on the file's own 3-decimal grid (so the one-copy file
 //! and gemmi's expanded file must give the same map); then the run on a shell with a ligand
-//! removed from every copy, the warnings, and the records that must be refused by name.
+//! removed from every copy, the warnings, the records that must be refused by name, and the
+//! worked example of docs/symmetry.md (testdata/symmetric: its output and its glycans).
 
 use crate::common;
 use real_space_diff_map::io::model::copies::{CopyRequest, expand};
@@ -624,4 +625,89 @@ pub fn symmetry_records_that_cannot_be_used_are_refused_by_name() {
         assert_eq!(out.status.code(), Some(2), "{words:?}: {said}");
         assert!(said.contains(expected), "{words:?}: {said}");
     }
+}
+
+/// The shell commands of docs/symmetry.md with the output block that follows each: (words after
+/// the program name, lines the output must hold).
+fn documented_runs() -> Vec<(Vec<String>, Vec<String>)> {
+    let page = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/symmetry.md")).unwrap();
+    let mut runs = Vec::new();
+    let mut blocks = page.split("```").skip(1).step_by(2);
+    while let Some(block) = blocks.next() {
+        let Some(command) = block.strip_prefix("sh\n") else { continue };
+        let words: Vec<String> = command.replace("\\\n", " ").split_whitespace().skip(1).map(String::from).collect();
+        let shown = blocks.next().and_then(|b| b.strip_prefix("text\n")).unwrap_or_default();
+        let lines = shown.lines().filter(|l| l.trim() != "...").map(|l| l.trim_end().to_string()).collect();
+        runs.push((words, lines));
+    }
+    runs
+}
+
+pub fn the_symmetric_example_prints_what_docs_symmetry_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("testdata")).unwrap();
+    std::os::unix::fs::symlink(common::testdata("symmetric"), d.join("testdata/symmetric")).unwrap();
+    let runs = documented_runs();
+    assert_eq!(runs.len(), 2, "the page's two runs");
+    for (words, shown) in &runs {
+        let args: Vec<&std::ffi::OsStr> = words.iter().map(std::ffi::OsStr::new).collect();
+        let (ok, said) = run(d, &args);
+        assert!(ok, "{said}");
+        for line in shown {
+            assert!(
+                said.lines().any(|l| l.trim_end() == line),
+                "docs/symmetry.md shows\n{line}\nthe run printed\n{said}"
+            );
+        }
+    }
+    // What the page says of the glycans: the top three peaks, each seen in all three copies,
+    // every copy's position on that copy's NAG of the same asparagine.
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(common::testdata("symmetric/trimer_removed_nag.json")).unwrap()).unwrap();
+    let nags: Vec<(String, Vec<[f64; 3]>)> = truth["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let atoms = g["atoms"].as_array().unwrap().iter().map(|a| [0, 1, 2].map(|k| a["xyz"][k].as_f64().unwrap()));
+            (g["name"].as_str().unwrap().to_string(), atoms.collect())
+        })
+        .collect();
+    assert_eq!(nags.len(), 9);
+    let report: Value = serde_json::from_slice(&std::fs::read(d.join("trimer.json")).unwrap()).unwrap();
+    let peaks = report["peaks"].as_array().unwrap();
+    let mut found = std::collections::BTreeSet::new();
+    for peak in &peaks[..3] {
+        assert_eq!(peak["copies"].as_u64(), Some(3), "{peak}");
+        for p in peak["copy_positions"].as_array().unwrap() {
+            let p = [0, 1, 2].map(|k| p[k].as_f64().unwrap());
+            let (name, distance) = nags
+                .iter()
+                .map(|(name, atoms)| {
+                    let d = atoms.iter().map(|a| (0..3).map(|k| (a[k] - p[k]).powi(2)).sum::<f64>().sqrt());
+                    (name, d.fold(f64::INFINITY, f64::min))
+                })
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            assert!(distance < 2.5, "a position of {peak} is {distance:.1} Å from the nearest NAG ({name})");
+            found.insert(name.clone());
+        }
+    }
+    assert_eq!(found.len(), 9, "the top three peaks' positions land on all nine NAG: {found:?}");
+    assert!(peaks[3..].iter().all(|p| p["height"].as_f64().unwrap().abs() < 4.0), "the rest is noise");
+    // The scores: the file's own atoms with the mean over copies; the model as run beside the map.
+    let input = read_model(common::testdata("symmetric/model.pdb")).unwrap();
+    assert_eq!(read_model(d.join("trimer_scores.pdb")).unwrap().atoms.len(), input.atoms.len());
+    assert_eq!(report["input_residues"].as_array().unwrap().len(), input.residues.len());
+    let copies = read_model(d.join("trimer_copies.cif")).unwrap();
+    assert_eq!(copies.atoms.len(), 3 * input.atoms.len());
+    let chains: std::collections::BTreeSet<&str> = copies.residues.iter().map(|r| r.chain.as_str()).collect();
+    assert_eq!(chains.into_iter().collect::<Vec<_>>(), ["A", "A-2", "A-3"]);
+    let chimerax = std::fs::read_to_string(d.join("trimer_chimerax.cxc")).unwrap();
+    assert!(chimerax.contains("open \"./trimer_copies.cif\""), "the viewer opens the copies: {chimerax}");
+    let csv = std::fs::read_to_string(d.join("trimer_peaks.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "copies").unwrap();
+    assert_eq!(csv.lines().nth(1).unwrap().split(',').nth(column), Some("3"));
 }
