@@ -207,7 +207,7 @@ fn main() {
         }
 
         let servalcat_dir = out.path().join(format!("servalcat_{model}"));
-        let servalcat = run_servalcat(&case, model, "half1.mrc,half2.mrc", &servalcat_dir);
+        let servalcat = run_servalcat(&case, model, "half1.mrc,half2.mrc", "3.2", &servalcat_dir);
         let mut maps = vec![("ours, single map", read_map(&single_path).unwrap().map)];
         maps.push(("ours, half maps (z)", read_map(&half_path).unwrap().map));
         if let Some((wall, rss)) = servalcat {

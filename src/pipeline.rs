@@ -21,7 +21,7 @@ pub struct Silent;
 
 impl Observer for Silent {}
 
-use crate::analysis::copies::{input_residue_scores, same_place_tolerance};
+use crate::analysis::copies::{SamePlace, input_residue_scores, same_place_tolerance};
 use crate::analysis::peaks::{FlagRule, NotListed, Peak, PeakSearch, find_peaks_searched, score_residues};
 use crate::analysis::significance::blob_q_values;
 use crate::difference::{DifferenceMaps, Experimental, FramePair, HalfMaps, Units, compute_difference};
@@ -346,11 +346,11 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
     }
     if model.copies.is_some() {
         let before = peaks.len();
-        peaks = crate::analysis::copies::gather_peaks_over_copies(
-            peaks,
-            &model,
-            same_place_tolerance(resolution, peak_map.geometry.voxel_size),
-        );
+        let rule = SamePlace {
+            tolerance: same_place_tolerance(resolution, peak_map.geometry.voxel_size),
+            map: Some((peak_map, threshold)),
+        };
+        peaks = crate::analysis::copies::gather_peaks_over_copies(peaks, &model, &rule);
         observer.say(&format!(
             "{before} peaks over the model's copies: {} places (a peak seen in several copies is listed once, with \
              its copy count)",

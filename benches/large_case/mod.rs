@@ -76,8 +76,9 @@ pub fn fft_pair_seconds(map: &Map) -> f64 {
 }
 
 /// Runs `servalcat fofc` through `../shared/tools/reference/run_servalcat.sh` on `maps` (a map
-/// file in `case`, or two half maps separated by a comma): wall seconds and peak RSS in MiB.
-pub fn run_servalcat(case: &Path, model: &str, maps: &str, out: &Path) -> Option<(f64, f64)> {
+/// file in `case`, or two half maps separated by a comma) at `resolution` Å: wall seconds and
+/// peak RSS in MiB.
+pub fn run_servalcat(case: &Path, model: &str, maps: &str, resolution: &str, out: &Path) -> Option<(f64, f64)> {
     let script = root().join("../shared/tools/reference/run_servalcat.sh");
     if !reference_venv().join("bin/servalcat").exists() || !script.exists() {
         return None;
@@ -86,7 +87,7 @@ pub fn run_servalcat(case: &Path, model: &str, maps: &str, out: &Path) -> Option
         .arg(script)
         .arg(case.join(model))
         .arg(maps.split(',').map(|m| case.join(m).display().to_string()).collect::<Vec<_>>().join(","))
-        .arg("3.2")
+        .arg(resolution)
         .arg(out)
         .output()
         .ok()?;

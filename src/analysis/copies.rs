@@ -5,6 +5,7 @@
 //! model-builder fixes.
 
 use super::peaks::{AtomIndex, NEAREST_ATOM_RADIUS, Peak, ResidueScore};
+use crate::grid::Map;
 use crate::io::model::Model;
 use crate::io::model::copies::ModelCopies;
 
@@ -18,27 +19,71 @@ pub fn same_place_tolerance(d_min: f64, voxel: [f64; 3]) -> f64 {
     (0.8 * d_min).clamp(1.5, 4.0).max(1.5 * longest)
 }
 
+/// When two peaks of different copies are the same peak.
+pub struct SamePlace<'a> {
+    /// Closer than this (Å), carried onto the input copy, they are the same.
+    pub tolerance: f64,
+    /// The map the peaks were found in and its threshold (in its units): farther apart, up to
+    /// twice the radius of a sphere of the blob's volume, they are the same when the line from
+    /// one to the other, carried into the first's copy, stays beyond the threshold: the maxima
+    /// of one elongated blob (a missing tail) that land at its two ends in different copies.
+    pub map: Option<(&'a Map, f64)>,
+}
+
+/// The longest reach (Å) of the blob test: farther apart, two maxima are never one blob.
+const MAX_BLOB_REACH: f64 = 15.0;
+
+impl SamePlace<'_> {
+    /// How far from a blob of `volume` Å³ another copy's peak may lie and still join it.
+    fn reach(&self, volume: f64) -> f64 {
+        if self.map.is_none() {
+            return self.tolerance;
+        }
+        let radius = (3.0 * volume.max(0.0) / (4.0 * std::f64::consts::PI)).cbrt();
+        self.tolerance.max(2.0 * radius).min(MAX_BLOB_REACH.max(self.tolerance))
+    }
+
+    /// True when the straight line from `from` to `to` (Å, one copy's frame) stays beyond the
+    /// threshold, with the sign of `positive`, sampled every half voxel.
+    fn one_blob(&self, from: [f64; 3], to: [f64; 3], positive: bool) -> bool {
+        let Some((map, threshold)) = self.map else { return false };
+        let length = (0..3).map(|k| (to[k] - from[k]).powi(2)).sum::<f64>().sqrt();
+        let step = 0.5 * map.geometry.voxel_size.iter().copied().fold(f64::INFINITY, f64::min);
+        let samples = (length / step.max(1e-3)).ceil().max(1.0) as usize;
+        (0..=samples).all(|i| {
+            let t = i as f64 / samples as f64;
+            let p = [0, 1, 2].map(|k| from[k] + t * (to[k] - from[k]));
+            map.interpolate(p).is_some_and(|v| if positive { v > threshold } else { v < -threshold })
+        })
+    }
+}
+
 /// The peaks with those seen at the same place in several copies listed once: the strongest
-/// stands for them, with `copies` and every copy's position. A peak's copy is that of its
-/// nearest atom; a peak away from the model (no atom within [`NEAREST_ATOM_RADIUS`]) stays
-/// on its own. Order (strongest first) is kept.
-pub fn gather_peaks_over_copies(peaks: Vec<Peak>, model: &Model, tolerance: f64) -> Vec<Peak> {
+/// stands for them, with `copies` and every copy's position. Two peaks of different copies, of
+/// one sign, are at the same place by the rule of [`SamePlace`]; each copy joins a place once.
+/// A peak's copy is that of its nearest atom; a peak away from the model (no atom within
+/// [`NEAREST_ATOM_RADIUS`]) stays on its own. Order (strongest first) is kept.
+pub fn gather_peaks_over_copies(peaks: Vec<Peak>, model: &Model, rule: &SamePlace) -> Vec<Peak> {
     let Some(copies) = &model.copies else { return peaks };
     let index = AtomIndex::new(model);
     let inverses: Vec<_> = copies.operators.iter().map(|o| o.inverse()).collect();
-    // Per group: (input-frame position, sign, copies seen, index into `kept`).
+    // A place: its first (strongest) peak in the input frame and in its own copy, its sign,
+    // the copies seen, its row in `kept`, and how far it reaches.
     struct Group {
         at: [f64; 3],
+        copy: usize,
         positive: bool,
         seen: Vec<u32>,
         kept: usize,
+        reach: f64,
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut kept: Vec<Peak> = Vec::with_capacity(peaks.len());
-    // Groups on a coarse grid of the input frame, so that each peak looks at a few only.
-    let cell = tolerance.max(1e-6);
+    // Places on a coarse grid of the input frame, so that each peak looks at a few only.
+    let cell = rule.tolerance.max(1e-6);
     let key = |p: [f64; 3]| p.map(|v| (v / cell).floor() as i64);
     let mut cells: std::collections::HashMap<[i64; 3], Vec<usize>> = std::collections::HashMap::new();
+    let mut farthest = rule.tolerance;
     for mut peak in peaks {
         let copy = index
             .nearest_within(peak.position, NEAREST_ATOM_RADIUS)
@@ -50,26 +95,32 @@ pub fn gather_peaks_over_copies(peaks: Vec<Peak>, model: &Model, tolerance: f64)
         let at = inverses[copy].apply(peak.position);
         let positive = peak.height > 0.0;
         let [x, y, z] = key(at);
-        let mut found = None;
-        'search: for dx in -1..=1 {
-            for dy in -1..=1 {
-                for dz in -1..=1 {
+        let own_reach = rule.reach(peak.volume);
+        let around = (farthest.max(own_reach) / cell).ceil() as i64;
+        let mut best: Option<(usize, f64)> = None;
+        for dx in -around..=around {
+            for dy in -around..=around {
+                for dz in -around..=around {
                     for &g in cells.get(&[x + dx, y + dy, z + dz]).into_iter().flatten() {
                         let group = &groups[g];
-                        let d2: f64 = (0..3).map(|k| (group.at[k] - at[k]).powi(2)).sum();
-                        if group.positive == positive
-                            && d2 <= tolerance * tolerance
-                            && !group.seen.contains(&(copy as u32))
-                        {
-                            found = Some(g);
-                            break 'search;
+                        if group.positive != positive || group.seen.contains(&(copy as u32)) {
+                            continue;
+                        }
+                        let d = (0..3).map(|k| (group.at[k] - at[k]).powi(2)).sum::<f64>().sqrt();
+                        let joins = d <= rule.tolerance
+                            || (d <= group.reach.max(own_reach) && {
+                                let first = copies.operators[group.copy].apply(group.at);
+                                rule.one_blob(first, copies.operators[group.copy].apply(at), positive)
+                            });
+                        if joins && best.is_none_or(|(_, b)| d < b) {
+                            best = Some((g, d));
                         }
                     }
                 }
             }
         }
-        match found {
-            Some(g) => {
+        match best {
+            Some((g, _)) => {
                 groups[g].seen.push(copy as u32);
                 let first = &mut kept[groups[g].kept];
                 first.copies += 1;
@@ -77,8 +128,16 @@ pub fn gather_peaks_over_copies(peaks: Vec<Peak>, model: &Model, tolerance: f64)
             }
             None => {
                 peak.copy_positions = vec![peak.position];
+                farthest = farthest.max(own_reach);
                 kept.push(peak);
-                groups.push(Group { at, positive, seen: vec![copy as u32], kept: kept.len() - 1 });
+                groups.push(Group {
+                    at,
+                    copy,
+                    positive,
+                    seen: vec![copy as u32],
+                    kept: kept.len() - 1,
+                    reach: own_reach,
+                });
                 cells.entry([x, y, z]).or_default().push(groups.len() - 1);
             }
         }

@@ -151,10 +151,14 @@ fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &
             String::new()
         }
     );
+    // With copies of the model made: in how many copies each peak is seen.
+    let with_copies = report.peaks[..shown].iter().any(|p| p.copies > 1);
     if shown > 0 {
-        page.push_str(
+        let _ = writeln!(
+            page,
             "<table id=\"peak-table\"><thead><tr><th>#</th><th>height</th><th>x</th><th>y</th><th>z</th><th>volume Å³</th>\
-             <th>nearest residue</th><th>atom</th><th>distance Å</th><th>q</th><th>picture</th></tr></thead><tbody>\n",
+             <th>nearest residue</th><th>atom</th><th>distance Å</th><th>q</th>{}<th>picture</th></tr></thead><tbody>",
+            if with_copies { "<th>copies</th>" } else { "" }
         );
         for (index, peak) in report.peaks[..shown].iter().enumerate() {
             let class = if peak.height > 0.0 { "pos" } else { "neg" };
@@ -170,7 +174,7 @@ fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &
                 page,
                 "<tr><td class=\"num\">{}</td><td class=\"num {class}\">{:+.2}</td><td class=\"num\">{:.2}</td>\
                  <td class=\"num\">{:.2}</td><td class=\"num\">{:.2}</td><td class=\"num\">{:.1}</td><td>{}</td><td>{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{picture}</td></tr>",
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td>{}<td>{picture}</td></tr>",
                 index + 1,
                 peak.height,
                 peak.position[0],
@@ -181,6 +185,7 @@ fn peak_section(page: &mut String, report: &Report, files: &LinkedFiles, link: &
                 escape_html(&atom),
                 distance,
                 peak.q_value.map_or(String::new(), |q| format!("{q:.2e}")),
+                if with_copies { format!("<td class=\"num\">{}</td>", peak.copies) } else { String::new() },
             );
         }
         page.push_str("</tbody></table>\n");
@@ -269,7 +274,7 @@ fn placement_and_fit(page: &mut String, report: &Report) {
         page,
         "<h2 id=\"fit\">Map and fit</h2><table>\
          <tr><th>map</th><td>{} × {} × {} voxels of {:.3} × {:.3} × {:.3} Å; first voxel at ({:.2}, {:.2}, {:.2}) Å</td></tr>\
-         <tr><th>model</th><td>{} atoms ({} hydrogens), {} residues, {} chain(s)</td></tr>\
+         <tr><th>model</th><td>{} atoms ({} hydrogens), {} residues, {} chain(s){}</td></tr>\
          <tr><th>global fit</th><td>scale {:.4}, offset {:.4}, correlation {:.3}</td></tr>\
          <tr><th>units</th><td>{} (sigma {:.4} in map units)</td></tr>\
          <tr><th>envelope voxels</th><td class=\"num\">{}</td></tr><tr><th>model map blur</th><td>{:.1} Å²</td></tr></table>",
@@ -286,6 +291,10 @@ fn placement_and_fit(page: &mut String, report: &Report) {
         report.model.hydrogens,
         report.model.residues,
         report.model.chains,
+        report.model.copies.as_ref().map_or(String::new(), |c| escape_html(&format!(
+            ": {} copies of the {} atoms read, made by the {} (copied chains are named CHAIN-OPERATOR)",
+            c.count, c.input_atoms, c.made_by
+        ))),
         fit.global.scale,
         fit.global.offset,
         fit.global.correlation,
