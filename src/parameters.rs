@@ -622,6 +622,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copies_read_from_typed_sections_as_python_and_manifests_give_them() {
+        use crate::io::model::point_group::PointGroup;
+        let from = |value: serde_json::Value| serde_json::from_value::<Parameters>(value);
+        let p = from(serde_json::json!({"copies": {"symmetry": "I1", "ncs": false}})).unwrap();
+        assert_eq!(
+            (p.copies.symmetry, p.copies.ncs, p.copies.assembly),
+            (Some(PointGroup::Icosahedral(1)), false, None)
+        );
+        let p = from(serde_json::json!({"copies": {"assembly": "2"}})).unwrap();
+        assert_eq!(p.copies.request().assembly.as_deref(), Some("2"));
+        assert!(p.copies.request().ncs, "ncs stays on by default");
+        let bad = from(serde_json::json!({"copies": {"symmetry": "C0"}})).unwrap_err().to_string();
+        assert!(bad.contains("C0"), "{bad}");
+        // Written back, a report's parameters read again.
+        let p = from(serde_json::json!({"copies": {"symmetry": "D7"}})).unwrap();
+        let again = from(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(again.copies, p.copies);
+    }
+
+    #[test]
     fn defaults_agree_between_serde_and_clap() {
         #[derive(clap::Parser)]
         struct Cli {

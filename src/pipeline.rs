@@ -297,8 +297,12 @@ pub fn compute_job(inputs: JobInputs, settings: &Settings, observer: &dyn Observ
             if experimental.has_half_maps() { "have" } else { "lack" }
         )));
     }
+    let clock = Instant::now();
     let (model, input_model, copy_warnings) =
         make_copies(model, settings, experimental.data.frame_map().geometry.box_centre(), &model_source, observer)?;
+    if input_model.is_some() {
+        stages.add("copies of the model", clock);
+    }
     let resolution = settle_resolution(settings, &model, &model_source, observer)?;
     let shortest_edge = experimental.data.frame_map().geometry.shortest_edge();
     let parameters = settings.settled(resolution, experimental.has_half_maps(), shortest_edge);
