@@ -292,3 +292,40 @@ pub fn removed_groups(path: &std::path::Path) -> Vec<RemovedGroup> {
 pub fn removed_atoms(path: &std::path::Path) -> Vec<[f64; 3]> {
     removed_groups(path).into_iter().flat_map(|g| g.atoms).collect()
 }
+
+/// The wheel users get, built once per test run the way the release builds it: maturin with
+/// zig against glibc 2.28 (`--compatibility manylinux_2_28`), in the quick `static-check`
+/// profile (the symbols and the code are those of a release; only the optimisation differs),
+/// into `target/python-wheels`. The release test checks it with auditwheel, the Python tests
+/// install it: one build instead of two, the largest single cost of a fresh CI run.
+pub fn release_wheel() -> &'static Result<PathBuf, String> {
+    static WHEEL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    WHEEL.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let venv_bin = root.join(".venv-test/bin");
+        let python = std::env::var_os("RSDM_TEST_PYTHON").map_or(venv_bin.join("python"), PathBuf::from);
+        let out = root.join("target/python-wheels");
+        let _ = std::fs::remove_dir_all(&out);
+        // zig comes from the test venv (the ziglang package), as in the release workflow.
+        let path = format!("{}:{}", venv_bin.display(), std::env::var("PATH").unwrap_or_default());
+        let build = std::process::Command::new(&python)
+            .current_dir(&root)
+            .env("PATH", &path)
+            .env("CARGO_TARGET_DIR", root.join("target"))
+            .args(["-m", "maturin", "build", "--locked", "--profile", "static-check", "--zig"])
+            .args(["--compatibility", "manylinux_2_28", "--out"])
+            .arg(&out)
+            .arg("--interpreter")
+            .arg(&python)
+            .output()
+            .map_err(|e| format!("cannot run maturin: {e}"))?;
+        if !build.status.success() {
+            return Err(format!("maturin with zig failed:\n{}", String::from_utf8_lossy(&build.stderr)));
+        }
+        std::fs::read_dir(&out)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "whl"))
+            .ok_or_else(|| "maturin wrote no wheel".to_string())
+    })
+}

@@ -1,4 +1,4 @@
-//! The Python package as users get it: the abi3 wheel built by maturin from this checkout,
+//! The Python package as users get it: the release's abi3 wheel (`common::release_wheel`),
 //! installed into `.venv-test`, tested by its pytest suite (`python/tests`), which compares it
 //! with the command-line binary built for these tests, with gemmi, and with itself on data in
 //! memory. The tests that need `../shared` run in their own test here, so that where it is
@@ -17,37 +17,15 @@ fn python() -> PathBuf {
     std::env::var_os("RSDM_TEST_PYTHON").map_or(root().join(".venv-test/bin/python"), Into::into)
 }
 
-/// Builds the wheel once per test run and installs it; returns the wheel's file name.
+/// The release wheel ([`common::release_wheel`]), installed once per test run into the test
+/// venv; returns its file name.
 fn installed_wheel() -> &'static Result<String, String> {
     static WHEEL: OnceLock<Result<String, String>> = OnceLock::new();
     WHEEL.get_or_init(|| {
-        let out = root().join("target/python-wheels");
-        let _ = std::fs::remove_dir_all(&out);
-        // Built with the dev profile: most dependencies are then the ones `cargo test`
-        // compiled already (a release build compiled everything a second time, the largest
-        // share of a fresh CI run). Not the test profile: cargo builds a library in that profile
-        // as a test harness, and Python cannot load the resulting executable. The code is the
-        // same; `pip install .` and `maturin build --release` give users the optimised build.
-        let build = Command::new(python())
-            .current_dir(root())
-            .env("CARGO_TARGET_DIR", root().join("target"))
-            .args(["-m", "maturin", "build", "--profile", "dev", "--out"])
-            .arg(&out)
-            .arg("--interpreter")
-            .arg(python())
-            .output()
-            .map_err(|e| format!("cannot run maturin: {e}"))?;
-        if !build.status.success() {
-            return Err(format!("maturin build failed:\n{}", String::from_utf8_lossy(&build.stderr)));
-        }
-        let wheel = std::fs::read_dir(&out)
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "whl"))
-            .ok_or("maturin wrote no wheel")?;
+        let wheel = common::release_wheel().as_ref().map_err(Clone::clone)?;
         let install = Command::new(python())
             .args(["-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps"])
-            .arg(&wheel)
+            .arg(wheel)
             .output()
             .map_err(|e| format!("cannot run pip: {e}"))?;
         if !install.status.success() {
@@ -88,8 +66,7 @@ pub fn the_python_package_matches_the_command_line_on_shared_entries() {
 /// suite (gemmi's tests skip there; the test venv runs them).
 pub fn the_same_wheel_works_on_cpython_3_9_and_the_newest_installed() {
     installed_wheel().as_ref().unwrap_or_else(|e| panic!("{e}"));
-    let wheels = root().join("target/python-wheels");
-    let wheel = std::fs::read_dir(&wheels).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).next().unwrap();
+    let wheel = common::release_wheel().as_ref().unwrap().clone();
     let pythons = common::other_pythons();
     assert!(!pythons.is_empty(), "no other CPython under ~/.pyenv/versions");
     for interpreter in pythons.iter().map(|p| p.display().to_string()) {
@@ -131,7 +108,7 @@ pub fn the_pip_installed_command_runs_the_readme_example_in_a_fresh_venv() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let install = Command::new(venv.join("bin/pip"))
         .args(["install", "--quiet"])
-        .arg(root().join("target/python-wheels").join(wheel))
+        .arg(common::release_wheel().as_ref().unwrap())
         .output()
         .unwrap();
     assert!(install.status.success(), "pip install: {}", String::from_utf8_lossy(&install.stderr));

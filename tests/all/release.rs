@@ -46,28 +46,7 @@ pub fn the_release_workflows_pass_actionlint_and_build_what_they_promise() {
 }
 
 pub fn the_wheel_for_clusters_is_manylinux_2_28_and_runs_the_readme_example() {
-    let out_dir = root().join("target/python-wheels-manylinux");
-    let _ = std::fs::remove_dir_all(&out_dir);
-    // The release's build (zig links against glibc 2.28), in the quick static-check profile: the
-    // symbols a wheel needs do not depend on optimisation.
-    let path = format!("{}:{}", root().join(".venv-test/bin").display(), std::env::var("PATH").unwrap_or_default());
-    let build = Command::new(venv("python"))
-        .current_dir(root())
-        .env("PATH", &path)
-        .env("CARGO_TARGET_DIR", root().join("target"))
-        .args(["-m", "maturin", "build", "--locked", "--profile", "static-check", "--zig"])
-        .args(["--compatibility", "manylinux_2_28", "--out"])
-        .arg(&out_dir)
-        .arg("--interpreter")
-        .arg(venv("python"))
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "maturin with zig:\n{}", text(&build));
-    let wheel = std::fs::read_dir(&out_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "whl"))
-        .expect("a wheel");
+    let wheel = crate::common::release_wheel().as_ref().unwrap_or_else(|e| panic!("{e}")).clone();
     let show = Command::new(venv("python")).args(["-m", "auditwheel", "show"]).arg(&wheel).output().unwrap();
     let said = text(&show);
     assert!(show.status.success(), "{said}");
