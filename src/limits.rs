@@ -20,16 +20,23 @@ static MEMORY_LIMIT: AtomicU64 = AtomicU64::new(0);
 /// Bytes a float32 map takes per voxel.
 pub const BYTES_PER_VOXEL: u64 = 4;
 
-/// Peak memory of a single-map job, in float32 maps of its input's size beyond the padded
-/// grids (measured: 745 MiB on a 384³ entry, 3.4 maps; the padded model-map grid and spectrum
-/// are counted apart, see [`job_memory`]).
-pub const SINGLE_MAP_COPIES: u64 = 3;
+/// The peak memory of a job, fitted to measured peaks (VmHWM) of single-map and half-map jobs
+/// on noise maps of 128³-320³ at 1.05 Å and 3.2 Å with the testdata pocket model (8 runs; each
+/// within 2-8% of the fit): `map_factor` float32 maps of the input's size, plus two padded
+/// model-map grids (the grid and its half spectrum), plus [`OVERHEAD_BYTES`], plus
+/// [`BYTES_PER_MODEL_FILE_BYTE`] for the model. In quarter maps: 4 (one map) single, 9 (2.25
+/// maps) with half maps.
+pub const SINGLE_MAP_QUARTERS: u64 = 4;
 
 /// The same with half maps (both halves, their average and noise, two half spectra).
-pub const HALF_MAP_COPIES: u64 = 4;
+pub const HALF_MAP_QUARTERS: u64 = 9;
 
-/// Memory beyond the maps (program, model, tables, thread stacks).
-pub const OVERHEAD_BYTES: u64 = 256 << 20;
+/// Memory beyond the maps and the model (program, tables, thread stacks), measured at 7-9 MiB.
+pub const OVERHEAD_BYTES: u64 = 12 << 20;
+
+/// Memory per byte of the model file (its atoms, residues and the spatial indexes over them):
+/// an 80,000-atom PDB file of 6.5 MB took about 60 MB beyond the maps on the 384³ case.
+pub const BYTES_PER_MODEL_FILE_BYTE: u64 = 9;
 
 /// Largest grid edge (voxels) any transform is allowed: beyond it the FFT size search and the
 /// buffers would run away long before memory is checked.
@@ -187,18 +194,37 @@ pub fn padded_dims(dims: [usize; 3], voxel_size: [f64; 3], padding: f64) -> Opti
     Some(out)
 }
 
-/// Estimated peak memory (bytes) of a job on a map of `dims` voxels of `voxel_size` Å, at
-/// resolution `d_min`: its copies of the map, and the padded grid the model map is computed on
-/// with its half spectrum (about two grids). `None` when the sizes overflow. The batch sizes
-/// its entries with this; a job checks it before it starts.
-pub fn job_memory(dims: [usize; 3], voxel_size: [f64; 3], d_min: f64, half_maps: bool) -> Option<u64> {
+/// Predicted peak memory (bytes) of a job on a map of `dims` voxels of `voxel_size` Å, at
+/// resolution `d_min`, with a model file of `model_bytes` (uncompressed): from the map's header
+/// and the model file's size alone, so that a run or a batch can decide before reading either
+/// (see [`SINGLE_MAP_QUARTERS`] for the measurements behind it). `None` when the sizes
+/// overflow.
+pub fn job_memory(
+    dims: [usize; 3],
+    voxel_size: [f64; 3],
+    d_min: f64,
+    half_maps: bool,
+    model_bytes: u64,
+) -> Option<u64> {
     let map = voxels(dims.map(|n| n as u64))?.checked_mul(BYTES_PER_VOXEL)?;
     // The model map's grid is padded by its widest Gaussian (about 2.5 d_min for the blurs
     // chosen, at least 6 Å), the filter's by 2 d_min: take the larger.
     let padding = (2.5 * d_min).max(6.0);
     let padded = voxels(padded_dims(dims, voxel_size, padding)?)?.checked_mul(BYTES_PER_VOXEL)?;
-    let copies = if half_maps { HALF_MAP_COPIES } else { SINGLE_MAP_COPIES };
-    map.checked_mul(copies)?.checked_add(padded.checked_mul(2)?)?.checked_add(OVERHEAD_BYTES)
+    let quarters = if half_maps { HALF_MAP_QUARTERS } else { SINGLE_MAP_QUARTERS };
+    let model = model_bytes.checked_mul(BYTES_PER_MODEL_FILE_BYTE)?;
+    (map / 4)
+        .checked_mul(quarters)?
+        .checked_add(padded.checked_mul(2)?)?
+        .checked_add(OVERHEAD_BYTES)?
+        .checked_add(model)
+}
+
+/// The uncompressed size of a model file, for [`job_memory`]: its length, four times that for
+/// a `.gz` (model text compresses about fourfold); 0 when it cannot be read.
+pub fn model_file_bytes(path: &Path) -> u64 {
+    let len = std::fs::metadata(path).map_or(0, |m| m.len());
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz")) { len.saturating_mul(4) } else { len }
 }
 
 /// Worker threads for a request of `requested` (`None`: all cores): at most the machine's
@@ -269,10 +295,11 @@ mod tests {
         assert_eq!(voxels([4194304, 4194304, 1048576]), None);
         assert_eq!(voxels([10, 10, 10]), Some(1000));
         // 0.003 Å voxels: a grid of terabytes; 0.0001 Å: an edge beyond any transform.
-        assert!(job_memory([10; 3], [0.003; 3], 3.0, false).unwrap() > 500 << 30);
+        assert!(job_memory([10; 3], [0.003; 3], 3.0, false, 0).unwrap() > 500 << 30);
         assert_eq!(padded_dims([10; 3], [0.0001; 3], 8.0), None);
         assert_eq!(padded_dims([100; 3], [1.0; 3], f64::NAN), None);
-        let typical = job_memory([384; 3], [1.05; 3], 3.2, false).unwrap();
-        assert!(typical > 700 << 20 && typical < 2 << 30, "{typical}");
+        // The 384³ case with its 6.5 MB model measured 772 MiB.
+        let typical = job_memory([384; 3], [1.05; 3], 3.2, false, 6_500_000).unwrap();
+        assert!(typical > 700 << 20 && typical < 850 << 20, "{}", describe_bytes(typical));
     }
 }

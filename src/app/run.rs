@@ -73,7 +73,7 @@ pub fn run(args: &RunArgs) -> Result<RunSummary> {
     }
     let console = Console::new(args.quiet);
     use_threads(args.threads, args.force_threads, &console)?;
-    check_job_size(args)?;
+    check_job_size(args, &console)?;
     let mut stages = Timings::new();
     let experimental = read_experimental(args, &console, &mut stages)?;
     let (model, model_digest) = read_model_stage(&model_path, &console, &mut stages)?;
@@ -121,8 +121,8 @@ fn use_threads(threads: Option<usize>, force: bool, console: &Console) -> Result
 }
 
 /// Refuses, from the map headers alone, a job that would need more memory than the limit:
-/// nothing of the map's size is read or allocated before this.
-fn check_job_size(args: &RunArgs) -> Result<()> {
+/// nothing of the map's size is read or allocated before this. Says the prediction.
+fn check_job_size(args: &RunArgs, console: &Console) -> Result<()> {
     let half_maps = args.half_map_pair()?;
     let Some(sizing) = args.map().or_else(|| half_maps.as_ref().map(|[first, _]| first.clone())) else {
         return Ok(());
@@ -130,7 +130,8 @@ fn check_job_size(args: &RunArgs) -> Result<()> {
     let geometry = crate::io::ccp4::read_map_header(&sizing)?;
     // The resolution may only be known from the model, read later: 3 Å sizes the padding.
     let d_min = args.parameters.resolution.unwrap_or(3.0);
-    let need = crate::limits::job_memory(geometry.dims, geometry.voxel_size, d_min, half_maps.is_some());
+    let model_bytes = args.model().map_or(0, |m| crate::limits::model_file_bytes(&m));
+    let need = crate::limits::job_memory(geometry.dims, geometry.voxel_size, d_min, half_maps.is_some(), model_bytes);
     crate::limits::ensure_fits(
         &format!(
             "a job on its {} x {} x {} voxels of {:.3} Å",
@@ -138,7 +139,15 @@ fn check_job_size(args: &RunArgs) -> Result<()> {
         ),
         need,
         Some(&sizing),
-    )
+    )?;
+    if let Some(bytes) = need {
+        console.say(format!(
+            "memory: about {} at the peak (predicted from the map's header and the model file's size; the limit is {})",
+            crate::limits::describe_bytes(bytes),
+            crate::limits::describe_bytes(crate::limits::memory_limit())
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the map and says what it is and where it sits.

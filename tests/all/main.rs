@@ -20,6 +20,7 @@ mod hostile_inputs;
 mod local_fit_trust;
 mod map_io_quirks;
 mod map_reference_values;
+mod memory_prediction;
 mod model_copies;
 mod model_io_gemmi;
 mod model_io_real;
@@ -127,6 +128,7 @@ fn main() {
         model_io_gemmi::shared_pdb_and_mmcif_copies_read_the_same [Shared];
         model_io_gemmi::scored_models_read_in_gemmi_with_the_residue_scores_as_b [Gemmi];
         model_io_gemmi::declared_symmetry_reads_as_gemmi_reads_it [Gemmi];
+        memory_prediction::the_predicted_peak_memory_is_within_ten_percent_of_the_measured;
         model_copies::ncs_copies_and_assemblies_are_made_as_gemmi_makes_them [Gemmi];
         model_copies::point_groups_are_servalcats;
         model_copies::a_one_copy_file_gives_the_map_of_its_expanded_file [Gemmi];

@@ -88,7 +88,7 @@ pub fn extreme_dimensions_and_voxel_sizes_never_panic() {
         };
         check_map(&bytes);
         let d = dims.map(|n| n as usize);
-        let _ = real_space_diff_map::limits::job_memory(d, [10f64.powi(cell_exponent); 3], 3.0, false);
+        let _ = real_space_diff_map::limits::job_memory(d, [10f64.powi(cell_exponent); 3], 3.0, false, u64::MAX);
     });
 }
 

@@ -35,7 +35,8 @@ pub(super) fn map_geometry(entry: &Entry) -> Option<crate::GridGeometry> {
 pub(super) fn memory_for_geometry(entry: &Entry, geometry: Option<&crate::GridGeometry>) -> u64 {
     let Some(g) = geometry else { return 1 << 30 };
     let d_min = entry.parameters.resolution.unwrap_or(3.0);
-    crate::limits::job_memory(g.dims, g.voxel_size, d_min, entry.half_maps.is_some()).unwrap_or(u64::MAX)
+    let model_bytes = crate::limits::model_file_bytes(&entry.model);
+    crate::limits::job_memory(g.dims, g.voxel_size, d_min, entry.half_maps.is_some(), model_bytes).unwrap_or(u64::MAX)
 }
 
 /// A memory budget shared by the workers: an entry starts only when its estimate fits (an entry
