@@ -1,7 +1,7 @@
 //! Copies of a model (issue 31): NCS operators, assemblies and point groups made as gemmi makes
 //! them (`Structure.expand_ncs`, `make_assembly`), checked atom by atom on files built from the
 //! testdata pocket model: a C3 ring (MTRIX with a given identity, REMARK 350 BIOMT), a D5 made by
-//! an mmCIF product expression `(1-5)(6-7)`, a 60-copy icosahedral shell (BIOMT, and gemmi's own
+//! an mmCIF product expression `(1-5)(6-7)` and written out in PDB (MTRIX and BIOMT), a 60-copy icosahedral shell (BIOMT, and gemmi's own
 //! mmCIF of it), a D2 whose copies land on the file's own 3-decimal grid (so the one-copy file
 //! and gemmi's expanded file must give the same map); then the run on a shell with a ligand
 //! removed from every copy, the warnings, the records that must be refused by name, and the
@@ -274,6 +274,24 @@ pub fn ncs_copies_and_assemblies_are_made_as_gemmi_makes_them() {
     assert_eq!(model.copies.as_ref().unwrap().count(), 10);
     assert!(model.residues.iter().any(|r| r.chain == "AN-3x7"), "product copies are named by both operators");
     assert_same_atoms("d5.cif (1-5)(6-7)", &model, &gemmi_expanded(&python, &product, "1", None));
+    // The same D5 in a PDB file, its ten operators written out: as MTRIX (the identity given)
+    // and as REMARK 350 BIOMT.
+    let d5_all: Vec<Operator> = (0..5)
+        .flat_map(|a| [5, 6].map(|b| (a, b)))
+        .enumerate()
+        .map(|(n, (a, b))| Operator { id: (n + 1).to_string(), ..d5[a].after(&d5[b]) })
+        .collect();
+    let given: Vec<bool> = d5_all.iter().map(Operator::is_identity).collect();
+    let d5_pdb = written(
+        d,
+        "d5.pdb",
+        &format!("{}{}{atoms}END\n", records("MTRIX", &d5_all, &given, ""), records("BIOMT", &d5_all, &[], &chains)),
+    );
+    let model = ours(&d5_pdb, &CopyRequest::default(), [0.0; 3]);
+    assert_eq!(model.copies.as_ref().unwrap().count(), 10);
+    assert_same_atoms("d5.pdb NCS", &model, &gemmi_expanded(&python, &d5_pdb, "ncs", None));
+    let model = ours(&d5_pdb, &request, [0.0; 3]);
+    assert_same_atoms("d5.pdb assembly 1", &model, &gemmi_expanded(&python, &d5_pdb, "1", None));
 
     // A 60-copy icosahedral shell (I2 about (125, 125, 125), the unit 90 Å from the centre).
     let shell_centre = [125.0, 125.0, 125.0];
