@@ -1,11 +1,12 @@
 //! Copies of a model (issue 31): NCS operators, assemblies and point groups made as gemmi makes
 //! them (`Structure.expand_ncs`, `make_assembly`), checked atom by atom on files built from the
-//! testdata pocket model: a C3 ring (MTRIX with a given identity, REMARK 350 BIOMT), a D5 made by
-//! an mmCIF product expression `(1-5)(6-7)` and written out in PDB (MTRIX and BIOMT), a 60-copy icosahedral shell (BIOMT, and gemmi's own
-//! mmCIF of it), a D2 whose copies land on the file's own 3-decimal grid (so the one-copy file
-//! and gemmi's expanded file must give the same map); then the run on a shell with a ligand
-//! removed from every copy, the warnings, the records that must be refused by name, and the
-//! worked example of docs/symmetry.md (testdata/symmetric: its output and its glycans).
+//! testdata pocket model: a C3 ring (MTRIX with a given identity, REMARK 350 BIOMT), a D5 made
+//! by an mmCIF product expression `(1-5)(6-7)` and written out in PDB (MTRIX and BIOMT), a
+//! 60-copy icosahedral shell (BIOMT, and gemmi's own mmCIF of it), a D2 whose copies land on
+//! the file's own 3-decimal grid (so the one-copy file and gemmi's expanded file must give the
+//! same map); then the run on a shell with a ligand removed from every copy, the warnings, the
+//! records that must be refused by name, and the worked example of docs/symmetry.md
+//! (testdata/symmetric: its output and its glycans).
 
 use crate::common;
 use real_space_diff_map::io::model::copies::{CopyRequest, expand};
